@@ -1,0 +1,3 @@
+from taskctl.cli.main import main
+
+main()

@@ -1,0 +1,80 @@
+"""What every command needs: the workspace, the config, and printing tables or JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from taskctl.config import LoadedConfig
+    from taskctl.workspace import Workspace
+
+_root: Path | None = None
+
+JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document instead of a table.")
+
+
+def set_root(root: Path | None) -> None:
+    global _root
+    _root = root
+
+
+def workspace() -> Workspace:
+    """The workspace chosen by --root, $TASKCTL_ROOT or the working directory."""
+    from taskctl.workspace import find_workspace
+
+    return find_workspace(_root)
+
+
+def load() -> LoadedConfig:
+    """The workspace's config, loaded and checked (raises ConfigError)."""
+    from taskctl.clock import SYSTEM_CLOCK
+    from taskctl.config import load_config
+
+    return load_config(workspace(), now=SYSTEM_CLOCK.now())
+
+
+def print_json(data: Any) -> None:
+    """One JSON document on stdout; datetimes as ISO-8601 with offset (UTC as ...Z)."""
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO-8601 with an offset; UTC instants end in Z."""
+    if moment is None:
+        return None
+    if moment.utcoffset() == UTC.utcoffset(None) and moment.tzinfo in (UTC,):
+        return moment.isoformat().replace("+00:00", "Z")
+    return moment.isoformat()
+
+
+def print_table(
+    rows: Sequence[Sequence[Any]], headers: Sequence[str], empty: str = "nothing to show"
+) -> None:
+    """A plain table on stdout, or `empty` when there are no rows."""
+    if not rows:
+        typer.echo(empty)
+        return
+    from tabulate import tabulate
+
+    typer.echo(tabulate(rows, headers=list(headers), tablefmt="simple", disable_numparse=True))
+
+
+def is_terminal() -> bool:
+    return sys.stdout.isatty()

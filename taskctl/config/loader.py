@@ -1,0 +1,526 @@
+"""Loading every YAML file under config/, merging them, and checking what no single file can check.
+
+All problems are collected (not only the first) and each names file, line, key path and what would be
+valid. A config either loads whole or raises `ConfigError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+
+from taskctl import schedule as schedules
+from taskctl.clock import machine_zone_name
+from taskctl.config.models import ConfigFile, ProcessConfig, Settings, SettingsFile, ThreadConfig, ThreadType
+from taskctl.config.yamlfile import PathKey, YamlDocument, format_path, read_yaml
+from taskctl.errors import ConfigError, ConfigProblem, closest
+from taskctl.workspace import NAME_PATTERN, Workspace
+
+SETTINGS_FILE = "taskctl.yaml"
+_SETTINGS_KEYS = set(Settings.model_fields)
+_FILE_KEYS = set(ConfigFile.model_fields)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where an entry was declared."""
+
+    file: str
+    line: int | None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+@dataclass
+class LoadedConfig:
+    """A whole, valid config. Processes include one-thread processes for scheduled threads."""
+
+    workspace: Workspace
+    settings: Settings
+    threads: dict[str, ThreadConfig]
+    processes: dict[str, ProcessConfig]
+    schedules: dict[str, list[schedules.Schedule]]
+    zone_name: str
+    revision: str
+    files: list[str]
+    origins: dict[tuple[str, str], Origin] = field(default_factory=dict)
+    implicit: set[str] = field(default_factory=set)  # processes that are scheduled threads
+    warnings: list[ConfigProblem] = field(default_factory=list)
+
+    def zone_of(self, process: str) -> ZoneInfo:
+        return ZoneInfo(self.processes[process].timezone or self.zone_name)
+
+    def runnable(self, name: str) -> ProcessConfig:
+        """The process called `name`, or a thread run alone as a one-thread process of the same name."""
+        from taskctl.errors import not_found
+
+        if name in self.processes:
+            return self.processes[name]
+        if name in self.threads:
+            return _thread_as_process(self.threads[name], name, self.settings)
+        raise not_found("process or thread", name, [*self.processes, *self.threads])
+
+    def thread(self, name: str) -> ThreadConfig:
+        from taskctl.errors import not_found
+
+        if name not in self.threads:
+            raise not_found("thread", name, self.threads)
+        return self.threads[name]
+
+    def process(self, name: str) -> ProcessConfig:
+        from taskctl.errors import not_found
+
+        if name not in self.processes:
+            raise not_found("process", name, self.processes)
+        return self.processes[name]
+
+    def thread_timeout(self, thread: str) -> float | None:
+        """The per-thread timeout: the thread's own, else the workspace default."""
+        own = self.threads[thread].timeout
+        return own if own is not None else self.settings.defaults.timeout
+
+
+def load_config(workspace: Workspace, now: datetime | None = None) -> LoadedConfig:
+    """Read, merge and check the config of `workspace`. Raises ConfigError listing every problem.
+
+    `now` (aware) enables the warning about one-shot schedules that are already in the past.
+    """
+    files = config_files(workspace)
+    problems: list[ConfigProblem] = []
+    settings = Settings()
+    threads: dict[str, ThreadConfig] = {}
+    processes: dict[str, ProcessConfig] = {}
+    origins: dict[tuple[str, str], Origin] = {}
+    digest = hashlib.sha256()
+    lines: dict[str, dict[PathKey, int]] = {}  # key path -> line, per file
+
+    for path in files:
+        display = workspace.relative(path)
+        digest.update(display.encode() + b"\0" + _read_bytes(path) + b"\0")
+        doc = read_yaml(path, display)
+        lines[display] = doc.lines
+        for problem in doc.problems:
+            problem.file = display
+        problems.extend(doc.problems)
+        if doc.data is None and doc.problems:
+            continue
+        parsed = _validate_file(
+            doc,
+            display,
+            is_settings=path.name == SETTINGS_FILE and path.parent == workspace.config_dir,
+            problems=problems,
+        )
+        if parsed is None:
+            continue
+        if isinstance(parsed, SettingsFile):
+            settings = Settings(**{k: getattr(parsed, k) for k in _SETTINGS_KEYS})
+        for section, entries, target in (
+            ("threads", parsed.threads, threads),
+            ("processes", parsed.processes, processes),
+        ):
+            for name, entry in entries.items():
+                origin = Origin(display, doc.lines.get((section, name)))
+                if not NAME_PATTERN.fullmatch(name):
+                    problems.append(ConfigProblem(display, origin.line, f"{section}.{name}", _bad_name(name)))
+                    continue
+                previous = origins.get((section, name))
+                if previous is not None:
+                    problems.append(
+                        ConfigProblem(
+                            display,
+                            origin.line,
+                            f"{section}.{name}",
+                            f"'{name}' is already declared in {previous}; rename one of them",
+                        )
+                    )
+                    continue
+                origins[(section, name)] = origin
+                target[name] = entry  # type: ignore[assignment]
+
+    zone_name = settings.timezone or machine_zone_name()
+    _check_threads(workspace, threads, origins, lines, problems)
+    _check_processes(threads, processes, settings, origins, lines, problems)
+
+    resolved: dict[str, ProcessConfig] = {name: _with_defaults(p, settings) for name, p in processes.items()}
+    implicit: set[str] = set()
+    for name, thread in threads.items():
+        if thread.schedule and name not in processes:
+            resolved[name] = _thread_as_process(thread, name, settings)
+            implicit.add(name)
+
+    parsed_schedules: dict[str, list[schedules.Schedule]] = {}
+    warnings: list[ConfigProblem] = []
+    for name, process in resolved.items():
+        section = "threads" if name in implicit else "processes"
+        origin = origins.get((section, name), Origin("config", None))
+        zone = ZoneInfo(process.timezone or zone_name)
+        parsed_schedules[name] = []
+        for index, spec in enumerate(process.schedule):
+            key = (section, name, "schedule", index)
+            line = _line_in(origin, doc_lines=lines.get(origin.file, {}), path=key)
+            try:
+                parsed = schedules.parse_schedule(spec)
+                schedules.check_in_zone(parsed, zone)
+            except schedules.ScheduleError as exc:
+                problems.append(ConfigProblem(origin.file, line, format_path(key), str(exc)))
+                continue
+            parsed_schedules[name].append(parsed)
+            if (
+                now is not None
+                and parsed.kind == "once"
+                and schedules.next_fire_after(parsed, zone, now) is None
+            ):
+                warnings.append(
+                    ConfigProblem(
+                        origin.file,
+                        line,
+                        format_path(key),
+                        f"'{parsed.text}' is in the past and will not run",
+                    )
+                )
+
+    if problems:
+        raise ConfigError(_sorted(problems))
+    return LoadedConfig(
+        workspace=workspace,
+        settings=settings,
+        threads=threads,
+        processes=resolved,
+        schedules=parsed_schedules,
+        zone_name=zone_name,
+        revision=digest.hexdigest()[:12],
+        files=[workspace.relative(p) for p in files],
+        origins=origins,
+        implicit=implicit,
+        warnings=warnings,
+    )
+
+
+def config_files(workspace: Workspace) -> list[Path]:
+    """Every *.yaml / *.yml under config/ (one level of subfolders), in a stable order."""
+    folder = workspace.config_dir
+    found = [p for pattern in ("*.yaml", "*.yml", "*/*.yaml", "*/*.yml") for p in folder.glob(pattern)]
+    return sorted(
+        (p for p in found if p.is_file() and not p.name.startswith(".")),
+        key=lambda p: str(p.relative_to(folder)),
+    )
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
+
+
+def _line_in(origin: Origin, doc_lines: dict[PathKey, int], path: PathKey) -> int | None:
+    for end in range(len(path), 0, -1):
+        line = doc_lines.get(path[:end])
+        if line is not None:
+            return line
+    return origin.line
+
+
+def _validate_file(
+    doc: YamlDocument, display: str, is_settings: bool, problems: list[ConfigProblem]
+) -> ConfigFile | None:
+    data = doc.data
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        problems.append(
+            ConfigProblem(
+                display,
+                doc.line_of(()),
+                "",
+                "must be a mapping with 'threads:' and/or 'processes:' at the top",
+            )
+        )
+        return None
+    if not is_settings:
+        misplaced = [k for k in data if k in _SETTINGS_KEYS]
+        for key in misplaced:
+            problems.append(
+                ConfigProblem(
+                    display,
+                    doc.line_of((key,)),
+                    str(key),
+                    f"'{key}' is a setting; move it to config/{SETTINGS_FILE}",
+                )
+            )
+        data = {k: v for k, v in data.items() if k not in misplaced}
+    model = SettingsFile if is_settings else ConfigFile
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            problems.append(_problem_from(error, doc, display, model))
+        return None
+
+
+def _problem_from(error: Any, doc: YamlDocument, display: str, model: type[ConfigFile]) -> ConfigProblem:
+    loc: PathKey = tuple(error["loc"])
+    kind = error["type"]
+    value = error.get("input")
+    if kind == "missing":
+        parent, key = loc[:-1], loc[-1]
+        return ConfigProblem(
+            display, doc.line_of(parent), format_path(parent), f"required key '{key}' is missing"
+        )
+    path = format_path(loc)
+    line = doc.line_of(loc)
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(model, loc[:-1])
+        key = str(loc[-1])
+        hint = closest(key, allowed)
+        if hint:
+            message = f"unknown key '{key}' (did you mean '{hint}'?)"
+        else:
+            message = f"unknown key '{key}' (valid keys: {', '.join(sorted(allowed))})"
+        return ConfigProblem(display, line, format_path(loc[:-1]) or key, message if loc[:-1] else message)
+    if kind in ("enum", "literal_error"):
+        expected = error.get("ctx", {}).get("expected", "")
+        expected = expected.replace("'", "")
+        hint = closest(str(value), [e.strip() for e in expected.replace(" or ", ",").split(",")])
+        tail = f" (did you mean '{hint}'?)" if hint else f" (use {expected})"
+        return ConfigProblem(display, line, path, f"{_show(value)} is not valid{tail}")
+    if kind == "value_error":
+        message = str(error["msg"]).removeprefix("Value error, ")
+        return ConfigProblem(display, line, path, message)
+    if kind in (
+        "string_type",
+        "int_type",
+        "int_parsing",
+        "float_type",
+        "float_parsing",
+        "bool_type",
+        "bool_parsing",
+        "list_type",
+        "dict_type",
+        "model_type",
+        "model_attributes_type",
+    ):
+        wanted = {
+            "string_type": "text",
+            "int_type": "a whole number",
+            "int_parsing": "a whole number",
+            "float_type": "a number",
+            "float_parsing": "a number",
+            "bool_type": "true or false",
+            "bool_parsing": "true or false",
+            "list_type": "a list",
+            "dict_type": "a mapping",
+            "model_type": "a mapping",
+            "model_attributes_type": "a mapping",
+        }[kind]
+        return ConfigProblem(display, line, path, f"{_show(value)} is not {wanted}")
+    message = str(error["msg"])
+    return ConfigProblem(display, line, path, f"{_show(value)}: {message[0].lower()}{message[1:]}")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return f"'{value}'"
+    if value is None:
+        return "an empty value"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+def _allowed_keys(model: type[Any], loc: PathKey) -> set[str]:
+    """The keys valid at `loc` (a path of pydantic field names and dict keys) in `model`."""
+    from typing import get_args, get_origin
+
+    from pydantic import BaseModel
+
+    current: Any = model
+    for part in loc:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            if isinstance(part, str) and part in current.model_fields:
+                current = current.model_fields[part].annotation
+            else:
+                return set()
+        while get_origin(current) is not None and not (
+            isinstance(current, type) and issubclass(current, BaseModel)
+        ):
+            args = [a for a in get_args(current) if a is not type(None)]
+            origin = get_origin(current)
+            if origin is dict:
+                current = args[-1]
+                break
+            models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+            current = models[0] if models else args[0]
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return set(current.model_fields)
+    return set()
+
+
+def _bad_name(name: str) -> str:
+    suggestion = "".join(c if c.isalnum() or c in "_-" else "_" for c in name.lower()).strip("_-")
+    tail = (
+        f" (try '{suggestion}')"
+        if suggestion and NAME_PATTERN.fullmatch(suggestion) and suggestion.isascii()
+        else ""
+    )
+    return (
+        f"'{name}' is not a valid name: use lower-case letters, digits, '_' and '-', "
+        f"starting with a letter or digit{tail}"
+    )
+
+
+def _check_threads(
+    workspace: Workspace,
+    threads: dict[str, ThreadConfig],
+    origins: dict[tuple[str, str], Origin],
+    lines_by_file: dict[str, dict[PathKey, int]],
+    problems: list[ConfigProblem],
+) -> None:
+    for name, thread in threads.items():
+        origin = origins[("threads", name)]
+        lines = lines_by_file.get(origin.file, {})
+
+        def report(
+            key: str, message: str, name: str = name, origin: Origin = origin, lines: Any = lines
+        ) -> None:
+            path: PathKey = ("threads", name, key) if key else ("threads", name)
+            problems.append(
+                ConfigProblem(origin.file, _line_in(origin, lines, path), format_path(path), message)
+            )
+
+        chosen = [k for k in ("script", "command", "code") if getattr(thread, k) is not None]
+        if len(chosen) > 1:
+            report(
+                chosen[1],
+                f"a thread runs one of script, command or code, but this one sets {' and '.join(chosen)}; keep one",
+            )
+            continue
+        folder = workspace.thread_dir(name)
+        if thread.kind == "script":
+            script = _inside(folder, thread.script_name)
+            if script is None:
+                report("script", f"'{thread.script_name}' must be a path inside threads/{name}/")
+            elif not script.is_file():
+                key = "script" if thread.script else ""
+                report(
+                    key,
+                    f"script threads/{name}/{thread.script_name} does not exist; create it or set 'script:'",
+                )
+        if thread.kind == "command" and isinstance(thread.command, list) and not thread.command:
+            report("command", "the command is empty; give the program and its arguments")
+        if thread.type is ThreadType.SCRAPING:
+            if thread.input is None:
+                report("", "a scraping thread needs 'input:', the CSV of links it works from")
+            else:
+                csv = _inside(folder, thread.input)
+                if csv is None:
+                    report("input", f"'{thread.input}' must be a path inside threads/{name}/")
+                elif not csv.is_file():
+                    report(
+                        "input",
+                        f"input threads/{name}/{thread.input} does not exist; add the CSV or fix the path",
+                    )
+        elif thread.input is not None:
+            csv = _inside(folder, thread.input)
+            if csv is None or not csv.is_file():
+                report(
+                    "input",
+                    f"input threads/{name}/{thread.input} does not exist; add the file or fix the path",
+                )
+
+
+def _inside(folder: Path, relative: str) -> Path | None:
+    """`folder/relative` if it stays inside `folder`, else None (no `../` escapes, no absolute paths)."""
+    candidate = (folder / relative).resolve()
+    try:
+        candidate.relative_to(folder.resolve())
+    except ValueError:
+        return None
+    return candidate
+
+
+def _check_processes(
+    threads: dict[str, ThreadConfig],
+    processes: dict[str, ProcessConfig],
+    settings: Settings,
+    origins: dict[tuple[str, str], Origin],
+    lines_by_file: dict[str, dict[PathKey, int]],
+    problems: list[ConfigProblem],
+) -> None:
+    for name, process in processes.items():
+        origin = origins[("processes", name)]
+        lines = lines_by_file.get(origin.file, {})
+        for index, thread in enumerate(process.threads):
+            if thread not in threads:
+                hint = closest(thread, threads)
+                tail = f" (did you mean '{hint}'?)" if hint else "; declare it under 'threads:'"
+                path: PathKey = ("processes", name, "threads", index)
+                problems.append(
+                    ConfigProblem(
+                        origin.file,
+                        _line_in(origin, lines, path),
+                        format_path(path),
+                        f"no thread named '{thread}'{tail}",
+                    )
+                )
+        for index, target in enumerate(process.notify):
+            if target not in settings.notify:
+                path = ("processes", name, "notify", index)
+                known = ", ".join(sorted(settings.notify)) or "none yet"
+                problems.append(
+                    ConfigProblem(
+                        origin.file,
+                        _line_in(origin, lines, path),
+                        format_path(path),
+                        f"no notify target named '{target}' in config/{SETTINGS_FILE} (known: {known})",
+                    )
+                )
+        thread_origin = origins.get(("threads", name))
+        if thread_origin is not None and threads[name].schedule:
+            problems.append(
+                ConfigProblem(
+                    origin.file,
+                    origin.line,
+                    f"processes.{name}",
+                    f"'{name}' is also a scheduled thread ({thread_origin}), which runs as a process of the "
+                    "same name; rename one of them",
+                )
+            )
+
+
+def _with_defaults(process: ProcessConfig, settings: Settings) -> ProcessConfig:
+    defaults = settings.defaults
+    return process.model_copy(
+        update={
+            "on_failure": process.on_failure or defaults.on_failure,
+            "overlap": process.overlap or defaults.overlap,
+            "catch_up": process.catch_up or defaults.catch_up,
+            "misfire_grace": process.misfire_grace
+            if process.misfire_grace is not None
+            else defaults.misfire_grace,
+        }
+    )
+
+
+def _thread_as_process(thread: ThreadConfig, name: str, settings: Settings) -> ProcessConfig:
+    return _with_defaults(
+        ProcessConfig(
+            threads=[name], schedule=list(thread.schedule), timezone=thread.timezone, tags=list(thread.tags)
+        ),
+        settings,
+    )
+
+
+def _sorted(problems: Sequence[ConfigProblem]) -> list[ConfigProblem]:
+    unique = list(dict.fromkeys(problems))
+    return sorted(unique, key=lambda p: (p.file or "", p.line or 0, p.path))

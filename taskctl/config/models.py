@@ -1,0 +1,254 @@
+"""Pydantic models of the config files (DESIGN §2). Unknown keys are errors everywhere."""
+
+from __future__ import annotations
+
+import zoneinfo
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
+
+from taskctl.units import parse_duration, parse_size
+
+
+def _duration(value: Any) -> float:
+    if not isinstance(value, str | int | float):
+        raise ValueError(f"{value!r} is not a duration (use e.g. 90s, 10m, 2h, 1d, 1h30m)")
+    return parse_duration(value)
+
+
+def _size(value: Any) -> int:
+    if not isinstance(value, str | int):
+        raise ValueError(f"{value!r} is not a size (use e.g. 50MB, 512KB, 1GB)")
+    return parse_size(value)
+
+
+_DURATION_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?\s*(ms|s|m|h|d|w)\s*)+$|^\d+$"},
+        {"type": "number", "minimum": 0},
+    ],
+    "description": "a duration: 90s, 10m, 2h, 1d, 1h30m (a bare number is seconds)",
+}
+
+Duration = Annotated[float, BeforeValidator(_duration), WithJsonSchema(_DURATION_SCHEMA)]
+Size = Annotated[
+    int,
+    BeforeValidator(_size),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "integer"}], "description": "e.g. 50MB"}),
+]
+
+ScheduleSpec = Annotated[
+    str | dict[str, Any],
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {
+                    "type": "string",
+                    "description": "cron ('30 2 * * *', '@daily'), 'every 6 hours', 'daily at 10:30', "
+                    "'weekdays at 09:00', 'monday at 09:00', or a one-shot '2026-12-24 18:00'",
+                },
+                {
+                    "type": "object",
+                    "properties": {
+                        "cron": {"type": "string"},
+                        "every": {"type": "string"},
+                        "at": {"type": "string"},
+                    },
+                    "minProperties": 1,
+                    "maxProperties": 1,
+                    "additionalProperties": False,
+                },
+            ]
+        }
+    ),
+]
+
+
+def _one_or_many(value: Any) -> Any:
+    """`schedule: daily at 06:00` is short for a one-item list."""
+    return [value] if isinstance(value, str | dict) else value
+
+
+Schedules = Annotated[list[ScheduleSpec], BeforeValidator(_one_or_many)]
+
+
+class ThreadType(StrEnum):
+    SCRAPING = "scraping"
+    OTHERS = "others"
+
+
+class OnFailure(StrEnum):
+    STOP = "stop"
+    CONTINUE = "continue"
+
+
+class Overlap(StrEnum):
+    SKIP = "skip"
+    QUEUE = "queue"
+    ALLOW = "allow"
+    REPLACE = "replace"
+
+
+class CatchUp(StrEnum):
+    NONE = "none"
+    LATEST = "latest"
+    ALL = "all"
+
+
+class NotifyEvent(StrEnum):
+    FAILURE = "failure"
+    SUCCESS = "success"
+    START = "start"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_enum_values=False, validate_default=True)
+
+
+class Retries(_Strict):
+    count: int = Field(0, ge=0, le=100, description="attempts after the first one")
+    delay: Duration = Field(0.0, description="wait before the first retry")
+    backoff: float = Field(1.0, ge=1.0, le=100.0, description="each further delay is multiplied by this")
+
+
+def _retries_shorthand(value: Any) -> Any:
+    """`retries: 2` is short for `retries: {count: 2}`."""
+    return {"count": value} if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class Defaults(_Strict):
+    """Values that processes and threads inherit unless they set their own."""
+
+    timeout: Duration | None = Field(None, description="per thread; none = no limit")
+    overlap: Overlap = Overlap.SKIP
+    catch_up: CatchUp = CatchUp.LATEST
+    misfire_grace: Duration = Field(3600.0, description="how late a missed slot may still start")
+    on_failure: OnFailure = OnFailure.STOP
+    max_log_size: Size = Field(50 * 1024 * 1024, description="per thread log cap (head and tail kept)")
+    kill_grace: Duration = Field(10.0, description="between SIGTERM and SIGKILL on timeout or cancel")
+
+
+class Retention(_Strict):
+    keep_runs: int | None = Field(None, ge=1, description="finished runs kept per process")
+    max_age: Duration | None = Field(None, description="finished runs older than this are removed")
+
+
+class NotifyTarget(_Strict):
+    url: str = Field(pattern=r"^https?://", description="webhook URL (http or https)")
+    on: list[NotifyEvent] = Field(default_factory=lambda: [NotifyEvent.FAILURE])
+
+
+def _zone_name(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"'{value}' is not an IANA time zone (use a name like Europe/Berlin or America/New_York)"
+        ) from None
+    return value
+
+
+ZoneName = Annotated[str, Field(description="IANA time zone name, e.g. Europe/Berlin")]
+
+
+class Settings(_Strict):
+    """config/taskctl.yaml."""
+
+    timezone: ZoneName | None = None
+    max_parallel_runs: int = Field(4, ge=1, le=1000)
+    defaults: Defaults = Field(default_factory=Defaults)
+    retention: Retention = Field(default_factory=Retention)
+    notify: dict[str, NotifyTarget] = Field(default_factory=dict)
+
+    _check_zone = field_validator("timezone")(_zone_name)
+
+
+class ThreadConfig(_Strict):
+    """One thread: a script, a command or inline code, run in a run folder."""
+
+    type: ThreadType = ThreadType.OTHERS
+    script: str | None = Field(None, description="file inside threads/<name>/ (default main.py)")
+    command: list[str] | str | None = Field(None, description="argv list, or a string split like a shell")
+    code: str | None = Field(None, description="inline Python")
+    input: str | None = Field(None, description="input CSV inside threads/<name>/ (scraping threads)")
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    timeout: Duration | None = None
+    retries: Annotated[Retries, BeforeValidator(_retries_shorthand)] = Field(default_factory=Retries)
+    requirements: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    description: str | None = None
+    schedule: Schedules = Field(default_factory=list)
+    timezone: ZoneName | None = None
+
+    _check_zone = field_validator("timezone")(_zone_name)
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env_values_are_text(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: v if isinstance(v, str) else _scalar_text(v) for k, v in value.items()}
+        return value
+
+    @property
+    def kind(self) -> str:
+        """Which of script | command | code this thread runs."""
+        if self.command is not None:
+            return "command"
+        if self.code is not None:
+            return "code"
+        return "script"
+
+    @property
+    def script_name(self) -> str:
+        return self.script or "main.py"
+
+
+class ProcessConfig(_Strict):
+    """A chain of threads run in series, on any number of schedules."""
+
+    threads: list[str] = Field(min_length=1)
+    schedule: Schedules = Field(default_factory=list)
+    timezone: ZoneName | None = None
+    on_failure: OnFailure | None = None
+    overlap: Overlap | None = None
+    max_instances: int = Field(1, ge=1, le=100)
+    catch_up: CatchUp | None = None
+    misfire_grace: Duration | None = None
+    timeout: Duration | None = Field(None, description="for the whole chain")
+    enabled: bool = True
+    notify: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    description: str | None = None
+
+    _check_zone = field_validator("timezone")(_zone_name)
+
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    raise ValueError(f"{value!r} is not a text value (quote it)")
+
+
+class ConfigFile(_Strict):
+    """What any file under config/ may declare."""
+
+    threads: dict[str, ThreadConfig] = Field(default_factory=dict)
+    processes: dict[str, ProcessConfig] = Field(default_factory=dict)
+
+
+class SettingsFile(Settings, ConfigFile):
+    """config/taskctl.yaml: the settings, and threads/processes like any other file."""
+
+
+def config_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a config file, for editors (yaml-language-server)."""
+    schema = SettingsFile.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "taskctl config"
+    return schema

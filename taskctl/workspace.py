@@ -1,0 +1,117 @@
+"""Finding the workspace (like git finds a repository) and the paths inside it."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from taskctl.errors import WorkspaceError
+
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A workspace folder and the well-known places inside it (DESIGN §1)."""
+
+    root: Path
+
+    @property
+    def config_dir(self) -> Path:
+        return self.root / "config"
+
+    @property
+    def threads_dir(self) -> Path:
+        return self.root / "threads"
+
+    @property
+    def process_dir(self) -> Path:
+        return self.root / "process"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / ".taskctl"
+
+    @property
+    def state_db(self) -> Path:
+        return self.state_dir / "state.db"
+
+    @property
+    def sku_db(self) -> Path:
+        return self.root / "skus.db"
+
+    def thread_dir(self, name: str) -> Path:
+        return self.threads_dir / name
+
+    def runs_dir(self, process: str) -> Path:
+        return self.process_dir / process
+
+    def relative(self, path: Path) -> str:
+        """`path` relative to the root when inside it, for messages; absolute otherwise."""
+        try:
+            return str(path.resolve().relative_to(self.root.resolve()))
+        except ValueError:
+            return str(path)
+
+
+def find_workspace(root: str | Path | None = None, cwd: Path | None = None) -> Workspace:
+    """The workspace: `root` if given, else $TASKCTL_ROOT, else the nearest folder at or above `cwd`
+    that has `config/`."""
+    explicit = root if root is not None else os.environ.get("TASKCTL_ROOT") or None
+    if explicit is not None:
+        path = Path(explicit).expanduser().resolve()
+        if not (path / "config").is_dir():
+            source = "--root" if root is not None else "TASKCTL_ROOT"
+            raise WorkspaceError(
+                f"{source} points to '{path}', which has no config/ folder; "
+                f"run 'taskctl init {path}' to create a workspace there."
+            )
+        return Workspace(path)
+    start = (cwd or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        if (folder / "config").is_dir():
+            return Workspace(folder)
+    raise WorkspaceError(
+        f"no taskctl workspace at or above '{start}' (a folder with config/); "
+        "run 'taskctl init' to create one, or pass --root DIR."
+    )
+
+
+_EXAMPLE_GITIGNORE = """\
+# taskctl runtime output
+/process/
+/skus.db
+/skus.db-*
+/.taskctl/
+"""
+
+
+def example_dir() -> Path:
+    """The example workspace shipped with the package (the repository root's config/ and threads/)."""
+    return Path(__file__).parent / "example"
+
+
+def create_workspace(dest: Path) -> Workspace:
+    """Create a workspace at `dest` holding the working example. Refuses to touch an existing workspace."""
+    import shutil
+
+    dest = dest.expanduser().resolve()
+    for part in ("config", "threads"):
+        if (dest / part).exists():
+            raise WorkspaceError(
+                f"'{dest}' already has a {part}/ folder; taskctl init does not overwrite a workspace "
+                "(choose an empty folder)."
+            )
+    source = example_dir()
+    if not (source / "config").is_dir():
+        raise WorkspaceError(f"the example workspace is missing from the installation ({source}); reinstall taskctl.")
+    dest.mkdir(parents=True, exist_ok=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(source / "config", dest / "config", ignore=ignore)
+    shutil.copytree(source / "threads", dest / "threads", ignore=ignore)
+    gitignore = dest / ".gitignore"
+    if not gitignore.exists():
+        gitignore.write_text(_EXAMPLE_GITIGNORE, encoding="utf-8")
+    return Workspace(dest)
