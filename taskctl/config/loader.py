@@ -167,23 +167,23 @@ def load_config(workspace: Workspace, now: datetime | None = None) -> LoadedConf
             key = (section, name, "schedule", index)
             line = _line_in(origin, doc_lines=lines.get(origin.file, {}), path=key)
             try:
-                parsed = schedules.parse_schedule(spec)
-                schedules.check_in_zone(parsed, zone)
+                schedule = schedules.parse_schedule(spec)
+                schedules.check_in_zone(schedule, zone)
             except schedules.ScheduleError as exc:
                 problems.append(ConfigProblem(origin.file, line, format_path(key), str(exc)))
                 continue
-            parsed_schedules[name].append(parsed)
+            schedule_schedules[name].append(schedule)
             if (
                 now is not None
-                and parsed.kind == "once"
-                and schedules.next_fire_after(parsed, zone, now) is None
+                and schedule.kind == "once"
+                and schedules.next_fire_after(schedule, zone, now) is None
             ):
                 warnings.append(
                     ConfigProblem(
                         origin.file,
                         line,
                         format_path(key),
-                        f"'{parsed.text}' is in the past and will not run",
+                        f"'{schedule.text}' is in the past and will not run",
                     )
                 )
 
@@ -285,7 +285,7 @@ def _problem_from(error: Any, doc: YamlDocument, display: str, model: type[Confi
             message = f"unknown key '{key}' (did you mean '{hint}'?)"
         else:
             message = f"unknown key '{key}' (valid keys: {', '.join(sorted(allowed))})"
-        return ConfigProblem(display, line, format_path(loc[:-1]) or key, message if loc[:-1] else message)
+        return ConfigProblem(display, line, format_path(loc[:-1]) or key, message)
     if kind in ("enum", "literal_error"):
         expected = error.get("ctx", {}).get("expected", "")
         expected = expected.replace("'", "")
@@ -402,7 +402,8 @@ def _check_threads(
         if len(chosen) > 1:
             report(
                 chosen[1],
-                f"a thread runs one of script, command or code, but this one sets {' and '.join(chosen)}; keep one",
+                f"a thread runs one of script, command or code, but this one sets "
+                f"{' and '.join(chosen)}; keep one",
             )
             continue
         folder = workspace.thread_dir(name)
