@@ -172,7 +172,7 @@ def load_config(workspace: Workspace, now: datetime | None = None) -> LoadedConf
             except schedules.ScheduleError as exc:
                 problems.append(ConfigProblem(origin.file, line, format_path(key), str(exc)))
                 continue
-            schedule_schedules[name].append(schedule)
+            parsed_schedules[name].append(schedule)
             if (
                 now is not None
                 and schedule.kind == "once"
