@@ -1,4 +1,4 @@
-"""Load a generated config of 1,000 threads and 1,000 processes (3 schedules each) and list 1,000 upcoming runs.
+"""Load a generated config of 1,000 threads and 1,000 processes (3 schedules each); list 1,000 upcoming.
 
 Target (issue 2): both together under 2 s on this machine.
 

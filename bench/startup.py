@@ -53,9 +53,8 @@ def main() -> None:
         target = targets.get(name)
         ratio = seconds / base
         verdict = "" if target is None else ("ok" if ratio <= target else "MISSED")
-        print(
-            f"{name:<28} {seconds * 1000:7.1f}ms {ratio:6.2f}x {f'<={target}x' if target else '':>7} {verdict}"
-        )
+        shown = f"<={target}x" if target else ""
+        print(f"{name:<28} {seconds * 1000:7.1f}ms {ratio:6.2f}x {shown:>7} {verdict}")
 
 
 if __name__ == "__main__":
