@@ -121,6 +121,10 @@ _UNITS = {
     "days": 86400,
 }
 _VOCABULARY = {"hourly", "daily", "every", "at", "weekdays", "weekends", *_DAY_WORDS, *_UNITS}
+# Typos are corrected to whole words only (`parsecs` is not a misspelt `secs`).
+_SUGGESTIONS = sorted(
+    word for word in _VOCABULARY if word == "at" or (len(word) > 3 and word not in {"secs", "mins"})
+)
 
 
 @dataclass(frozen=True)
@@ -301,7 +305,7 @@ def _parse_phrase_or_suggest(text: str) -> Schedule:
         fixed = [
             word
             if word in _VOCABULARY or any(c.isdigit() for c in word)
-            else closest(word, _VOCABULARY) or word
+            else closest(word, _SUGGESTIONS) or word
             for word in words
         ]
         if fixed != words:
@@ -499,6 +503,11 @@ def _transition(zone: ZoneInfo, before: datetime, after: datetime) -> datetime:
 # --- fire times ---------------------------------------------------------------------------------
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EARLIEST = datetime(1, 1, 2, tzinfo=UTC)  # a day after datetime.min, so any zone can still show it
+_LOOK_BACK = tuple(
+    timedelta(**size)
+    for size in ({"minutes": 10}, {"hours": 6}, {"days": 8}, {"days": 400}, {"days": 3000}, {"days": 146097})
+)
 _RANK = {DstNote.SHIFTED: 0, None: 1, DstNote.DEDUPLICATED: 2, DstNote.REPEATED: 3}
 _NOTES: dict[int, DstNote | None] = {rank: note for note, rank in _RANK.items()}
 
@@ -542,15 +551,14 @@ def latest_fire_at_or_before(schedule: Schedule, zone: ZoneInfo, moment: datetim
         period = timedelta(seconds=rule.seconds)
         at = _EPOCH + (moment - _EPOCH) // period * period
         return Fire(at, _repeated_note(at, zone))
-    # Look back through growing windows: a minutely cron is found in the first, a yearly one in the fourth.
-    for window in (timedelta(minutes=10), timedelta(hours=6), timedelta(days=8), timedelta(days=400)):
-        found = _last_fire_in(schedule, zone, moment - window, moment)
-        if found is not None:
+    # Look back through growing windows: a minutely cron is found in the first, a yearly one in the fourth,
+    # a leap-day one in the fifth; a cron that can fire at all does so within 400 years.
+    for window in _LOOK_BACK:
+        start = moment - window if moment - _EARLIEST > window else _EARLIEST
+        found = _last_fire_in(schedule, zone, start, moment)
+        if found is not None or start == _EARLIEST:
             return found
-    try:
-        return _last_fire_in(schedule, zone, moment - timedelta(days=366 * 400), moment)
-    except OverflowError:
-        return _last_fire_in(schedule, zone, datetime(1, 1, 2, tzinfo=UTC), moment)
+    return None
 
 
 def _last_fire_in(schedule: Schedule, zone: ZoneInfo, start: datetime, end: datetime) -> Fire | None:
@@ -575,49 +583,55 @@ def _repeated_note(at: datetime, zone: ZoneInfo) -> DstNote | None:
 
 def _every_fires(rule: _Every, zone: ZoneInfo, after: datetime) -> Iterator[Fire]:
     period = timedelta(seconds=rule.seconds)
-    at = _EPOCH + ((after - _EPOCH) // period + 1) * period
-    while True:
-        yield Fire(at, _repeated_note(at, zone))
-        try:
+    try:
+        at = _EPOCH + ((after - _EPOCH) // period + 1) * period
+        while True:
+            yield Fire(at, _repeated_note(at, zone))
             at += period
-        except OverflowError:
-            return
+    except OverflowError:  # the end of datetime's calendar, in year 9999
+        return
 
 
 def _cron_fires(rule: _Cron, zone: ZoneInfo, after: datetime) -> Iterator[Fire]:
+    last = None
+    for at, rank in _cron_instants(rule, zone, _earliest_wall_time(zone, after)):
+        if at > after and at != last:  # slots collapsed onto the end of a gap fire once
+            last = at
+            yield Fire(at, _NOTES[rank])
+
+
+def _cron_instants(rule: _Cron, zone: ZoneInfo, start: datetime) -> Iterator[tuple[datetime, int]]:
     """Walk matching wall-clock slots in order and turn each into its real instants (cronie's DST rules).
 
     Wall-clock order is not UTC order inside a fold (second occurrences come later), so instants wait in a
     heap until no later slot can produce an earlier one: a slot's instants are never earlier than the first
     instant whose wall time reaches it, and that bound only grows with the slot.
     """
-    start = _earliest_wall_time(zone, after)
     pending: list[tuple[datetime, int]] = []
-    last: datetime | None = None
-    walls = _cron_walls(rule, start)
-    while (wall := next(walls, None)) is not None:
-        first, second = _both_instants(wall, zone)
+    for first, second in _both_instants_of(_cron_walls(rule, start), zone):
         bound = min(first, second)
         while pending and pending[0][0] < bound:
-            at, rank = heapq.heappop(pending)
-            if at != last and at > after:
-                last = at
-                yield Fire(at, _NOTES[rank])
+            yield heapq.heappop(pending)
         if first == second:
             heapq.heappush(pending, (first, _RANK[None]))
-        elif first < second:  # repeated wall time: first < second occurrence
+        elif first < second:  # a repeated wall time: fold=0 is the first occurrence
             if rule.fixed_time:
                 heapq.heappush(pending, (first, _RANK[DstNote.DEDUPLICATED]))
             else:
                 heapq.heappush(pending, (first, _RANK[None]))
                 heapq.heappush(pending, (second, _RANK[DstNote.REPEATED]))
-        elif rule.fixed_time:  # skipped wall time: runs once when the clocks have jumped
+        elif rule.fixed_time:  # a skipped wall time: runs once, when the clocks have jumped
             heapq.heappush(pending, (_transition(zone, second, first), _RANK[DstNote.SHIFTED]))
     while pending:
-        at, rank = heapq.heappop(pending)
-        if at != last and at > after:
-            last = at
-            yield Fire(at, _NOTES[rank])
+        yield heapq.heappop(pending)
+
+
+def _both_instants_of(walls: Iterator[datetime], zone: ZoneInfo) -> Iterator[tuple[datetime, datetime]]:
+    try:
+        for wall in walls:
+            yield _both_instants(wall, zone)
+    except OverflowError:  # the end of datetime's calendar, in year 9999
+        return
 
 
 def _earliest_wall_time(zone: ZoneInfo, after: datetime) -> datetime:
