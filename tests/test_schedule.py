@@ -27,8 +27,8 @@ LORD_HOWE = ZoneInfo("Australia/Lord_Howe")
 HAVANA = ZoneInfo("America/Havana")
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def first(spec: str, zone: ZoneInfo, after: datetime, count: int) -> list[Fire]:
@@ -457,6 +457,15 @@ def test_every_quarter_hour_runs_every_real_15_minutes_across_fall_back(
     span = (LORD_HOWE is zone and 30) or 60
     assert repeated == [repeated_from + timedelta(minutes=m) for m in range(0, span, 15)]
     assert {fire.note for fire in got} == {None, DstNote.REPEATED}
+
+
+def test_looking_from_inside_the_first_pass_still_sees_the_second_pass() -> None:
+    # 00:50 UTC is 02:50 CEST; the clocks then go back and 02:00-02:45 CET happen (again).
+    got = first("*/15 * * * *", BERLIN, utc(2027, 10, 31, 0, 50), 2)
+    assert got == [
+        Fire(utc(2027, 10, 31, 1, 0), DstNote.REPEATED),
+        Fire(utc(2027, 10, 31, 1, 15), DstNote.REPEATED),
+    ]
 
 
 def test_hourly_runs_in_both_passes_of_the_repeated_hour_in_havana() -> None:
