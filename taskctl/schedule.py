@@ -410,6 +410,8 @@ def _parse_once(text: str) -> Schedule:
     second = int(clock_match[3] or 0)
     if second > 59:
         raise ScheduleError(f"'{clock}' is not a time of day (use HH:MM:SS, 00:00:00-23:59:59)")
+    if not 1000 <= int(year) <= 9998:
+        raise ScheduleError(f"'{text}' is out of range (use a year from 1000 to 9998)")
     if not 1 <= int(month) <= 12:
         raise ScheduleError(f"'{text}' is not a valid date (months are 01-12)")
     length = calendar.monthrange(int(year), int(month))[1]
@@ -593,8 +595,12 @@ def _every_fires(rule: _Every, zone: ZoneInfo, after: datetime) -> Iterator[Fire
 
 
 def _cron_fires(rule: _Cron, zone: ZoneInfo, after: datetime) -> Iterator[Fire]:
+    try:
+        start = _earliest_wall_time(zone, after)
+    except OverflowError:  # `after` is at the very end of datetime's calendar
+        return
     last = None
-    for at, rank in _cron_instants(rule, zone, _earliest_wall_time(zone, after)):
+    for at, rank in _cron_instants(rule, zone, start):
         if at > after and at != last:  # slots collapsed onto the end of a gap fire once
             last = at
             yield Fire(at, _NOTES[rank])

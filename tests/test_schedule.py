@@ -214,6 +214,7 @@ def test_fixed_time_is_cronies_rule_on_minute_and_hour() -> None:
         ("2026-13-01 10:00", "'2026-13-01 10:00' is not a valid date (months are 01-12)"),
         ("2026-12-24 25:00", "'25:00' is not a time of day (use HH:MM, 00:00-23:59)"),
         ("2026-12-24", "'2026-12-24' has no time of day (write e.g. '2026-12-24 00:00')"),
+        ("0001-01-01 00:00", "'0001-01-01 00:00' is out of range (use a year from 1000 to 9998)"),
         ("2026-12-24 18:00+25:00", "'2026-12-24 18:00+25:00' has an impossible UTC offset '+25:00'"),
         (
             "2026-12-24 at 6pm",
@@ -310,6 +311,15 @@ def test_next_fire_accepts_any_aware_moment_and_answers_in_utc() -> None:
     fire = next_fire_after(parse_schedule("daily at 10:30"), BERLIN, moment)
     assert fire == utc(2026, 6, 1, 8, 30)
     assert fire is not None and fire.tzinfo is UTC
+
+
+def test_the_end_of_the_calendar_means_no_more_fires() -> None:
+    assert next_fire_after(parse_schedule("daily at 23:00"), NEW_YORK, utc(9999, 12, 31, 0, 0)) == utc(
+        9999, 12, 31, 4
+    )
+    assert next_fire_after(parse_schedule("daily at 23:00"), NEW_YORK, utc(9999, 12, 31, 4, 0)) is None
+    assert next_fire_after(parse_schedule("hourly"), BERLIN, utc(9999, 12, 31, 23, 30)) is None
+    assert next_fire_after(parse_schedule("every 6 hours"), BERLIN, utc(9999, 12, 31, 19, 0)) is None
 
 
 def test_naive_moments_are_refused() -> None:
