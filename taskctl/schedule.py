@@ -205,9 +205,7 @@ def _parse_cron(text: str) -> Schedule:
             )
         if lowered not in _MACROS:
             suggestion = closest(lowered, _MACROS)
-            hint = (
-                f"try '{suggestion}'" if suggestion else "use @hourly, @daily, @weekly, @monthly or @yearly"
-            )
+            hint = f"try '{suggestion}'" if suggestion else f"use {_MACRO_LIST}"
             raise ScheduleError(f"'{text}' is not a cron macro ({hint})")
         return Schedule(lowered, "cron", _cron_rule(_MACROS[lowered], shown=text))
     fields = lowered.split()
@@ -293,21 +291,18 @@ def _check_days_exist(days: set[int], months: set[int], shown: str) -> None:
 
 # --- phrases --------------------------------------------------------------------------------------
 
-_AT = re.compile(r"^(daily|weekdays|weekends|[a-z]+) at (\S+)$")
+_AT = re.compile(r"^([a-z]+) at (\S+)$")
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
+_SHOWN_UNITS = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
 
 
 def _parse_phrase_or_suggest(text: str) -> Schedule:
+    """Parse a phrase; if it fails and fixing misspelt words makes it parse, suggest the fixed phrase."""
     try:
         return _parse_phrase(text)
     except ScheduleError as error:
         words = text.lower().split()
-        fixed = [
-            word
-            if word in _VOCABULARY or any(c.isdigit() for c in word)
-            else closest(word, _SUGGESTIONS) or word
-            for word in words
-        ]
+        fixed = [word if _known_word(word) else closest(word, _SUGGESTIONS) or word for word in words]
         if fixed != words:
             try:
                 _parse_phrase(" ".join(fixed))
@@ -367,7 +362,10 @@ def _parse_every(body: str, shown: str, example: str) -> Schedule:
     elif len(words) == 2 and words[1] in _UNITS and re.fullmatch(r"\d+(\.\d+)?", words[0]):
         seconds = float(words[0]) * _UNITS[words[1]]
     elif len(words) == 1 and words[0].isdigit():
-        raise ScheduleError(f"'{shown}' has no unit (e.g. '{words[0]}s', '{words[0]} minutes')")
+        every = "every " if shown.lower().startswith("every") else ""
+        raise ScheduleError(
+            f"'{shown}' has no unit (write e.g. '{every}{words[0]}s' or '{every}{words[0]} minutes')"
+        )
     else:
         try:
             seconds = parse_duration(body.replace(" ", ""))
@@ -378,12 +376,9 @@ def _parse_every(body: str, shown: str, example: str) -> Schedule:
     if seconds != int(seconds):
         raise ScheduleError(f"'{shown}' is not a whole number of seconds (use e.g. 'every 90s')")
     period = int(seconds)
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
-        if period % size == 0:
-            count = period // size
-            text = f"every {unit}" if count == 1 else f"every {count} {unit}s"
-            return Schedule(text, "every", _Every(period))
-    raise AssertionError("unreachable: every period is a whole number of seconds")
+    unit, size = next((unit, size) for unit, size in _SHOWN_UNITS if period % size == 0)
+    count = period // size
+    return Schedule(f"every {unit}" if count == 1 else f"every {count} {unit}s", "every", _Every(period))
 
 
 # --- one-shots ------------------------------------------------------------------------------------

@@ -178,7 +178,7 @@ def test_fixed_time_is_cronies_rule_on_minute_and_hour() -> None:
         ("every 0 minutes", "'every 0 minutes' is too short (use a period of at least 1 second)"),
         ("every 500ms", "'every 500ms' is too short (use a period of at least 1 second)"),
         ("every 1.5s", "'every 1.5s' is not a whole number of seconds (use e.g. 'every 90s')"),
-        ("every 90", "'every 90' has no unit (e.g. '90s', '90 minutes')"),
+        ("every 90", "'every 90' has no unit (write e.g. 'every 90s' or 'every 90 minutes')"),
         (
             "every 6 parsecs",
             "'every 6 parsecs' is not a schedule (use e.g. 'every 6 hours', 'every 90s' or 'every 1h30m')",
@@ -248,6 +248,7 @@ def test_bad_strings_get_one_clear_sentence(spec: str, message: str) -> None:
             {"cron": "0 0 * * * *"},
             "'0 0 * * * *' has 6 fields; taskctl cron has 5 (minute hour day month weekday)",
         ),
+        ({"every": "90"}, "'90' has no unit (write e.g. '90s' or '90 minutes')"),
         (
             {"every": "6 parsecs"},
             "'6 parsecs' is not a schedule (use e.g. '6h', '90s', '1h30m' or '6 hours')",
