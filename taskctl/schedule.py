@@ -36,6 +36,8 @@ class ScheduleError(ValueError):
 
 
 class DstNote(StrEnum):
+    """Why a fire time is not simply the wall-clock slot read once in the zone."""
+
     SHIFTED = "shifted"  # the wall-clock slot fell in a skipped hour and runs right after the gap
     DEDUPLICATED = "deduplicated"  # the slot fell in a repeated hour and runs on its first occurrence only
     REPEATED = "repeated"  # a wildcard/stepped slot that runs again in the repeated hour
@@ -43,6 +45,8 @@ class DstNote(StrEnum):
 
 @dataclass(frozen=True)
 class Fire:
+    """One fire time of a schedule, and why it is unusual if a clock change moved or repeated it."""
+
     at: datetime  # aware, UTC
     note: DstNote | None = None
 
@@ -72,6 +76,8 @@ class _Once:
 
 @dataclass(frozen=True)
 class Schedule:
+    """A parsed schedule; compare and hash it as a value. Build it with `parse_schedule`."""
+
     text: str  # canonical display text, e.g. "daily at 10:30", "30 2 * * *", "every 6 hours"
     kind: str  # "cron" | "every" | "once"
     _rule: _Cron | _Every | _Once = field(repr=False)
@@ -501,9 +507,14 @@ def _transition(zone: ZoneInfo, before: datetime, after: datetime) -> datetime:
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EARLIEST = datetime(1, 1, 2, tzinfo=UTC)  # a day after datetime.min, so any zone can still show it
-_LOOK_BACK = tuple(
-    timedelta(**size)
-    for size in ({"minutes": 10}, {"hours": 6}, {"days": 8}, {"days": 400}, {"days": 3000}, {"days": 146097})
+# How far `latest_fire_at_or_before` looks back, window by window; the last is 400 Gregorian years.
+_LOOK_BACK = (
+    timedelta(minutes=10),
+    timedelta(hours=6),
+    timedelta(days=8),
+    timedelta(days=400),
+    timedelta(days=3000),
+    timedelta(days=146097),
 )
 _RANK = {DstNote.SHIFTED: 0, None: 1, DstNote.DEDUPLICATED: 2, DstNote.REPEATED: 3}
 _NOTES: dict[int, DstNote | None] = {rank: note for note, rank in _RANK.items()}
