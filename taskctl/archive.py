@@ -24,7 +24,7 @@ from taskctl.errors import TaskctlError, UsageError
 
 _CHUNK = 1 << 20
 _SAMPLE = 64 * 1024
-# A member whose first 64 KiB shrink by less than 5% is stored: deflating random or already compressed data
+# A file whose first 64 KiB shrink by less than 5% is stored: deflating random or already compressed data
 # costs most of the packing time (14 MB/s against 220 MB/s stored here) and gains nothing.
 _STORE_ABOVE = 0.95
 _LEVEL = 6  # gzip's and Info-ZIP's default: level 9 doubles the time for a 1-3% smaller archive
@@ -86,7 +86,11 @@ def pack_runs(runs: Sequence[PackedRun], dest: Path | BinaryIO, fmt: ArchiveForm
             )
     if not isinstance(dest, Path):
         counter = _CountingStream(dest)
-        report = _guarded(lambda: _write(runs, counter, fmt), getattr(dest, "name", "the output stream"))
+        name = getattr(dest, "name", None)
+        where = name if isinstance(name, str) else "the output stream"
+        report = _guarded(
+            lambda: _write(runs, counter, fmt), where, "what was written is not a valid archive."
+        )
         report.bytes_out = counter.position
         return report
     if not dest.parent.is_dir():
@@ -105,7 +109,7 @@ def pack_runs(runs: Sequence[PackedRun], dest: Path | BinaryIO, fmt: ArchiveForm
         raise TaskctlError(f"cannot write {dest}: {error.strerror}.") from None
     try:
         with open(fd, "wb", buffering=_CHUNK) as out:
-            report = _guarded(lambda: _write(runs, out, fmt), str(dest))
+            report = _guarded(lambda: _write(runs, out, fmt), str(dest), "nothing was written.")
             out.flush()
             os.fsync(fd)  # the rename must not reach the disk before the data does
             report.bytes_out = out.tell()
@@ -116,27 +120,27 @@ def pack_runs(runs: Sequence[PackedRun], dest: Path | BinaryIO, fmt: ArchiveForm
     return report
 
 
-def _guarded(write: Callable[[], PackReport], where: str) -> PackReport:
+def _guarded(write: Callable[[], PackReport], where: str, outcome: str) -> PackReport:
     try:
         return write()
     except OSError as error:
-        raise TaskctlError(f"packing into {where} failed ({error}); nothing was written.") from error
+        raise TaskctlError(f"packing into {where} failed ({error}); {outcome}") from error
 
 
 def _write(runs: Sequence[PackedRun], out: _Output, fmt: ArchiveFormat) -> PackReport:
     members: _Members = _ZipMembers(out) if fmt is ArchiveFormat.ZIP else _TarGzMembers(out)
     report = PackReport()
-    for run in runs:
-        root = run.run_id.strip("/")
-        try:
-            folder_stat = os.stat(run.folder)
-            _add_folder(members, run.folder, folder_stat, root, "", report)
-        except FileNotFoundError:
-            raise TaskctlError(
-                f"the run folder of {run.run_id} vanished while packing; nothing was written."
-            ) from None
-    # Only a complete pack is finished: an unfinished zip has no central directory, an unfinished tar.gz no
-    # end-of-archive blocks nor gzip trailer, so a broken stream is never mistaken for a whole archive.
+    try:
+        for run in runs:
+            try:
+                _add_folder(members, run.folder, os.stat(run.folder), run.run_id.strip("/"), "", report)
+            except FileNotFoundError:
+                raise FileNotFoundError(f"the run folder of {run.run_id} vanished") from None
+    except BaseException:
+        # Only a complete pack is finished: an unfinished zip has no central directory, an unfinished tar.gz
+        # no end-of-archive blocks nor gzip trailer, so a broken stream is never mistaken for a whole archive.
+        members.abandon()
+        raise
     members.finish()
     return report
 
@@ -197,7 +201,8 @@ def _add_file(members: _Members, path: str, member: str, report: PackReport) -> 
             report.skipped.append(f"skipped {member}: it is a {_kind(st.st_mode)}, not a regular file.")
             return
         sample = os.pread(fd, _SAMPLE, 0)
-        compress = bool(sample) and len(zlib.compress(sample, 1)) < _STORE_ABOVE * len(sample)
+        # Small files are always compressed: cheap, and in tar.gz their headers and padding shrink with them.
+        compress = len(sample) < _SAMPLE or len(zlib.compress(sample, 1)) < _STORE_ABOVE * len(sample)
         members.add_file(member, st, fd, compress)
     finally:
         os.close(fd)
@@ -221,6 +226,7 @@ class _Members(Protocol):
     def add_link(self, name: str, st: os.stat_result, target: str) -> None: ...
     def add_file(self, name: str, st: os.stat_result, fd: int, compress: bool) -> None: ...
     def finish(self) -> None: ...
+    def abandon(self) -> None: ...
 
 
 class _ZipMembers:
@@ -252,6 +258,9 @@ class _ZipMembers:
 
     def finish(self) -> None:
         self.zip.close()
+
+    def abandon(self) -> None:
+        self.zip.fp = None  # or ZipFile.__del__ would write the central directory of a partial archive
 
 
 def _zip_info(name: str, st: os.stat_result, kind: int) -> zipfile.ZipInfo:
@@ -288,6 +297,9 @@ class _TarGzMembers:
     def finish(self) -> None:
         self.tar.close()
         self.gzip.close()
+
+    def abandon(self) -> None:
+        """Nothing to undo: only finish() writes the end-of-archive blocks and the gzip trailer."""
 
 
 def _tar_info(name: str, st: os.stat_result, kind: bytes) -> tarfile.TarInfo:
