@@ -65,9 +65,8 @@ def format_for(path: str, explicit: str | None) -> ArchiveFormat:
             raise UsageError(f"'{explicit}' is not an archive format; use --format zip or --format tar.gz.")
         return fmt
     lowered = path.lower()
-    return next(
-        (fmt for suffix, fmt in _FORMAT_NAMES.items() if lowered.endswith("." + suffix)), ArchiveFormat.ZIP
-    )
+    by_suffix = (fmt for suffix, fmt in _FORMAT_NAMES.items() if lowered.endswith("." + suffix))
+    return next(by_suffix, ArchiveFormat.ZIP)
 
 
 def pack_runs(runs: Sequence[PackedRun], dest: Path | BinaryIO, fmt: ArchiveFormat) -> PackReport:
@@ -97,6 +96,10 @@ def pack_runs(runs: Sequence[PackedRun], dest: Path | BinaryIO, fmt: ArchiveForm
         raise TaskctlError(
             f"cannot write {dest}: the folder {dest.parent} does not exist; create it or choose another path."
         )
+    if dest.exists() and not dest.is_file() and not dest.is_dir():
+        # A device or FIFO such as /dev/null: write into it, never rename over it.
+        with dest.open("wb") as stream:
+            return pack_runs(runs, stream, fmt)
     if dest.is_dir():
         raise TaskctlError(
             f"cannot write {dest}: it is a folder; give a file name such as {dest / 'runs.zip'}."
@@ -266,7 +269,7 @@ class _ZipMembers:
 def _zip_info(name: str, st: os.stat_result, kind: int) -> zipfile.ZipInfo:
     moment = time.localtime(st.st_mtime)  # zip keeps local time, by convention, and starts in 1980
     when = (moment.tm_year, moment.tm_mon, moment.tm_mday, moment.tm_hour, moment.tm_min, moment.tm_sec)
-    if moment.tm_year < 1980:
+    if not 1980 <= moment.tm_year <= 2107:
         when = (1980, 1, 1, 0, 0, 0)
     info = zipfile.ZipInfo(name, when)
     info.external_attr = (kind | stat.S_IMODE(st.st_mode)) << 16
@@ -276,7 +279,9 @@ def _zip_info(name: str, st: os.stat_result, kind: int) -> zipfile.ZipInfo:
 class _TarGzMembers:
     def __init__(self, out: _Output) -> None:
         self.gzip = _GzipMembers(out)
-        self.tar = tarfile.TarFile(fileobj=self.gzip, mode="w", format=tarfile.PAX_FORMAT, copybufsize=_CHUNK)  # type: ignore[arg-type]
+        # tarfile only ever writes and tells in mode "w"; its type asks for a readable, seekable file.
+        gzip: tarfile._Fileobj = self.gzip  # type: ignore[assignment]
+        self.tar = tarfile.TarFile(fileobj=gzip, mode="w", format=tarfile.PAX_FORMAT, copybufsize=_CHUNK)
 
     def add_dir(self, name: str, st: os.stat_result) -> None:
         self.tar.addfile(_tar_info(name, st, tarfile.DIRTYPE))
@@ -306,9 +311,7 @@ def _tar_info(name: str, st: os.stat_result, kind: bytes) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
     info.type = kind
     info.mode = stat.S_IMODE(st.st_mode)
-    info.mtime = int(
-        st.st_mtime
-    )  # whole seconds as `tar` keeps them; a float would add a PAX header per file
+    info.mtime = int(st.st_mtime)  # whole seconds, as tar keeps them: a float adds a PAX header per file
     info.uid, info.gid = st.st_uid, st.st_gid
     return info
 

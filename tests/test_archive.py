@@ -407,3 +407,19 @@ def test_a_stream_cut_off_by_a_failure_holds_no_valid_archive(
     else:
         with pytest.raises(EOFError):  # ...and no gzip trailer
             gzip.decompress(stream.getvalue())
+
+
+def test_a_fifo_as_dest_is_written_into_not_renamed_over(tmp_path: Path) -> None:
+    # Like -o /dev/null or a named pipe: the archive goes through it and the node stays what it was.
+    run = make_run(tmp_path / "run")
+    fifo = tmp_path / "archive.pipe"
+    os.mkfifo(fifo)
+    with (tmp_path / "received.zip").open("wb") as sink:
+        cat = subprocess.Popen(["cat", str(fifo)], stdout=sink)
+        report = pack_runs([PackedRun(RUN_ID, run)], fifo, ArchiveFormat.ZIP)
+        assert cat.wait() == 0
+
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert contents(tmp_path / "received.zip")[f"{RUN_ID}/go.sh"] == b"#!/bin/sh\necho hi\n"
+    assert report.bytes_out == (tmp_path / "received.zip").stat().st_size
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["archive.pipe", "received.zip", "run"]
