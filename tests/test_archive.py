@@ -423,3 +423,13 @@ def test_a_fifo_as_dest_is_written_into_not_renamed_over(tmp_path: Path) -> None
     assert contents(tmp_path / "received.zip")[f"{RUN_ID}/go.sh"] == b"#!/bin/sh\necho hi\n"
     assert report.bytes_out == (tmp_path / "received.zip").stat().st_size
     assert sorted(path.name for path in tmp_path.iterdir()) == ["archive.pipe", "received.zip", "run"]
+
+
+def test_a_file_name_that_is_not_utf8_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "run")
+    with open(os.fsencode(run) + b"/caf\xe9.csv", "wb") as latin1:
+        latin1.write(b"written by a script that spoke Latin-1\n")
+
+    report = pack_runs([PackedRun(RUN_ID, run)], tmp_path / "out.zip", ArchiveFormat.ZIP)
+
+    assert report.skipped == [f"skipped '{RUN_ID}/caf\\udce9.csv': its name is not valid UTF-8."]
