@@ -46,7 +46,7 @@ def list_processes(json: bool = common.JSON_OPTION) -> None:
             len(r["schedule"]),
             r["timezone"],
             "yes" if r["enabled"] else "no",
-            _local(r["next"][0]["local"]) if r["next"] and r["enabled"] else "-",
+            _local(r["next"][0]["at"], r["timezone"]) if r["next"] and r["enabled"] else "-",
         ]
         for r in records
     ]
@@ -81,7 +81,7 @@ def show_process(
         typer.echo("next:")
         for item in record["next"]:
             note = f"  [{item['dst']}]" if item["dst"] else ""
-            typer.echo(f"  {_local(item['local'])}  ({item['at']}){note}")
+            typer.echo(f"  {_local(item['at'], record['timezone'])}  ({item['at']}){note}")
 
 
 def process_record(config: LoadedConfig, name: str, now: datetime, upcoming: int) -> dict[str, Any]:
@@ -108,7 +108,9 @@ def process_record(config: LoadedConfig, name: str, now: datetime, upcoming: int
     }
 
 
-def _local(iso_text: str) -> str:
+def _local(iso_text: str, zone: str) -> str:
+    """An instant as local wall-clock time with the zone's abbreviation, e.g. `Mon 2026-11-23 09:00 CET`."""
     from datetime import datetime
+    from zoneinfo import ZoneInfo
 
-    return datetime.fromisoformat(iso_text).strftime("%a %Y-%m-%d %H:%M %Z").strip()
+    return datetime.fromisoformat(iso_text).astimezone(ZoneInfo(zone)).strftime("%a %Y-%m-%d %H:%M %Z")
