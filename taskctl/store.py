@@ -389,3 +389,11 @@ def _row(row: Sequence[Any]) -> RunRow:
         error=data["error"],
         cancel_requested=bool(data["cancel_requested"]),
     )
+
+
+def open_index(state_db: Path, process_dir: Path) -> Store:
+    """The state DB of a workspace; a new (or deleted) DB is filled from the run folders at once."""
+    store = Store(state_db)
+    if store.created and process_dir.is_dir():
+        store.rebuild(process_dir)
+    return store
