@@ -63,7 +63,7 @@ def machine_zone_name() -> str:
     from pathlib import Path
 
     tz = os.environ.get("TZ", "").lstrip(":")
-    if tz and "/" in tz or tz == "UTC":
+    if (tz and "/" in tz) or tz == "UTC":
         return tz
     etc_timezone = Path("/etc/timezone")
     if etc_timezone.is_file():

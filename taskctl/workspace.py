@@ -106,7 +106,9 @@ def create_workspace(dest: Path) -> Workspace:
             )
     source = example_dir()
     if not (source / "config").is_dir():
-        raise WorkspaceError(f"the example workspace is missing from the installation ({source}); reinstall taskctl.")
+        raise WorkspaceError(
+            f"the example workspace is missing from the installation ({source}); reinstall taskctl."
+        )
     dest.mkdir(parents=True, exist_ok=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(source / "config", dest / "config", ignore=ignore)

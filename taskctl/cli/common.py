@@ -78,3 +78,20 @@ def print_table(
 
 def is_terminal() -> bool:
     return sys.stdout.isatty()
+
+
+def print_fields(record: dict[str, Any]) -> None:
+    """A record as aligned `key: value` lines; lists joined, mappings as `k=v`."""
+    width = max((len(k) for k in record), default=0)
+    for key, value in record.items():
+        if isinstance(value, list):
+            text = ", ".join(str(v) for v in value) if value else "-"
+        elif isinstance(value, dict):
+            text = ", ".join(f"{k}={v}" for k, v in value.items()) if value else "-"
+        elif value is None:
+            text = "-"
+        elif isinstance(value, bool):
+            text = "yes" if value else "no"
+        else:
+            text = str(value)
+        typer.echo(f"{key + ':':<{width + 1}} {text}")

@@ -10,8 +10,8 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-
 import typer
+from typer import _click
 from typer.core import TyperGroup
 
 from taskctl import __version__
@@ -24,7 +24,7 @@ COMMAND_MODULES = ["config_cmds", "thread_cmds", "process_cmds", "run_cmds", "sk
 class _Root(TyperGroup):
     """Turns expected failures into one line on stderr and an exit code; bugs keep their traceback."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: _click.Context) -> Any:
         from taskctl.errors import ConfigError, TaskctlError
 
         try:

@@ -11,14 +11,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 from zoneinfo import ZoneInfo
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from taskctl import schedule as schedules
 from taskctl.clock import machine_zone_name
-from taskctl.config.models import ConfigFile, ProcessConfig, Settings, SettingsFile, ThreadConfig, ThreadType
+from taskctl.config.models import ConfigFile, ProcessConfig, Settings, ThreadConfig, ThreadType
 from taskctl.config.yamlfile import PathKey, YamlDocument, format_path, read_yaml
 from taskctl.errors import ConfigError, ConfigProblem, closest
 from taskctl.workspace import NAME_PATTERN, Workspace
@@ -26,6 +27,7 @@ from taskctl.workspace import NAME_PATTERN, Workspace
 SETTINGS_FILE = "taskctl.yaml"
 _SETTINGS_KEYS = set(Settings.model_fields)
 _FILE_KEYS = set(ConfigFile.model_fields)
+_M = TypeVar("_M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -112,42 +114,27 @@ def load_config(workspace: Workspace, now: datetime | None = None) -> LoadedConf
         problems.extend(doc.problems)
         if doc.data is None and doc.problems:
             continue
-        parsed = _validate_file(
-            doc,
-            display,
-            is_settings=path.name == SETTINGS_FILE and path.parent == workspace.config_dir,
-            problems=problems,
-        )
-        if parsed is None:
-            continue
-        if isinstance(parsed, SettingsFile):
-            settings = Settings(**{k: getattr(parsed, k) for k in _SETTINGS_KEYS})
-        for section, entries, target in (
-            ("threads", parsed.threads, threads),
-            ("processes", parsed.processes, processes),
-        ):
-            for name, entry in entries.items():
-                origin = Origin(display, doc.lines.get((section, name)))
-                if not NAME_PATTERN.fullmatch(name):
-                    problems.append(ConfigProblem(display, origin.line, f"{section}.{name}", _bad_name(name)))
-                    continue
-                previous = origins.get((section, name))
-                if previous is not None:
-                    problems.append(
-                        ConfigProblem(
-                            display,
-                            origin.line,
-                            f"{section}.{name}",
-                            f"'{name}' is already declared in {previous}; rename one of them",
-                        )
-                    )
-                    continue
-                origins[(section, name)] = origin
-                target[name] = entry  # type: ignore[assignment]
+        is_settings = path.name == SETTINGS_FILE and path.parent == workspace.config_dir
+        parsed = _validate_file(doc, display, is_settings, problems)
+        if parsed.settings is not None:
+            settings = parsed.settings
+        for section, name in parsed.declared:
+            origin = Origin(display, doc.lines.get((section, name)))
+            previous = origins.get((section, name))
+            if previous is not None:
+                message = f"'{name}' is already declared in {previous}; rename one of them"
+                problems.append(ConfigProblem(display, origin.line, f"{section}.{name}", message))
+                continue
+            origins[(section, name)] = origin
+            if name in parsed.threads and section == "threads":
+                threads[name] = parsed.threads[name]
+            elif name in parsed.processes and section == "processes":
+                processes[name] = parsed.processes[name]
 
     zone_name = settings.timezone or machine_zone_name()
     _check_threads(workspace, threads, origins, lines, problems)
-    _check_processes(threads, processes, settings, origins, lines, problems)
+    declared_threads = {name for section, name in origins if section == "threads"}
+    _check_processes(declared_threads, threads, processes, settings, origins, lines, problems)
 
     resolved: dict[str, ProcessConfig] = {name: _with_defaults(p, settings) for name, p in processes.items()}
     implicit: set[str] = set()
@@ -167,23 +154,23 @@ def load_config(workspace: Workspace, now: datetime | None = None) -> LoadedConf
             key = (section, name, "schedule", index)
             line = _line_in(origin, doc_lines=lines.get(origin.file, {}), path=key)
             try:
-                parsed = schedules.parse_schedule(spec)
-                schedules.check_in_zone(parsed, zone)
+                schedule = schedules.parse_schedule(spec)
+                schedules.check_in_zone(schedule, zone)
             except schedules.ScheduleError as exc:
                 problems.append(ConfigProblem(origin.file, line, format_path(key), str(exc)))
                 continue
-            parsed_schedules[name].append(parsed)
+            parsed_schedules[name].append(schedule)
             if (
                 now is not None
-                and parsed.kind == "once"
-                and schedules.next_fire_after(parsed, zone, now) is None
+                and schedule.kind == "once"
+                and schedules.next_fire_after(schedule, zone, now) is None
             ):
                 warnings.append(
                     ConfigProblem(
                         origin.file,
                         line,
                         format_path(key),
-                        f"'{parsed.text}' is in the past and will not run",
+                        f"'{schedule.text}' is in the past and will not run",
                     )
                 )
 
@@ -229,47 +216,94 @@ def _line_in(origin: Origin, doc_lines: dict[PathKey, int], path: PathKey) -> in
     return origin.line
 
 
+@dataclass
+class _FileEntries:
+    settings: Settings | None = None
+    threads: dict[str, ThreadConfig] = field(default_factory=dict)
+    processes: dict[str, ProcessConfig] = field(default_factory=dict)
+    declared: list[tuple[str, str]] = field(default_factory=list)  # every well-named entry, valid or not
+
+
 def _validate_file(
     doc: YamlDocument, display: str, is_settings: bool, problems: list[ConfigProblem]
-) -> ConfigFile | None:
-    data = doc.data
-    if data is None:
-        data = {}
+) -> _FileEntries:
+    """Validate one file entry by entry, so one bad entry does not hide the problems of the others."""
+    found = _FileEntries()
+    data = {} if doc.data is None else doc.data
     if not isinstance(data, dict):
-        problems.append(
-            ConfigProblem(
-                display,
-                doc.line_of(()),
-                "",
-                "must be a mapping with 'threads:' and/or 'processes:' at the top",
+        message = "must be a mapping with 'threads:' and/or 'processes:' at the top"
+        problems.append(ConfigProblem(display, doc.line_of(()), "", message))
+        return found
+    allowed = _FILE_KEYS | (_SETTINGS_KEYS if is_settings else set())
+    for key in data:
+        if key in allowed:
+            continue
+        if key in _SETTINGS_KEYS:
+            message = f"'{key}' is a setting; move it to config/{SETTINGS_FILE}"
+        else:
+            hint = closest(str(key), allowed)
+            message = f"unknown key '{key}'" + (
+                f" (did you mean '{hint}'?)" if hint else f" (valid keys: {', '.join(sorted(allowed))})"
             )
+        problems.append(ConfigProblem(display, doc.line_of((key,)), str(key), message))
+    if is_settings:
+        subset = {k: v for k, v in data.items() if k in _SETTINGS_KEYS}
+        found.settings = _validated(Settings, subset, (), doc, display, problems)
+    for section, model in (("threads", ThreadConfig), ("processes", ProcessConfig)):
+        entries = data.get(section)
+        if entries is None:
+            continue
+        if not isinstance(entries, dict):
+            message = f"must be a mapping of names to {section} ({_show(entries)} given)"
+            problems.append(ConfigProblem(display, doc.line_of((section,)), section, message))
+            continue
+        for name, entry in entries.items():
+            name = str(name)
+            if not NAME_PATTERN.fullmatch(name):
+                line = doc.line_of((section, name))
+                problems.append(ConfigProblem(display, line, f"{section}.{name}", _bad_name(name)))
+                continue
+            found.declared.append((section, name))
+            validated = _validated(
+                model, {} if entry is None else entry, (section, name), doc, display, problems
+            )
+            if validated is not None:
+                getattr(found, section)[name] = validated
+    return found
+
+
+def _validated(
+    model: type[_M],
+    data: Any,
+    prefix: PathKey,
+    doc: YamlDocument,
+    display: str,
+    problems: list[ConfigProblem],
+) -> _M | None:
+    """`model` validated from `data`, or None after adding every error to `problems`."""
+    if not isinstance(data, dict):
+        what = "a thread" if model is ThreadConfig else "a process" if model is ProcessConfig else "settings"
+        line = doc.line_of(prefix)
+        problems.append(
+            ConfigProblem(display, line, format_path(prefix), f"must be a mapping describing {what}")
         )
         return None
-    if not is_settings:
-        misplaced = [k for k in data if k in _SETTINGS_KEYS]
-        for key in misplaced:
-            problems.append(
-                ConfigProblem(
-                    display,
-                    doc.line_of((key,)),
-                    str(key),
-                    f"'{key}' is a setting; move it to config/{SETTINGS_FILE}",
-                )
-            )
-        data = {k: v for k, v in data.items() if k not in misplaced}
-    model = SettingsFile if is_settings else ConfigFile
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         for error in exc.errors():
-            problems.append(_problem_from(error, doc, display, model))
+            problems.append(_problem_from(error, doc, display, model, prefix))
         return None
 
 
-def _problem_from(error: Any, doc: YamlDocument, display: str, model: type[ConfigFile]) -> ConfigProblem:
-    loc: PathKey = tuple(error["loc"])
+def _problem_from(
+    error: Any, doc: YamlDocument, display: str, model: type[Any], prefix: PathKey
+) -> ConfigProblem:
+    inner: PathKey = tuple(error["loc"])
+    loc: PathKey = prefix + inner
     kind = error["type"]
     value = error.get("input")
+    ctx = error.get("ctx", {})
     if kind == "missing":
         parent, key = loc[:-1], loc[-1]
         return ConfigProblem(
@@ -278,52 +312,55 @@ def _problem_from(error: Any, doc: YamlDocument, display: str, model: type[Confi
     path = format_path(loc)
     line = doc.line_of(loc)
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(model, loc[:-1])
+        allowed = _allowed_keys(model, inner[:-1])
         key = str(loc[-1])
         hint = closest(key, allowed)
         if hint:
             message = f"unknown key '{key}' (did you mean '{hint}'?)"
         else:
             message = f"unknown key '{key}' (valid keys: {', '.join(sorted(allowed))})"
-        return ConfigProblem(display, line, format_path(loc[:-1]) or key, message if loc[:-1] else message)
+        return ConfigProblem(display, line, format_path(loc[:-1]), message)
     if kind in ("enum", "literal_error"):
-        expected = error.get("ctx", {}).get("expected", "")
-        expected = expected.replace("'", "")
+        expected = str(ctx.get("expected", "")).replace("'", "")
         hint = closest(str(value), [e.strip() for e in expected.replace(" or ", ",").split(",")])
         tail = f" (did you mean '{hint}'?)" if hint else f" (use {expected})"
         return ConfigProblem(display, line, path, f"{_show(value)} is not valid{tail}")
     if kind == "value_error":
-        message = str(error["msg"]).removeprefix("Value error, ")
-        return ConfigProblem(display, line, path, message)
-    if kind in (
-        "string_type",
-        "int_type",
-        "int_parsing",
-        "float_type",
-        "float_parsing",
-        "bool_type",
-        "bool_parsing",
-        "list_type",
-        "dict_type",
-        "model_type",
-        "model_attributes_type",
-    ):
-        wanted = {
-            "string_type": "text",
-            "int_type": "a whole number",
-            "int_parsing": "a whole number",
-            "float_type": "a number",
-            "float_parsing": "a number",
-            "bool_type": "true or false",
-            "bool_parsing": "true or false",
-            "list_type": "a list",
-            "dict_type": "a mapping",
-            "model_type": "a mapping",
-            "model_attributes_type": "a mapping",
+        return ConfigProblem(display, line, path, str(error["msg"]).removeprefix("Value error, "))
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        bound = next(iter(ctx.values()), "?")
+        relation = {
+            "greater_than_equal": f"must be at least {bound}",
+            "greater_than": f"must be more than {bound}",
+            "less_than_equal": f"must be at most {bound}",
+            "less_than": f"must be less than {bound}",
         }[kind]
+        return ConfigProblem(display, line, path, f"{_show(value)} is out of range ({relation})")
+    if kind == "too_short" and loc[-1] == "threads":
+        return ConfigProblem(display, line, path, "a process must name at least one thread")
+    if kind == "string_pattern_mismatch" and loc[-1] == "url":
+        return ConfigProblem(display, line, path, f"{_show(value)} is not an http(s) URL")
+    wanted = _WANTED.get(kind)
+    if wanted:
         return ConfigProblem(display, line, path, f"{_show(value)} is not {wanted}")
     message = str(error["msg"])
     return ConfigProblem(display, line, path, f"{_show(value)}: {message[0].lower()}{message[1:]}")
+
+
+_WANTED = {
+    "string_type": "text (quote it)",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+}
 
 
 def _show(value: Any) -> str:
@@ -339,31 +376,38 @@ def _show(value: Any) -> str:
 
 
 def _allowed_keys(model: type[Any], loc: PathKey) -> set[str]:
-    """The keys valid at `loc` (a path of pydantic field names and dict keys) in `model`."""
-    from typing import get_args, get_origin
-
-    from pydantic import BaseModel
-
+    """The keys valid at `loc` (field names, dict keys and list indexes) inside `model`."""
     current: Any = model
     for part in loc:
+        current = _unwrap(current)
         if isinstance(current, type) and issubclass(current, BaseModel):
-            if isinstance(part, str) and part in current.model_fields:
-                current = current.model_fields[part].annotation
-            else:
+            if not isinstance(part, str) or part not in current.model_fields:
                 return set()
-        while get_origin(current) is not None and not (
-            isinstance(current, type) and issubclass(current, BaseModel)
-        ):
-            args = [a for a in get_args(current) if a is not type(None)]
-            origin = get_origin(current)
-            if origin is dict:
-                current = args[-1]
-                break
-            models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
-            current = models[0] if models else args[0]
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return set(current.model_fields)
-    return set()
+            current = current.model_fields[part].annotation
+        elif get_origin(current) in (dict, list):
+            current = get_args(current)[-1]
+        else:
+            return set()
+    current = _unwrap(current)
+    return (
+        set(current.model_fields) if isinstance(current, type) and issubclass(current, BaseModel) else set()
+    )
+
+
+def _unwrap(annotation: Any) -> Any:
+    """`X | None`, `Annotated[X, ...]` -> X (preferring a model or a container among union members)."""
+    while get_origin(annotation) in (Union, UnionType, Annotated):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        if get_origin(annotation) is Annotated:
+            annotation = args[0]
+            continue
+        preferred = [
+            a
+            for a in args
+            if get_origin(a) in (dict, list) or (isinstance(a, type) and issubclass(a, BaseModel))
+        ]
+        annotation = (preferred or args)[0]
+    return annotation
 
 
 def _bad_name(name: str) -> str:
@@ -402,7 +446,8 @@ def _check_threads(
         if len(chosen) > 1:
             report(
                 chosen[1],
-                f"a thread runs one of script, command or code, but this one sets {' and '.join(chosen)}; keep one",
+                f"a thread runs one of script, command or code, but this one sets "
+                f"{' and '.join(chosen)}; keep one",
             )
             continue
         folder = workspace.thread_dir(name)
@@ -450,6 +495,7 @@ def _inside(folder: Path, relative: str) -> Path | None:
 
 
 def _check_processes(
+    declared_threads: set[str],
     threads: dict[str, ThreadConfig],
     processes: dict[str, ProcessConfig],
     settings: Settings,
@@ -461,8 +507,8 @@ def _check_processes(
         origin = origins[("processes", name)]
         lines = lines_by_file.get(origin.file, {})
         for index, thread in enumerate(process.threads):
-            if thread not in threads:
-                hint = closest(thread, threads)
+            if thread not in declared_threads:
+                hint = closest(thread, declared_threads)
                 tail = f" (did you mean '{hint}'?)" if hint else "; declare it under 'threads:'"
                 path: PathKey = ("processes", name, "threads", index)
                 problems.append(
@@ -486,7 +532,7 @@ def _check_processes(
                     )
                 )
         thread_origin = origins.get(("threads", name))
-        if thread_origin is not None and threads[name].schedule:
+        if thread_origin is not None and name in threads and threads[name].schedule:
             problems.append(
                 ConfigProblem(
                     origin.file,

@@ -251,4 +251,6 @@ def config_json_schema() -> dict[str, Any]:
     schema = SettingsFile.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "taskctl config"
+    for section in ("threads", "processes"):
+        schema["properties"][section]["propertyNames"] = {"pattern": "^[a-z0-9][a-z0-9_-]*$"}
     return schema

@@ -1,0 +1,283 @@
+"""The config loader: merging files, and every bad input a user makes, with its exact message and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from taskctl.config import load_config
+from taskctl.config.models import CatchUp, OnFailure, Overlap
+from taskctl.errors import ConfigError
+from taskctl.workspace import Workspace
+from tests.conftest import write
+
+
+def problems(ws: Workspace) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_config(ws)
+    return [p.render() for p in caught.value.problems]
+
+
+def script(ws: Workspace, thread: str, name: str = "main.py") -> Path:
+    return write(ws.thread_dir(thread) / name, "print('hi')\n")
+
+
+def test_threads_and_processes_merge_across_files_and_inherit_defaults(empty_workspace: Workspace) -> None:
+    ws = empty_workspace
+    script(ws, "fetch")
+    write(
+        ws.config_dir / "taskctl.yaml",
+        "timezone: America/New_York\ndefaults: {overlap: queue, timeout: 5m}\n",
+    )
+    write(ws.config_dir / "threads.yaml", "threads:\n  fetch: {}\n  shell:\n    command: echo hi\n")
+    write(ws.config_dir / "team/processes.yml", "processes:\n  nightly:\n    threads: [fetch, shell]\n")
+
+    config = load_config(ws)
+
+    assert sorted(config.threads) == ["fetch", "shell"]
+    assert config.threads["fetch"].kind == "script"
+    assert config.threads["shell"].kind == "command"
+    nightly = config.processes["nightly"]
+    assert nightly.overlap is Overlap.QUEUE
+    assert nightly.catch_up is CatchUp.LATEST
+    assert nightly.on_failure is OnFailure.STOP
+    assert config.zone_of("nightly").key == "America/New_York"
+    assert config.thread_timeout("fetch") == 300.0
+    assert config.files == ["config/taskctl.yaml", "config/team/processes.yml", "config/threads.yaml"]
+    assert config.origins[("processes", "nightly")].line == 2
+
+
+def test_the_revision_changes_when_any_file_changes(empty_workspace: Workspace) -> None:
+    ws = empty_workspace
+    write(ws.config_dir / "a.yaml", "threads:\n  hello:\n    code: print(1)\n")
+    before = load_config(ws).revision
+    write(ws.config_dir / "a.yaml", "threads:\n  hello:\n    code: print(2)\n")
+    assert load_config(ws).revision != before
+
+
+def test_an_empty_config_folder_is_a_valid_empty_config(empty_workspace: Workspace) -> None:
+    config = load_config(empty_workspace)
+    assert config.threads == {} and config.processes == {}
+
+
+def test_unknown_keys_are_errors_with_a_suggestion(empty_workspace: Workspace) -> None:
+    ws = empty_workspace
+    script(ws, "a")
+    write(
+        ws.config_dir / "threads.yaml",
+        "threads:\n  a:\n    scirpt: main.py\n    retries: {count: 1, dealy: 5s}\n",
+    )
+    assert problems(ws) == [
+        "config/threads.yaml:3: threads.a: unknown key 'scirpt' (did you mean 'script'?)",
+        "config/threads.yaml:4: threads.a.retries: unknown key 'dealy' (did you mean 'delay'?)",
+    ]
+
+
+def test_unknown_key_far_from_any_valid_one_lists_the_valid_keys(empty_workspace: Workspace) -> None:
+    ws = empty_workspace
+    write(
+        ws.config_dir / "p.yaml",
+        "processes:\n  p:\n    threads: [x]\n    zzz: 1\nthreads:\n  x: {code: '1'}\n",
+    )
+    assert problems(ws) == [
+        "config/p.yaml:4: processes.p: unknown key 'zzz' (valid keys: catch_up, description, enabled, "
+        "max_instances, misfire_grace, notify, on_failure, overlap, schedule, tags, threads, timeout, timezone)"
+    ]
+
+
+def test_top_level_typos_and_misplaced_settings(empty_workspace: Workspace) -> None:
+    ws = empty_workspace
+    write(ws.config_dir / "a.yaml", "proceses: {}\ntimezone: Europe/Berlin\n")
+    assert problems(ws) == [
+        "config/a.yaml:1: proceses: unknown key 'proceses' (did you mean 'processes'?)",
+        "config/a.yaml:2: timezone: 'timezone' is a setting; move it to config/taskctl.yaml",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [
+        ("../x", " (try 'x')"),
+        ("Bad Name", " (try 'bad_name')"),
+        ("UPPER", " (try 'upper')"),
+        ("_hidden", " (try 'hidden')"),
+        ("café", ""),
+    ],
+)
+def test_names_that_cannot_be_folder_names_are_rejected(
+    empty_workspace: Workspace, name: str, hint: str
+) -> None:
+    ws = empty_workspace
+    write(ws.config_dir / "t.yaml", f'threads:\n  "{name}":\n    code: print(1)\n')
+    assert problems(ws) == [
+        f"config/t.yaml:2: threads.{name}: '{name}' is not a valid name: use lower-case letters, digits, '_' and "
+        f"'-', starting with a letter or digit{hint}"
+    ]
+
+
+def test_a_name_declared_in_two_files_names_both(empty_workspace: Workspace) -> None:
+    ws = empty_workspace
+    write(ws.config_dir / "a.yaml", "threads:\n  hello:\n    code: print(1)\n")
+    write(ws.config_dir / "b.yaml", "\nthreads:\n  hello:\n    code: print(2)\n")
+    assert problems(ws) == [
+        "config/b.yaml:3: threads.hello: 'hello' is already declared in config/a.yaml:2; rename one of them"
+    ]
+
+
+def test_a_key_twice_in_one_mapping_is_an_error(empty_workspace: Workspace) -> None:
+    ws = empty_workspace
+    write(ws.config_dir / "a.yaml", "threads:\n  hello:\n    code: print(1)\n    code: print(2)\n")
+    assert problems(ws) == [
+        "config/a.yaml:4: threads.hello.code: key 'code' appears twice in this mapping (first on line 3); keep one"
+    ]
+
+
+def test_a_process_naming_a_missing_thread(empty_workspace: Workspace) -> None:
+    ws = empty_workspace
+    write(
+        ws.config_dir / "a.yaml",
+        "threads:\n  fetch: {code: '1'}\nprocesses:\n  p:\n    threads:\n      - fetch\n      - fetc\n      - zzz\n",
+    )
+    assert problems(ws) == [
+        "config/a.yaml:7: processes.p.threads[1]: no thread named 'fetc' (did you mean 'fetch'?)",
+        "config/a.yaml:8: processes.p.threads[2]: no thread named 'zzz'; declare it under 'threads:'",
+    ]
+
+
+def test_an_invalid_thread_is_not_also_reported_as_missing(empty_workspace: Workspace) -> None:
+    ws = empty_workspace
+    write(
+        ws.config_dir / "a.yaml",
+        "threads:\n  fetch: {code: '1', timeout: soon}\nprocesses:\n  p: {threads: [fetch]}\n",
+    )
+    assert problems(ws) == [
+        "config/a.yaml:2: threads.fetch.timeout: 'soon' is not a duration (use e.g. 90s, 10m, 2h, 1d, 1h30m)"
+    ]
+
+
+def test_missing_script_and_input_files(empty_workspace: Workspace) -> None:
+    ws = empty_workspace
+    script(ws, "scrape")
+    write(
+        ws.config_dir / "a.yaml",
+        "threads:\n"
+        "  nofile: {}\n"
+        "  named:\n    script: run.py\n"
+        "  scrape:\n    type: scraping\n    input: links.csv\n"
+        "  noinput:\n    type: scraping\n    code: print(1)\n"
+        "  escape:\n    script: ../../etc/passwd\n",
+    )
+    assert problems(ws) == [
+        "config/a.yaml:2: threads.nofile: script threads/nofile/main.py does not exist; create it or set 'script:'",
+        "config/a.yaml:4: threads.named.script: script threads/named/run.py does not exist; "
+        "create it or set 'script:'",
+        "config/a.yaml:7: threads.scrape.input: input threads/scrape/links.csv does not exist; "
+        "add the CSV or fix the path",
+        "config/a.yaml:8: threads.noinput: a scraping thread needs 'input:', the CSV of links it works from",
+        "config/a.yaml:12: threads.escape.script: '../../etc/passwd' must be a path inside threads/escape/",
+    ]
+
+
+def test_a_thread_may_run_only_one_of_script_command_and_code(empty_workspace: Workspace) -> None:
+    ws = empty_workspace
+    write(ws.config_dir / "a.yaml", "threads:\n  both:\n    command: [echo]\n    code: print(1)\n")
+    assert problems(ws) == [
+        "config/a.yaml:4: threads.both.code: a thread runs one of script, command or code, but this one "
+        "sets command and code; keep one"
+    ]
+
+
+def test_bad_values_name_what_would_be_valid(empty_workspace: Workspace) -> None:
+    ws = empty_workspace
+    write(
+        ws.config_dir / "a.yaml",
+        "threads:\n  t:\n    code: '1'\n    type: scrapping\n    retries: {count: -1}\n"
+        "processes:\n  p:\n    threads: [t]\n    on_failure: halt\n    overlap: Skip\n    enabled: maybe\n"
+        "    max_instances: many\n  q:\n    threads: []\n",
+    )
+    assert problems(ws) == [
+        "config/a.yaml:4: threads.t.type: 'scrapping' is not valid (did you mean 'scraping'?)",
+        "config/a.yaml:5: threads.t.retries.count: -1 is out of range (must be at least 0)",
+        "config/a.yaml:9: processes.p.on_failure: 'halt' is not valid (use stop or continue)",
+        "config/a.yaml:10: processes.p.overlap: 'Skip' is not valid (did you mean 'skip'?)",
+        "config/a.yaml:11: processes.p.enabled: 'maybe' is not true or false",
+        "config/a.yaml:12: processes.p.max_instances: 'many' is not a whole number",
+        "config/a.yaml:14: processes.q.threads: a process must name at least one thread",
+    ]
+
+
+def test_settings_errors(empty_workspace: Workspace) -> None:
+    ws = empty_workspace
+    write(
+        ws.config_dir / "taskctl.yaml",
+        "timezone: Europe/Berln\nmax_parallel_runs: 0\ndefaults:\n  catch_up: everything\n"
+        "notify:\n  ops: {url: ftp://x}\n",
+    )
+    assert problems(ws) == [
+        "config/taskctl.yaml:1: timezone: 'Europe/Berln' is not an IANA time zone (use a name like Europe/Berlin "
+        "or America/New_York)",
+        "config/taskctl.yaml:2: max_parallel_runs: 0 is out of range (must be at least 1)",
+        "config/taskctl.yaml:4: defaults.catch_up: 'everything' is not valid (use none, latest or all)",
+        "config/taskctl.yaml:6: notify.ops.url: 'ftp://x' is not an http(s) URL",
+    ]
+
+
+def test_a_process_may_only_notify_declared_targets(empty_workspace: Workspace) -> None:
+    ws = empty_workspace
+    write(
+        ws.config_dir / "taskctl.yaml",
+        "notify:\n  ops: {url: 'https://hooks.example.com/x', on: [failure]}\n",
+    )
+    write(
+        ws.config_dir / "a.yaml",
+        "threads:\n  t: {code: '1'}\nprocesses:\n  p:\n    threads: [t]\n    notify: [ops, dev]\n",
+    )
+    assert problems(ws) == [
+        "config/a.yaml:6: processes.p.notify[1]: no notify target named 'dev' in config/taskctl.yaml (known: ops)"
+    ]
+
+
+def test_yaml_syntax_errors_name_the_line_and_hint_at_quoting(empty_workspace: Workspace) -> None:
+    ws = empty_workspace
+    write(
+        ws.config_dir / "a.yaml", "processes:\n  p:\n    threads: [t]\n    schedule:\n      - */15 * * * *\n"
+    )
+    write(ws.config_dir / "b.yaml", "threads:\n  t:\n\tcode: 1\n")
+    found = problems(ws)
+    assert found[0].startswith("config/a.yaml:5: invalid YAML: ")
+    assert found[0].endswith("(values starting with '*' must be quoted, e.g. \"*/15 * * * *\")")
+    assert found[1].startswith("config/b.yaml:3: invalid YAML: ")
+    assert found[1].endswith("(YAML does not allow tabs for indentation; use spaces)")
+
+
+def test_yaml_11_words_stay_text(empty_workspace: Workspace) -> None:
+    ws = empty_workspace
+    write(
+        ws.config_dir / "taskctl.yaml",
+        "notify:\n  ops:\n    url: https://hooks.example.com/x\n    on: [failure]\n",
+    )
+    write(ws.config_dir / "a.yaml", "threads:\n  t:\n    code: '1'\n    env: {FLAG: yes, N: 3}\n")
+    config = load_config(ws)
+    assert config.threads["t"].env == {"FLAG": "yes", "N": "3"}
+    assert config.settings.notify["ops"].on == ["failure"]
+
+
+def test_a_file_that_is_not_a_mapping(empty_workspace: Workspace) -> None:
+    ws = empty_workspace
+    write(ws.config_dir / "a.yaml", "- just\n- a list\n")
+    write(ws.config_dir / "b.yaml", "threads: [a, b]\n")
+    assert problems(ws) == [
+        "config/a.yaml:1: must be a mapping with 'threads:' and/or 'processes:' at the top",
+        "config/b.yaml:1: threads: must be a mapping of names to threads (a list given)",
+    ]
+
+
+def test_every_problem_is_reported_at_once_sorted_by_file_and_line(empty_workspace: Workspace) -> None:
+    ws = empty_workspace
+    write(ws.config_dir / "b.yaml", "threads:\n  x: {code: '1', timeout: never}\n")
+    write(ws.config_dir / "a.yaml", "processes:\n  p: {threads: [nope]}\n")
+    assert [p.split(":")[0] + ":" + p.split(":")[1] for p in problems(ws)] == [
+        "config/a.yaml:2",
+        "config/b.yaml:2",
+    ]
