@@ -225,7 +225,7 @@ class Store:
             db.execute(
                 "UPDATE runs SET status = ?, finished = ?, current_thread = NULL, progress = NULL, "
                 "child_pgid = NULL, error = COALESCE(?, error), "
-                "duration = (julianday(?) - julianday(started)) * 86400 WHERE id = ?",
+                "duration = ROUND((julianday(?) - julianday(started)) * 86400, 3) WHERE id = ?",
                 (str(status), utc_text(finished), error, _sqlite_time(finished), run_id),
             )
 
