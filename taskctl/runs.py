@@ -128,7 +128,9 @@ class ThreadRecord:
             "duration": self.duration,
             "attempts": self.attempts,
             "retries": self.retries,
-            "progress": None if self.progress is None else {**asdict(self.progress), "percent": self.progress.percent},
+            "progress": None
+            if self.progress is None
+            else {**asdict(self.progress), "percent": self.progress.percent},
             "log": self.log,
             "error": self.error,
         }

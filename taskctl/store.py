@@ -15,7 +15,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from taskctl.runs import RUN_JSON, RunJsonError, RunRecord, RunStatus, Trigger, parse_utc, read_run_json, utc_text
+from taskctl.runs import (
+    RUN_JSON,
+    RunJsonError,
+    RunRecord,
+    RunStatus,
+    Trigger,
+    parse_utc,
+    read_run_json,
+    utc_text,
+)
 
 MIGRATIONS: list[str] = [
     # 1: the run index. `started` is fixed-width UTC text, so text order is time order.
@@ -68,10 +77,11 @@ MIGRATIONS: list[str] = [
     """,
 ]
 
-_COLUMNS = (
-    "id process trigger status scheduled_for started finished duration failed_thread current_thread progress "
-    "pid pid_start child_pgid owner user host config_revision error cancel_requested"
-).split()
+_COLUMNS = [
+    "id", "process", "trigger", "status", "scheduled_for", "started", "finished", "duration",
+    "failed_thread", "current_thread", "progress", "pid", "pid_start", "child_pgid", "owner",
+    "user", "host", "config_revision", "error", "cancel_requested",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -219,7 +229,9 @@ class Store:
             for record in records:
                 self.save_run(record)
 
-    def set_status(self, run_id: str, status: RunStatus, finished: datetime | None, error: str | None) -> None:
+    def set_status(
+        self, run_id: str, status: RunStatus, finished: datetime | None, error: str | None
+    ) -> None:
         """Change a run's status in the index alone (for runs whose runner is gone)."""
         with self.transaction() as db:
             db.execute(
@@ -235,7 +247,7 @@ class Store:
             db.execute("UPDATE runs SET cancel_requested = 1 WHERE id = ?", (run_id,))
 
     def rebuild(self, process_dir: Path) -> RebuildReport:
-        """Recreate the run index from the run.json files under `process_dir`; unreadable ones are reported."""
+        """Recreate the run index from the run.json files under `process_dir`; reports unreadable ones."""
         report = RebuildReport()
         records: list[RunRecord] = []
         for run_json in sorted(process_dir.glob(f"*/*/{RUN_JSON}")) if process_dir.is_dir() else []:
@@ -247,7 +259,9 @@ class Store:
                 continue
             expected = f"{folder.parent.name}/{folder.name}"
             if record.id != expected:
-                report.problems.append(f"{run_json} says its id is '{record.id}', expected '{expected}'; skipped")
+                report.problems.append(
+                    f"{run_json} says its id is '{record.id}', expected '{expected}'; skipped"
+                )
                 continue
             records.append(record)
         for folder in sorted(process_dir.glob("*/*")) if process_dir.is_dir() else []:

@@ -43,7 +43,9 @@ threads:
 def ws(empty_workspace: Workspace) -> Workspace:
     write(empty_workspace.config_dir / "taskctl.yaml", "defaults: {kill_grace: 0.3}\n")
     write(empty_workspace.config_dir / "threads.yaml", THREADS)
-    write(empty_workspace.config_dir / "processes.yaml", "processes:\n  both:\n    threads: [hello, broken]\n")
+    write(
+        empty_workspace.config_dir / "processes.yaml", "processes:\n  both:\n    threads: [hello, broken]\n"
+    )
     return empty_workspace
 
 
@@ -121,7 +123,10 @@ def test_run_exits_1_and_names_the_failed_thread(ws: Workspace) -> None:
 def test_run_of_an_unknown_process_suggests_the_closest_name(ws: Workspace) -> None:
     result = taskctl(ws, "run", "helo")
 
-    assert (result.exit_code, result.stderr) == (1, "error: no process or thread named 'helo'; did you mean 'hello'?\n")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "error: no process or thread named 'helo'; did you mean 'hello'?\n",
+    )
     assert not (ws.root / "process").exists()
 
 
@@ -197,7 +202,10 @@ def test_cancel_of_a_run_whose_runner_died_marks_it_interrupted(ws: Workspace) -
 
     result = taskctl(ws, "cancel", run.id)
 
-    assert (result.exit_code, result.stdout) == (0, f"the runner of {run.id} was gone; marked the run interrupted\n")
+    assert (result.exit_code, result.stdout) == (
+        0,
+        f"the runner of {run.id} was gone; marked the run interrupted\n",
+    )
     assert read_run_json(run.folder).status is RunStatus.INTERRUPTED
 
 
@@ -236,7 +244,16 @@ def test_history_lists_runs_newest_first_with_the_failed_thread(ws: Workspace) -
     result = taskctl(ws, "history")
 
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["ID", "PROCESS", "TRIGGER", "STATUS", "STARTED", "DURATION", "FAILED", "THREAD"]
+    assert lines[0].split() == [
+        "ID",
+        "PROCESS",
+        "TRIGGER",
+        "STATUS",
+        "STARTED",
+        "DURATION",
+        "FAILED",
+        "THREAD",
+    ]
     assert lines[2].split()[1:4] == ["both", "manual", "failed"]
     assert lines[2].split()[-1] == "broken"
     assert lines[3].split()[1:4] == ["hello", "manual", "succeeded"]
@@ -296,7 +313,10 @@ def test_a_run_id_prefix_that_matches_several_runs_lists_them(ws: Workspace) -> 
     result = taskctl(ws, "show", "hello/")
 
     assert result.exit_code == 2
-    assert result.stderr == f"error: 'hello' matches several runs; give more of the id:\n  {ids[0]}\n  {ids[1]}\n"
+    assert (
+        result.stderr
+        == f"error: 'hello' matches several runs; give more of the id:\n  {ids[0]}\n  {ids[1]}\n"
+    )
 
 
 def test_show_of_an_unknown_run_suggests_the_closest_process(ws: Workspace) -> None:
@@ -330,7 +350,10 @@ def test_logs_of_an_unknown_thread_names_the_threads_of_the_run(ws: Workspace) -
 
 
 def test_logs_follow_prints_until_the_run_ends(ws: Workspace) -> None:
-    write(ws.config_dir / "more.yaml", "threads:\n  ticks:\n    code: \"import time\\nfor i in range(3): print('tick', i); time.sleep(0.2)\"\n")
+    write(
+        ws.config_dir / "more.yaml",
+        "threads:\n  ticks:\n    code: \"import time\\nfor i in range(3): print('tick', i); time.sleep(0.2)\"\n",
+    )
     child = spawn(ws, "run", "ticks")
     wait_for_running_thread(ws, "ticks")
 
@@ -361,7 +384,9 @@ def test_pack_never_follows_a_symlink_out_of_the_run_folder(ws: Workspace, tmp_p
     secret = write(tmp_path / "secret.txt", "top secret content")
     (only_run(ws, "hello") / "link.txt").symlink_to(secret)
 
-    result = taskctl(ws, "pack", "hello", "--latest", "--format", "tar.gz", "-o", str(tmp_path / "out.tar.gz"))
+    result = taskctl(
+        ws, "pack", "hello", "--latest", "--format", "tar.gz", "-o", str(tmp_path / "out.tar.gz")
+    )
 
     assert result.exit_code == 0, result.stderr
     with tarfile.open(tmp_path / "out.tar.gz") as archive:

@@ -112,14 +112,20 @@ def test_a_death_by_sigkill_is_recorded_as_the_signal_not_an_exit_code(empty_wor
 
 
 def test_a_script_ignoring_sigterm_is_killed_after_the_grace_period(empty_workspace: Workspace) -> None:
-    script = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('ready')\ntime.sleep(60)\n"
+    script = (
+        "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('ready')\ntime.sleep(60)\n"
+    )
     write(empty_workspace.thread_dir("stubborn") / "main.py", script)
     ws = workspace_with(empty_workspace, "  stubborn:\n    timeout: 0.5s\n")
 
     record = run(ws, "stubborn")
 
     thread = record.threads[0]
-    assert (record.status, thread.status, thread.signal) == (RunStatus.TIMED_OUT, ThreadStatus.TIMED_OUT, "SIGKILL")
+    assert (record.status, thread.status, thread.signal) == (
+        RunStatus.TIMED_OUT,
+        ThreadStatus.TIMED_OUT,
+        "SIGKILL",
+    )
     assert "[taskctl: timed out]" in (record.folder / "console.log").read_text()
 
 
@@ -135,8 +141,12 @@ def test_a_background_sleep_left_behind_is_gone_after_a_timeout(empty_workspace:
     assert gone(int((record.folder / "sleep.pid").read_text()))
 
 
-def test_a_background_sleep_left_behind_by_a_finished_thread_is_stopped_too(empty_workspace: Workspace) -> None:
-    ws = workspace_with(empty_workspace, "  leaky:\n    command: ['sh', '-c', 'sleep 1000 & echo $! > sleep.pid']\n")
+def test_a_background_sleep_left_behind_by_a_finished_thread_is_stopped_too(
+    empty_workspace: Workspace,
+) -> None:
+    ws = workspace_with(
+        empty_workspace, "  leaky:\n    command: ['sh', '-c', 'sleep 1000 & echo $! > sleep.pid']\n"
+    )
 
     record = run(ws, "leaky")
 
@@ -156,25 +166,37 @@ CHAIN_THREADS = """\
 
 def test_on_failure_stop_marks_the_threads_after_a_failure_not_run(empty_workspace: Workspace) -> None:
     ws = workspace_with(
-        empty_workspace, CHAIN_THREADS, "  chain:\n    threads: [first, second, third]\n    on_failure: stop\n"
+        empty_workspace,
+        CHAIN_THREADS,
+        "  chain:\n    threads: [first, second, third]\n    on_failure: stop\n",
     )
 
     record = run(ws, "chain")
 
     assert record.status is RunStatus.FAILED
-    assert [t.status for t in record.threads] == [ThreadStatus.SUCCEEDED, ThreadStatus.FAILED, ThreadStatus.NOT_RUN]
+    assert [t.status for t in record.threads] == [
+        ThreadStatus.SUCCEEDED,
+        ThreadStatus.FAILED,
+        ThreadStatus.NOT_RUN,
+    ]
     assert not (record.folder / "third.txt").exists()
 
 
 def test_on_failure_continue_runs_the_rest_and_the_run_still_fails(empty_workspace: Workspace) -> None:
     ws = workspace_with(
-        empty_workspace, CHAIN_THREADS, "  chain:\n    threads: [first, second, third]\n    on_failure: continue\n"
+        empty_workspace,
+        CHAIN_THREADS,
+        "  chain:\n    threads: [first, second, third]\n    on_failure: continue\n",
     )
 
     record = run(ws, "chain")
 
     assert record.status is RunStatus.FAILED
-    assert [t.status for t in record.threads] == [ThreadStatus.SUCCEEDED, ThreadStatus.FAILED, ThreadStatus.SUCCEEDED]
+    assert [t.status for t in record.threads] == [
+        ThreadStatus.SUCCEEDED,
+        ThreadStatus.FAILED,
+        ThreadStatus.SUCCEEDED,
+    ]
     assert (record.folder / "third.txt").read_text() == "three\n"
     assert record.failed_thread == "second"
 
@@ -188,7 +210,12 @@ def test_retries_run_the_thread_again_and_count_the_attempts(empty_workspace: Wo
     record = run(ws, "flaky")
 
     thread = read_run_json(record.folder).threads[0]
-    assert (record.status, thread.attempts, thread.retries, thread.exit_code) == (RunStatus.SUCCEEDED, 3, 2, 0)
+    assert (record.status, thread.attempts, thread.retries, thread.exit_code) == (
+        RunStatus.SUCCEEDED,
+        3,
+        2,
+        0,
+    )
     console = (record.folder / "console.log").read_text()
     assert "[taskctl: attempt 1 of 4]" in console
     assert "[taskctl: attempt 2 of 4 in 0.05s]" in console
@@ -202,7 +229,9 @@ def test_a_thread_printing_200_mb_keeps_its_logs_within_the_cap(empty_workspace:
         "for i in range(200):\n    sys.stdout.buffer.write(block)\nprint('the very end')\n"
     )
     write(empty_workspace.thread_dir("noisy") / "main.py", noisy)
-    ws = workspace_with(empty_workspace, "  noisy: {}\n", settings="defaults: {kill_grace: 0.3, max_log_size: 1MB}\n")
+    ws = workspace_with(
+        empty_workspace, "  noisy: {}\n", settings="defaults: {kill_grace: 0.3, max_log_size: 1MB}\n"
+    )
 
     record = run(ws, "noisy")
 
@@ -217,7 +246,9 @@ def test_a_thread_printing_200_mb_keeps_its_logs_within_the_cap(empty_workspace:
 
 
 def test_a_huge_line_without_newline_is_cut_into_pieces(empty_workspace: Workspace) -> None:
-    ws = workspace_with(empty_workspace, "  wide:\n    code: \"import sys; sys.stdout.write('z' * 300000)\"\n")
+    ws = workspace_with(
+        empty_workspace, "  wide:\n    code: \"import sys; sys.stdout.write('z' * 300000)\"\n"
+    )
 
     record = run(ws, "wide")
 
@@ -227,7 +258,9 @@ def test_a_huge_line_without_newline_is_cut_into_pieces(empty_workspace: Workspa
 
 
 def test_progress_lines_are_recorded(empty_workspace: Workspace) -> None:
-    ws = workspace_with(empty_workspace, "  steps:\n    code: \"print('::progress 3/4'); print('::progress 40%')\"\n")
+    ws = workspace_with(
+        empty_workspace, "  steps:\n    code: \"print('::progress 3/4'); print('::progress 40%')\"\n"
+    )
     write(ws.config_dir / "more.yaml", "threads:\n  counted:\n    code: \"print('::progress 30/40')\"\n")
 
     assert run(ws, "steps").threads[0].progress == Progress(40.0)
@@ -273,7 +306,9 @@ def test_a_thread_sees_its_environment_and_runs_in_the_run_folder(empty_workspac
 def test_a_scraping_input_is_copied_into_the_run_folder_and_passed_first(empty_workspace: Workspace) -> None:
     write(empty_workspace.thread_dir("scrape") / "links.csv", "sku,name,link\n")
     write(empty_workspace.thread_dir("scrape") / "main.py", "import sys, os\nprint(sys.argv[1:])\n")
-    ws = workspace_with(empty_workspace, "  scrape:\n    type: scraping\n    input: links.csv\n    args: ['--pages', '3']\n")
+    ws = workspace_with(
+        empty_workspace, "  scrape:\n    type: scraping\n    input: links.csv\n    args: ['--pages', '3']\n"
+    )
 
     record = run(ws, "scrape")
 
@@ -291,7 +326,9 @@ def test_placeholders_place_the_input_and_the_run_folder(empty_workspace: Worksp
 
     record = run(ws, "scrape")
 
-    assert f"--in={record.folder / 'links.csv'} {record.folder}\n" in (record.folder / "scrape.log").read_text()
+    assert (
+        f"--in={record.folder / 'links.csv'} {record.folder}\n" in (record.folder / "scrape.log").read_text()
+    )
 
 
 def test_a_script_deleted_after_validation_fails_with_a_clear_message(empty_workspace: Workspace) -> None:
@@ -383,7 +420,11 @@ def test_the_process_timeout_covers_the_whole_chain(empty_workspace: Workspace) 
     record = run(ws, "slow")
 
     assert record.status is RunStatus.TIMED_OUT
-    assert [t.status for t in record.threads] == [ThreadStatus.SUCCEEDED, ThreadStatus.TIMED_OUT, ThreadStatus.NOT_RUN]
+    assert [t.status for t in record.threads] == [
+        ThreadStatus.SUCCEEDED,
+        ThreadStatus.TIMED_OUT,
+        ThreadStatus.NOT_RUN,
+    ]
 
 
 def test_cancelling_a_run_stops_its_thread_and_records_cancelled(empty_workspace: Workspace) -> None:
@@ -442,7 +483,9 @@ def test_a_second_run_is_skipped_while_the_first_runs_and_a_dead_one_is_interrup
 
 
 def test_a_queued_run_waits_for_the_running_one(empty_workspace: Workspace) -> None:
-    ws = workspace_with(empty_workspace, "  job:\n    code: pass\n", "  queued:\n    threads: [job]\n    overlap: queue\n")
+    ws = workspace_with(
+        empty_workspace, "  job:\n    code: pass\n", "  queued:\n    threads: [job]\n    overlap: queue\n"
+    )
     config = load_config(ws)
     with Store(ws.state_db) as store:
         first = prepare_run(config, "queued")

@@ -11,7 +11,9 @@ from taskctl.store import MIGRATIONS, Store, open_index
 NOON = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
-def record(process: str, minute: int, status: RunStatus = RunStatus.SUCCEEDED, folder: Path | None = None) -> RunRecord:
+def record(
+    process: str, minute: int, status: RunStatus = RunStatus.SUCCEEDED, folder: Path | None = None
+) -> RunRecord:
     stamp = f"2026-11-22_13-{minute:02d}-00"
     started = NOON + timedelta(minutes=minute)
     return RunRecord(
@@ -22,7 +24,9 @@ def record(process: str, minute: int, status: RunStatus = RunStatus.SUCCEEDED, f
         status=status,
         started=started,
         finished=started + timedelta(seconds=30) if status.finished else None,
-        threads=[ThreadRecord("a", ThreadStatus.FAILED if status is RunStatus.FAILED else ThreadStatus.SUCCEEDED)],
+        threads=[
+            ThreadRecord("a", ThreadStatus.FAILED if status is RunStatus.FAILED else ThreadStatus.SUCCEEDED)
+        ],
     )
 
 
@@ -61,7 +65,10 @@ def test_runs_are_listed_newest_first_with_filters(tmp_path: Path) -> None:
             ]
         )
 
-        assert [r.id for r in store.runs(limit=2)] == ["nightly/2026-11-22_13-04-00", "hourly/2026-11-22_13-03-00"]
+        assert [r.id for r in store.runs(limit=2)] == [
+            "nightly/2026-11-22_13-04-00",
+            "hourly/2026-11-22_13-03-00",
+        ]
         assert [r.id for r in store.runs("nightly", [RunStatus.FAILED])] == ["nightly/2026-11-22_13-02-00"]
         assert len(store.runs(since=NOON + timedelta(minutes=3))) == 2
         assert store.counts_by_status() == {"succeeded": 2, "failed": 2}
@@ -85,7 +92,10 @@ def test_active_runs_are_the_queued_and_running_ones(tmp_path: Path) -> None:
 
 def test_rebuild_recreates_the_index_from_run_folders_and_reports_bad_ones(tmp_path: Path) -> None:
     process_dir = tmp_path / "process"
-    for run in (record("nightly", 1, folder=process_dir), record("nightly", 2, RunStatus.FAILED, folder=process_dir)):
+    for run in (
+        record("nightly", 1, folder=process_dir),
+        record("nightly", 2, RunStatus.FAILED, folder=process_dir),
+    ):
         run.folder.mkdir(parents=True)
         write_run_json(run)
     broken = process_dir / "nightly" / "2026-11-22_13-03-00"

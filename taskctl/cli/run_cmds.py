@@ -33,7 +33,9 @@ def _thread_group(app: typer.Typer) -> typer.Typer:
     for group in app.registered_groups:
         if group.name == "thread" and group.typer_instance is not None:
             return group.typer_instance
-    thread_app = typer.Typer(name="thread", help="Threads: the scripts that processes run.", no_args_is_help=True)
+    thread_app = typer.Typer(
+        name="thread", help="Threads: the scripts that processes run.", no_args_is_help=True
+    )
     app.add_typer(thread_app, name="thread")
     return thread_app
 
@@ -68,7 +70,9 @@ def run(
 
 def thread_run(
     name: str = typer.Argument(..., help="The thread to run alone."),
-    follow: bool = typer.Option(True, "--follow/--detach", help="Stream the console, or run in the background."),
+    follow: bool = typer.Option(
+        True, "--follow/--detach", help="Stream the console, or run in the background."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print what would run; run nothing."),
     force: bool = typer.Option(False, "--force", help="Run even if the overlap policy says skip or wait."),
     json_output: bool = common.JSON_OPTION,
@@ -122,7 +126,9 @@ def _run_now(
     }
     try:
         with open_index(workspace.state_db, workspace.process_dir) as store:
-            record = read_run_json(workspace.process_dir / prepared) if prepared else prepare_run(config, name)
+            record = (
+                read_run_json(workspace.process_dir / prepared) if prepared else prepare_run(config, name)
+            )
             admission = admit_run(store, record, config.runnable(name), cancel=token, force=force)
             if admission is Admission.START:
                 echo = None if json_output else _stdout_echo()
@@ -142,7 +148,7 @@ def _run_now(
 
 def _stdout_echo() -> Any:
     out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
-    broken = []
+    broken: list[bool] = []
 
     def echo(block: bytes) -> None:
         if broken:
@@ -179,9 +185,10 @@ def _outcome_line(record: RunRecord, workspace: Workspace) -> str:
 
 
 def _print_plan(config: LoadedConfig, name: str, json_output: bool) -> None:
+    from zoneinfo import ZoneInfo
+
     from taskctl.clock import SYSTEM_CLOCK
     from taskctl.runner import plan_chain, run_stamp
-    from zoneinfo import ZoneInfo
 
     stamp = run_stamp(SYSTEM_CLOCK.now(), ZoneInfo(config.zone_name))
     folder = config.workspace.runs_dir(name) / stamp
@@ -202,7 +209,9 @@ def _print_plan(config: LoadedConfig, name: str, json_output: bool) -> None:
     from taskctl.units import format_duration
 
     chain_timeout = format_duration(process.timeout) if process.timeout else "none"
-    typer.echo(f"process {name}: {len(plans)} thread(s), on_failure {process.on_failure}, timeout {chain_timeout}")
+    typer.echo(
+        f"process {name}: {len(plans)} thread(s), on_failure {process.on_failure}, timeout {chain_timeout}"
+    )
     for plan in plans:
         typer.echo(f"\n{plan.step} {plan.name} ({plan.kind})")
         typer.echo(f"  command: {shlex.join(plan.argv)}")
@@ -210,7 +219,9 @@ def _print_plan(config: LoadedConfig, name: str, json_output: bool) -> None:
         timeout = format_duration(plan.timeout) if plan.timeout else "none"
         typer.echo(f"  timeout: {timeout}   retries: {plan.retries}")
         if plan.input_source is not None:
-            typer.echo(f"  input:   {config.workspace.relative(plan.input_source)} copied into the run folder")
+            typer.echo(
+                f"  input:   {config.workspace.relative(plan.input_source)} copied into the run folder"
+            )
         typer.echo("  env:")
         for key, value in plan.env.items():
             typer.echo(f"    {key}={value}")
@@ -251,7 +262,9 @@ def history(
     status: list[str] = typer.Option([], "--status", help="Only runs with this status (repeatable)."),
     since: str | None = typer.Option(None, "--since", help="Only runs started within this long, e.g. 7d."),
     limit: int = typer.Option(20, "--limit", min=1, help="At most this many runs (newest first)."),
-    rebuild: bool = typer.Option(False, "--rebuild", help="Recreate the run index from the run folders first."),
+    rebuild: bool = typer.Option(
+        False, "--rebuild", help="Recreate the run index from the run folders first."
+    ),
     json_output: bool = common.JSON_OPTION,
 ) -> None:
     """List the latest runs: id, process, trigger, status, started, duration, failed thread.
@@ -272,7 +285,9 @@ def history(
             report = store.rebuild(workspace.process_dir)
         for problem in report.problems:
             typer.echo(f"warning: {problem}", err=True)
-        typer.echo(f"indexed {report.runs} run(s) from {workspace.relative(workspace.process_dir)}/", err=True)
+        typer.echo(
+            f"indexed {report.runs} run(s) from {workspace.relative(workspace.process_dir)}/", err=True
+        )
     with open_index(workspace.state_db, workspace.process_dir) as store:
         if name is not None:
             _check_process_name(store, workspace, name)
@@ -353,7 +368,9 @@ def _check_process_name(store: Store, workspace: Workspace, name: str) -> None:
 
 
 def show(
-    run_id: str = typer.Argument(..., metavar="RUN_ID", help="A run id, a unique prefix of one, or NAME@latest."),
+    run_id: str = typer.Argument(
+        ..., metavar="RUN_ID", help="A run id, a unique prefix of one, or NAME@latest."
+    ),
     json_output: bool = common.JSON_OPTION,
 ) -> None:
     """Show one run: each thread's status, exit code or signal, duration, retries, and the files it left.
@@ -405,7 +422,9 @@ def show(
         ["THREAD", "STATUS", "OUTCOME", "DURATION", "RETRIES", "PROGRESS", "ERROR"],
     )
     typer.echo("")
-    common.print_table([[f["name"], _human_size(int(f["size"]))] for f in files], ["FILE", "SIZE"], empty="no files")
+    common.print_table(
+        [[f["name"], _human_size(int(str(f["size"])))] for f in files], ["FILE", "SIZE"], empty="no files"
+    )
 
 
 def _files(folder: Path) -> list[dict[str, object]]:
@@ -450,7 +469,9 @@ def _record(workspace: Workspace, text: str, latest_for_name: bool = False) -> R
 
 
 def logs(
-    target: str = typer.Argument(..., metavar="RUN_ID|NAME", help="A run id (or prefix, NAME@latest) or a process."),
+    target: str = typer.Argument(
+        ..., metavar="RUN_ID|NAME", help="A run id (or prefix, NAME@latest) or a process."
+    ),
     thread: str | None = typer.Option(None, "--thread", "-t", help="Only this thread's log."),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing until the run ends."),
     tail: int | None = typer.Option(None, "--tail", "-n", min=0, help="Only the last N lines."),
@@ -489,7 +510,6 @@ def logs(
 
 def _follow(path: Path, folder: Path, start: int) -> None:
     from taskctl.runner.logs import follow
-    from taskctl.runs import RunRecord
 
     out = sys.stdout.buffer
     terminal = sys.stderr.isatty()
@@ -524,7 +544,9 @@ def _bar(percent: float, width: int = 24) -> str:
 
 
 def cancel(
-    run_id: str = typer.Argument(..., metavar="RUN_ID", help="A run id, a unique prefix of one, or NAME@latest."),
+    run_id: str = typer.Argument(
+        ..., metavar="RUN_ID", help="A run id, a unique prefix of one, or NAME@latest."
+    ),
     json_output: bool = common.JSON_OPTION,
 ) -> None:
     """Cancel a queued or running run: its threads get SIGTERM, then SIGKILL after the grace period.
@@ -548,7 +570,7 @@ def cancel(
         return
     message = {
         CancelOutcome.CANCELLED: f"run {result.run_id} {result.status}",
-        CancelOutcome.REQUESTED: f"asked the runner of {result.run_id} to stop; it is still stopping its threads",
+        CancelOutcome.REQUESTED: f"asked the runner of {result.run_id} to stop; it is still stopping",
         CancelOutcome.INTERRUPTED: f"the runner of {result.run_id} was gone; marked the run interrupted",
     }[result.outcome]
     typer.echo(message)
@@ -587,7 +609,8 @@ def pack(
         path = Path(output) if output else Path(_default_archive_name(run_ids, str(fmt)))
         if not path.parent.is_dir():
             raise UsageError(
-                f"cannot write '{path}': the folder '{path.parent}' does not exist; create it or choose another -o."
+                f"cannot write '{path}': the folder '{path.parent}' does not exist; "
+                "create it or choose another -o."
             )
         report = pack_runs(runs, path, fmt)
         destination = str(path)
@@ -620,18 +643,19 @@ def _pack_selection(
                 raise TaskctlError(f"process '{name}' has no runs{f' since {since} ago' if since else ''}.")
             run_ids = [r.id for r in reversed(rows)]
         else:
-            if len(targets) == 1 and "/" not in targets[0] and "@" not in targets[0]:
-                if store.latest_id(targets[0]) is not None:
-                    raise UsageError(
-                        f"'{targets[0]}' is a process; add --latest or --since 7d to choose which of its runs."
-                    )
+            bare = len(targets) == 1 and "/" not in targets[0] and "@" not in targets[0]
+            if bare and store.latest_id(targets[0]) is not None:
+                raise UsageError(
+                    f"'{targets[0]}' is a process; add --latest or --since 7d to choose which of its runs."
+                )
             run_ids = list(dict.fromkeys(_resolve(store, workspace, t) for t in targets))
         if not allow_running:
             for run_id in run_ids:
                 row = store.get(run_id)
                 if row is not None and not row.status.finished:
                     raise TaskctlError(
-                        f"run {run_id} is still {row.status}; wait for it, cancel it, or pass --allow-running."
+                        f"run {run_id} is still {row.status}; "
+                        "wait for it, cancel it, or pass --allow-running."
                     )
     return run_ids
 

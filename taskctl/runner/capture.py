@@ -1,4 +1,4 @@
-"""Streaming a thread's output to its logs: time-stamped lines, bounded memory, a size cap keeping head and tail.
+"""Streaming a thread's output to its logs: time-stamped lines, bounded memory, capped keeping head and tail.
 
 Output is never held in memory: a chunk read from the pipe is split into lines, stamped and written at once. A
 line longer than `MAX_LINE` is cut into pieces, so a huge line without a newline cannot grow memory. Past the
@@ -28,7 +28,8 @@ _PROGRESS = re.compile(rb"^::progress\s+(\d+(?:\.\d+)?)\s*(?:/\s*(\d+(?:\.\d+)?)
 
 def open_log(path: Path, mode: str) -> BinaryIO:
     """The default way logs are opened (tests pass another, e.g. one that fills the disk)."""
-    return open(path, mode)  # noqa: SIM115 - the capture owns and closes it
+    file: BinaryIO = open(path, mode)  # type: ignore[assignment]  # noqa: SIM115 - the capture closes it
+    return file
 
 
 class LogWriteError(Exception):
@@ -95,7 +96,7 @@ class _Tail:
 
 
 class LogCapture:
-    """One thread's output going to `console.log` (shared by the run) and `<thread>.log`, capped at `cap` bytes.
+    """One thread's output going to `console.log` (shared by the run) and `<thread>.log`, at most `cap` bytes.
 
     Each line is written as `<local time> <thread> | <text>`; `on_progress` is called for `::progress` lines.
     Raises LogWriteError when a log cannot be written.

@@ -6,6 +6,7 @@ the state DB) + `execute_run` (the threads, in series). The daemon can call the 
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import itertools
 import os
@@ -87,7 +88,7 @@ class RunSettings:
 
 @dataclass
 class RunHooks:
-    """Optional callbacks and seams: console echo for `--follow`, and how logs are opened (tests fill disks)."""
+    """Optional callbacks and seams: console echo for `--follow`; how logs are opened (tests fill disks)."""
 
     echo: Callable[[bytes], None] | None = None
     open_log: LogOpener = open_log
@@ -255,7 +256,9 @@ def admit_run(
                     decision = OverlapDecision(Admission.REPLACE, blockers)
             else:
                 decision = decide_overlap(policy, process.max_instances, [r.id for r in active], force)
-                if decision.admission is Admission.QUEUE and any(r.status is RunStatus.QUEUED for r in active):
+                if decision.admission is Admission.QUEUE and any(
+                    r.status is RunStatus.QUEUED for r in active
+                ):
                     decision = OverlapDecision(Admission.SKIP, decision.blockers)  # at most one waiting
             if decision.admission is Admission.START:
                 record.status = RunStatus.RUNNING
@@ -282,7 +285,9 @@ def admit_run(
                     signalled.add(blocker)
         if cancel is not None:
             if cancel.wait(poll):
-                _end_unstarted(record, RunStatus.CANCELLED, "cancelled while waiting for the runs ahead of it", clock)
+                _end_unstarted(
+                    record, RunStatus.CANCELLED, "cancelled while waiting for the runs ahead of it", clock
+                )
                 _save(store, record)
                 return Admission.SKIP
         else:
@@ -351,10 +356,8 @@ def execute_run(
             elif cancel.reason is StopReason.CANCELLED:
                 outcome = RunStatus.CANCELLED
     finally:
-        try:
+        with contextlib.suppress(OSError):
             console.close()
-        except OSError:
-            pass
         if own_cancel:
             cancel.close()
     return _finish(record, outcome or RunStatus.SUCCEEDED, record.error, store, clock, hooks)
@@ -486,11 +489,15 @@ def _check_before_start(plan: ThreadPlan, folder: Path) -> str | None:
                 "(it was there when the config was checked); restore it"
             )
         except OSError as exc:
-            return f"cannot copy input threads/{plan.name}/{plan.input_source.name} into the run folder: {exc}"
+            return (
+                f"cannot copy input threads/{plan.name}/{plan.input_source.name} into the run folder: {exc}"
+            )
     return None
 
 
-def _deadline(timeout: float | None, chain_deadline: float | None, clock: Clock) -> tuple[float | None, StopReason]:
+def _deadline(
+    timeout: float | None, chain_deadline: float | None, clock: Clock
+) -> tuple[float | None, StopReason]:
     own = clock.monotonic() + timeout if timeout else None
     if chain_deadline is not None and (own is None or chain_deadline < own):
         return chain_deadline, StopReason.CHAIN_TIMEOUT

@@ -123,7 +123,7 @@ class CancelResult:
 
 
 def cancel_run(store: Store, run_id: str, wait: float = 15.0, clock: Clock = SYSTEM_CLOCK) -> CancelResult:
-    """Stop a queued or running run: signal its runner and wait up to `wait` seconds for it to record the end."""
+    """Stop a queued or running run: signal its runner, wait up to `wait` seconds for it to record the end."""
     row = store.get(run_id)
     if row is None:
         raise NotFoundError(f"no run with id '{run_id}'.")
@@ -172,7 +172,9 @@ def resolve_run_id(store: Store, text: str, process_dir: Path | None = None) -> 
     raise _unknown_process(store, process, process_dir, run_text=text)
 
 
-def _unknown_process(store: Store, process: str, process_dir: Path | None, run_text: str | None = None) -> NotFoundError:
+def _unknown_process(
+    store: Store, process: str, process_dir: Path | None, run_text: str | None = None
+) -> NotFoundError:
     known = set(store.processes())
     if process_dir is not None and process_dir.is_dir():
         known.update(p.name for p in process_dir.iterdir() if p.is_dir())

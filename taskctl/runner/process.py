@@ -138,7 +138,9 @@ def run_attempt(
                 capture.note(f"stopping: {cancel.reason}")
                 stop(cancel.reason or StopReason.CANCELLED)
             if deadline is not None and now >= deadline and result.stopped is None and not leader_done:
-                capture.note("timed out" if deadline_reason is StopReason.TIMEOUT else "the process timed out")
+                capture.note(
+                    "timed out" if deadline_reason is StopReason.TIMEOUT else "the process timed out"
+                )
                 stop(deadline_reason)
             if leader_done and not group_gone:
                 group_gone = not _group_exists(group)
@@ -147,7 +149,9 @@ def run_attempt(
                 killed = True
             if not pipe_open and leader_done and (group_gone or killed):
                 break
-            timeout = _next_wakeup(now, deadline if result.stopped is None else None, kill_at if not killed else None)
+            timeout = _next_wakeup(
+                now, deadline if result.stopped is None else None, kill_at if not killed else None
+            )
             if pidfd is None or (leader_done and not group_gone):
                 timeout = 0.05 if timeout is None else min(timeout, 0.05)
             if not pipe_open and leader_done and killed:
@@ -165,9 +169,7 @@ def run_attempt(
                             logging = False
                             result.error = str(exc)
                             stop(StopReason.LOG_ERROR)
-                elif key.data == "exit":
-                    selector.unregister(key.fd)
-                elif key.data == "cancel":
+                elif key.data == "exit" or key.data == "cancel":
                     selector.unregister(key.fd)
             if not leader_done and child.poll() is not None:
                 leader_done = True
