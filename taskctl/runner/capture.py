@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from taskctl.clock import Clock
 from taskctl.runs import Progress
 
-CHUNK = 64 * 1024
+CHUNK = 256 * 1024  # bytes per read; the pipe is enlarged to match where the OS allows
 MAX_LINE = 64 * 1024
 
 LogOpener = Callable[[Path, str], BinaryIO]
@@ -58,16 +58,22 @@ class _Tail:
         self.current = 0
         self.limit = max(1, limit)
 
-    def write(self, block: bytes) -> None:
-        if len(block) > self.limit:
-            cut = block.find(b"\n", len(block) - self.limit) + 1
-            block = block[cut:] if cut else block[-self.limit :]
+    def write(self, block: bytes | bytearray) -> None:
+        if len(block) > 2 * self.limit:  # only the newest 2 x limit bytes can be kept
+            cut = block.find(b"\n", len(block) - 2 * self.limit) + 1
+            block = block[cut:] if cut else block[-2 * self.limit :]
+        while len(block) > self.limit:
+            cut = block.rfind(b"\n", 0, self.limit) + 1 or self.limit
+            self._put(block[:cut])
+            block = block[cut:]
+        if block:
+            self._put(block)
+
+    def _put(self, piece: bytes | bytearray) -> None:
+        if self.sizes[self.current] + len(piece) > self.limit:
             self._rotate()
-            self._rotate()
-        elif self.sizes[self.current] + len(block) > self.limit:
-            self._rotate()
-        self.files[self.current].write(block)
-        self.sizes[self.current] += len(block)
+        self.files[self.current].write(piece)
+        self.sizes[self.current] += len(piece)
 
     def _rotate(self) -> None:
         self.current = 1 - self.current
@@ -139,19 +145,22 @@ class LogCapture:
         """Take a chunk of raw output: whole lines are written now, a partial line waits for the rest."""
         if self._pending:
             data = self._pending + data
-        lines = data.split(b"\n")
-        pending = lines.pop()
+        end = data.rfind(b"\n") + 1
+        whole, pending = (data, b"") if end == len(data) else (data[:end], data[end:])
+        pieces: list[bytes] = []
         while len(pending) > MAX_LINE:
-            lines.append(pending[:MAX_LINE])
+            pieces.append(pending[:MAX_LINE])
             pending = pending[MAX_LINE:]
         self._pending = pending
-        if lines:
-            if self.on_progress is not None and b"::progress" in data:
-                for line in lines:
+        if whole:
+            if self.on_progress is not None and b"::progress" in whole:
+                for line in whole.split(b"\n"):
                     progress = parse_progress(line)
                     if progress is not None:
                         self.on_progress(progress)
-            self._emit(lines)
+            self._emit_text(whole)
+        if pieces:
+            self._emit(pieces)
 
     def note(self, text: str) -> None:
         """A line of taskctl's own (an attempt starting, a timeout), written in order with the output."""
@@ -182,15 +191,28 @@ class LogCapture:
                 self._tail.remove()
             self._thread_log.close()
 
-    def _line(self, lines: list[bytes]) -> bytes:
+    def _prefix(self) -> bytes:
         now = datetime.fromtimestamp(self.clock.now().timestamp(), self.zone)
-        prefix = now.isoformat(timespec="milliseconds").encode() + b" " + self._name + b" | "
+        return now.isoformat(timespec="milliseconds").encode() + b" " + self._name + b" | "
+
+    def _line(self, lines: list[bytes]) -> bytes:
+        prefix = self._prefix()
         return prefix + (b"\n" + prefix).join(lines) + b"\n"
 
     def _emit(self, lines: list[bytes]) -> None:
-        block = self._line(lines)
+        self._write(self._line(lines))
+
+    def _emit_text(self, text: bytes) -> None:
+        """Write `text` (whole lines, ending in a newline) with a prefix on each line, in one pass."""
+        prefix = self._prefix()
+        block = bytearray(prefix)
+        block += text.replace(b"\n", b"\n" + prefix)
+        del block[-len(prefix) :]  # the prefix after the last newline: O(1) at the end of a bytearray
+        self._write(block)
+
+    def _write(self, block: bytes | bytearray) -> None:
         if self.echo is not None:
-            self.echo(block)
+            self.echo(bytes(block) if isinstance(block, bytearray) else block)
         self.produced += len(block)
         try:
             if self.head_limit < 0:
@@ -214,7 +236,7 @@ class LogCapture:
         except OSError as exc:
             raise LogWriteError(f"cannot write the logs of {self.thread}: {exc}") from exc
 
-    def _write_both(self, block: bytes) -> None:
+    def _write_both(self, block: bytes | bytearray) -> None:
         self._console.write(block)
         self._console.flush()
         self._thread_log.write(block)
