@@ -36,8 +36,7 @@ def process_fires(
     schedules: Sequence[Schedule], zone: ZoneInfo, after: datetime
 ) -> Iterator[tuple[Fire, tuple[str, ...]]]:
     """The fires of all `schedules` of one process after `after`, in order, one per instant."""
-    streams = [((fire.at, i, fire) for fire in fires(s, zone, after)) for i, s in enumerate(schedules)]
-    merged = heapq.merge(*streams)
+    merged = heapq.merge(*(_tagged(s, i, zone, after) for i, s in enumerate(schedules)))
     for at, group in itertools.groupby(merged, key=lambda item: item[0]):
         items = list(group)
         note = next((fire.note for _, _, fire in items if fire.note is not None), None)
@@ -61,18 +60,11 @@ def upcoming(
     for name in chosen:
         config.process(name)  # raises NotFoundError with a suggestion
     end = moment + until if until is not None else None
-    streams = []
-    for name in chosen:
-        process = config.processes[name]
-        if not process.enabled and not include_disabled:
-            continue
-        zone = config.zone_of(name)
-        streams.append(
-            (
-                (fire.at, name, Upcoming(name, fire.at, zone, texts, fire.note, process.enabled))
-                for fire, texts in process_fires(config.schedules[name], zone, moment)
-            )
-        )
+    streams = [
+        _process_stream(config, name, moment)
+        for name in chosen
+        if config.processes[name].enabled or include_disabled
+    ]
     result: list[Upcoming] = []
     for at, _, item in heapq.merge(*streams):
         if end is not None and at > end:
@@ -81,3 +73,19 @@ def upcoming(
             break
         result.append(item)
     return result
+
+
+def _process_stream(
+    config: LoadedConfig, name: str, moment: datetime
+) -> Iterator[tuple[datetime, str, Upcoming]]:
+    process = config.processes[name]
+    zone = config.zone_of(name)
+    for fire, texts in process_fires(config.schedules[name], zone, moment):
+        yield fire.at, name, Upcoming(name, fire.at, zone, texts, fire.note, process.enabled)
+
+
+def _tagged(
+    schedule: Schedule, index: int, zone: ZoneInfo, after: datetime
+) -> Iterator[tuple[datetime, int, Fire]]:
+    for fire in fires(schedule, zone, after):
+        yield fire.at, index, fire

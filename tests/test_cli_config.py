@@ -163,13 +163,13 @@ def test_thread_list_table_and_json(example: Workspace) -> None:
     assert records[0]["input"] == "input.csv"
     assert records[0]["timeout"] == 600.0
     assert records[0]["retries"] == {"count": 1, "delay": 5.0, "backoff": 1.0}
-    assert records[0]["declared_in"] == "config/threads.yaml:4"
+    assert records[0]["declared_in"] == "config/threads.yaml:3"
 
 
 def test_thread_show(example: Workspace) -> None:
     code, out, _ = invoke(example, "thread", "show", "summary")
     assert code == 0
-    assert "declared_in:  config/threads.yaml:13\n" in out
+    assert "declared_in:  config/threads.yaml:12\n" in out
     assert "timeout:      120.0\n" in out
 
 

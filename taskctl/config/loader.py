@@ -103,6 +103,7 @@ def load_config(workspace: Workspace, now: datetime | None = None) -> LoadedConf
     origins: dict[tuple[str, str], Origin] = {}
     digest = hashlib.sha256()
     lines: dict[str, dict[PathKey, int]] = {}  # key path -> line, per file
+    thread_refs: dict[str, list[str]] = {}  # process -> the threads it names, even if the process is invalid
 
     for path in files:
         display = workspace.relative(path)
@@ -126,6 +127,8 @@ def load_config(workspace: Workspace, now: datetime | None = None) -> LoadedConf
                 problems.append(ConfigProblem(display, origin.line, f"{section}.{name}", message))
                 continue
             origins[(section, name)] = origin
+            if section == "processes":
+                thread_refs[name] = parsed.thread_refs.get(name, [])
             if name in parsed.threads and section == "threads":
                 threads[name] = parsed.threads[name]
             elif name in parsed.processes and section == "processes":
@@ -134,7 +137,8 @@ def load_config(workspace: Workspace, now: datetime | None = None) -> LoadedConf
     zone_name = settings.timezone or machine_zone_name()
     _check_threads(workspace, threads, origins, lines, problems)
     declared_threads = {name for section, name in origins if section == "threads"}
-    _check_processes(declared_threads, threads, processes, settings, origins, lines, problems)
+    _check_thread_refs(declared_threads, thread_refs, origins, lines, problems)
+    _check_processes(threads, processes, settings, origins, lines, problems)
 
     resolved: dict[str, ProcessConfig] = {name: _with_defaults(p, settings) for name, p in processes.items()}
     implicit: set[str] = set()
@@ -222,6 +226,7 @@ class _FileEntries:
     threads: dict[str, ThreadConfig] = field(default_factory=dict)
     processes: dict[str, ProcessConfig] = field(default_factory=dict)
     declared: list[tuple[str, str]] = field(default_factory=list)  # every well-named entry, valid or not
+    thread_refs: dict[str, list[str]] = field(default_factory=dict)  # process -> threads, valid or not
 
 
 def _validate_file(
@@ -264,6 +269,8 @@ def _validate_file(
                 problems.append(ConfigProblem(display, line, f"{section}.{name}", _bad_name(name)))
                 continue
             found.declared.append((section, name))
+            if section == "processes" and isinstance(entry, dict) and isinstance(entry.get("threads"), list):
+                found.thread_refs[name] = [str(t) for t in entry["threads"]]
             validated = _validated(
                 model, {} if entry is None else entry, (section, name), doc, display, problems
             )
@@ -494,19 +501,18 @@ def _inside(folder: Path, relative: str) -> Path | None:
     return candidate
 
 
-def _check_processes(
+def _check_thread_refs(
     declared_threads: set[str],
-    threads: dict[str, ThreadConfig],
-    processes: dict[str, ProcessConfig],
-    settings: Settings,
+    thread_refs: dict[str, list[str]],
     origins: dict[tuple[str, str], Origin],
     lines_by_file: dict[str, dict[PathKey, int]],
     problems: list[ConfigProblem],
 ) -> None:
-    for name, process in processes.items():
+    """Every thread a process names must be declared (checked even when the process has other errors)."""
+    for name, refs in thread_refs.items():
         origin = origins[("processes", name)]
         lines = lines_by_file.get(origin.file, {})
-        for index, thread in enumerate(process.threads):
+        for index, thread in enumerate(refs):
             if thread not in declared_threads:
                 hint = closest(thread, declared_threads)
                 tail = f" (did you mean '{hint}'?)" if hint else "; declare it under 'threads:'"
@@ -519,6 +525,19 @@ def _check_processes(
                         f"no thread named '{thread}'{tail}",
                     )
                 )
+
+
+def _check_processes(
+    threads: dict[str, ThreadConfig],
+    processes: dict[str, ProcessConfig],
+    settings: Settings,
+    origins: dict[tuple[str, str], Origin],
+    lines_by_file: dict[str, dict[PathKey, int]],
+    problems: list[ConfigProblem],
+) -> None:
+    for name, process in processes.items():
+        origin = origins[("processes", name)]
+        lines = lines_by_file.get(origin.file, {})
         for index, target in enumerate(process.notify):
             if target not in settings.notify:
                 path = ("processes", name, "notify", index)

@@ -1,0 +1,266 @@
+"""Properties of fire times over many real zones, generated cron expressions and moments in 2020-2035.
+
+The reference here is deliberately naive: it walks every UTC minute and asks zoneinfo for the wall clock,
+so it shares no calendar arithmetic with taskctl.schedule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from itertools import islice, pairwise
+from zoneinfo import ZoneInfo
+
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from taskctl.schedule import (
+    DstNote,
+    Fire,
+    Schedule,
+    ScheduleError,
+    fires,
+    fires_between,
+    latest_fire_at_or_before,
+    next_fire_after,
+    parse_schedule,
+)
+
+ZONES = [
+    "Europe/Berlin",
+    "America/New_York",
+    "Australia/Lord_Howe",
+    "America/Havana",
+    "Asia/Kolkata",
+    "Pacific/Chatham",
+    "America/Sao_Paulo",
+    "Europe/London",
+    "Europe/Dublin",
+    "America/Santiago",
+    "America/St_Johns",
+    "Asia/Tehran",
+    "Asia/Kathmandu",
+    "Africa/Casablanca",
+    "Pacific/Auckland",
+    "Australia/Sydney",
+    "UTC",
+]
+MINUTE = timedelta(minutes=1)
+CHECKS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@dataclass(frozen=True)
+class Cron:
+    """A generated cron expression and the sets it means, written out independently of the parser."""
+
+    text: str
+    minutes: frozenset[int]
+    hours: frozenset[int]
+    days: frozenset[int]
+    months: frozenset[int]
+    weekdays: frozenset[int]  # 0 = Sunday
+
+    @property
+    def fixed_time(self) -> bool:
+        minute, hour = self.text.split()[:2]
+        return not minute.startswith("*") and not hour.startswith("*")
+
+    def matches(self, wall: datetime) -> bool:
+        days_star, weekdays_star = self.text.split()[2].startswith("*"), self.text.split()[4].startswith("*")
+        in_days, in_weekdays = wall.day in self.days, (wall.weekday() + 1) % 7 in self.weekdays
+        day_ok = (in_days and in_weekdays) if days_star or weekdays_star else (in_days or in_weekdays)
+        return (
+            wall.minute in self.minutes and wall.hour in self.hours and wall.month in self.months and day_ok
+        )
+
+
+def cron_field(low: int, high: int, plain: int = 1) -> st.SearchStrategy[tuple[str, frozenset[int]]]:
+    everything = frozenset(range(low, high + 1))
+    return st.one_of(
+        *[st.just(("*", everything))] * plain,
+        st.integers(2, max(2, (high - low) // 2)).map(
+            lambda n: (f"*/{n}", frozenset(range(low, high + 1, n)))
+        ),
+        st.sets(st.integers(low, high), min_size=1, max_size=4).map(
+            lambda values: (",".join(str(v) for v in sorted(values)), frozenset(values))
+        ),
+        st.tuples(st.integers(low, high), st.integers(low, high)).map(
+            lambda ends: (f"{min(ends)}-{max(ends)}", frozenset(range(min(ends), max(ends) + 1)))
+        ),
+    )
+
+
+crons = st.builds(
+    lambda minute, hour, day, month, weekday: Cron(
+        " ".join(part for part, _ in (minute, hour, day, month, weekday)),
+        minute[1],
+        hour[1],
+        day[1],
+        month[1],
+        weekday[1],
+    ),
+    cron_field(0, 59),
+    cron_field(0, 23),
+    cron_field(1, 31, plain=4),
+    cron_field(1, 12, plain=6),
+    cron_field(0, 6, plain=3),
+)
+zones = st.sampled_from(ZONES).map(ZoneInfo)
+moments = st.datetimes(
+    min_value=datetime(2020, 1, 1), max_value=datetime(2035, 12, 31), timezones=st.just(UTC)
+)
+
+
+@cache
+def transitions(zone: ZoneInfo, year: int) -> tuple[datetime, ...]:
+    """Instants in `year` where the zone's UTC offset changes, to the minute, found by sampling."""
+    found = []
+    moment = datetime(year, 1, 1, tzinfo=UTC)
+    while moment.year == year:
+        later = moment + timedelta(hours=6)
+        if moment.astimezone(zone).utcoffset() != later.astimezone(zone).utcoffset():
+            low, high = moment, later
+            while high - low > MINUTE:
+                middle = low + (high - low) // 2
+                middle -= timedelta(seconds=middle.second, microseconds=middle.microsecond)
+                if middle.astimezone(zone).utcoffset() == later.astimezone(zone).utcoffset():
+                    high = middle
+                else:
+                    low = middle if middle > low else low + MINUTE
+            found.append(high)
+        moment = later
+    return tuple(found)
+
+
+def reference_fires(cron: Cron, zone: ZoneInfo, start: datetime, end: datetime) -> list[Fire]:
+    """Fires in (start, end] by brute force: every real UTC minute, read on the zone's wall clock."""
+    expected = []
+    moment = start.replace(second=0, microsecond=0) + MINUTE
+    while moment <= end:
+        wall = moment.astimezone(zone)
+        naive = wall.replace(tzinfo=None)
+        before = (moment - MINUTE).astimezone(zone).replace(tzinfo=None)
+        skipped = [before + MINUTE * k for k in range(1, (naive - before) // MINUTE)]
+        twin = naive.replace(fold=1 - wall.fold).replace(tzinfo=zone).utcoffset() != wall.utcoffset()
+        if cron.fixed_time and any(cron.matches(w) for w in skipped):
+            expected.append(Fire(moment, DstNote.SHIFTED))
+        elif cron.matches(naive) and cron.fixed_time and twin and wall.fold == 0:
+            expected.append(Fire(moment, DstNote.DEDUPLICATED))
+        elif cron.matches(naive) and not cron.fixed_time and wall.fold == 1:
+            expected.append(Fire(moment, DstNote.REPEATED))
+        elif cron.matches(naive) and not (cron.fixed_time and wall.fold == 1):
+            expected.append(Fire(moment, None))
+        moment += MINUTE
+    return expected
+
+
+def parsed(cron: Cron) -> Schedule:
+    try:
+        return parse_schedule(cron.text)
+    except ScheduleError:
+        assume(False)  # a generated day/month pair that never exists, e.g. 30 February
+        raise
+
+
+def around(cron: Cron, change: datetime, zone: ZoneInfo) -> Cron:
+    """`cron` moved onto the hours on both sides of `change`, every day, so its slots meet the change."""
+    hours = frozenset({(change - MINUTE).astimezone(zone).hour, change.astimezone(zone).hour})
+    minute, hour = cron.text.split()[:2]
+    hour_text = hour if hour.startswith("*") else ",".join(str(h) for h in sorted(hours))
+    all_days, all_months, all_weekdays = frozenset(range(1, 32)), frozenset(range(1, 13)), frozenset(range(7))
+    hours = cron.hours if hour.startswith("*") else hours
+    return Cron(f"{minute} {hour_text} * * *", cron.minutes, hours, all_days, all_months, all_weekdays)
+
+
+@settings(CHECKS, max_examples=120)
+@given(
+    cron=crons,
+    zone=zones,
+    year=st.integers(2020, 2035),
+    pick=st.integers(0, 7),
+    focus=st.booleans(),
+    lead=st.one_of(st.integers(0, 90), st.integers(0, 420)),
+)
+def test_cron_around_clock_changes_matches_a_minute_by_minute_reference(
+    cron: Cron, zone: ZoneInfo, year: int, pick: int, focus: bool, lead: int
+) -> None:
+    changes = transitions(zone, year) or (datetime(year, 6, 1, tzinfo=UTC),)
+    change = changes[pick % len(changes)]
+    if focus:
+        cron = around(cron, change, zone)
+    start, end = change - timedelta(minutes=lead), change + timedelta(hours=7)
+    schedule = parsed(cron)
+    assert list(fires_between(schedule, zone, start, end)) == reference_fires(cron, zone, start, end)
+
+
+@CHECKS
+@given(cron=crons, zone=zones, moment=moments)
+def test_cron_fires_strictly_increase_and_match_in_local_time(
+    cron: Cron, zone: ZoneInfo, moment: datetime
+) -> None:
+    schedule = parsed(cron)
+    got = list(islice(fires(schedule, zone, moment), 25))
+    assert got, "every valid cron fires again"
+    assert got[0].at > moment
+    assert all(earlier.at < later.at for earlier, later in pairwise(got))
+    for fire in got:
+        wall = fire.at.astimezone(zone)
+        if fire.note is DstNote.SHIFTED:  # first valid instant after a gap, for a fixed-time slot only
+            assert cron.fixed_time
+            assert (
+                wall.replace(tzinfo=None) - (fire.at - MINUTE).astimezone(zone).replace(tzinfo=None) > MINUTE
+            )
+        else:
+            assert cron.matches(wall.replace(tzinfo=None))
+            assert (fire.note is DstNote.REPEATED) == (wall.fold == 1)
+            assert not (cron.fixed_time and wall.fold == 1)
+    assert next_fire_after(schedule, zone, moment) == got[0].at
+    assert latest_fire_at_or_before(schedule, zone, got[3].at) == got[3]
+    assert latest_fire_at_or_before(schedule, zone, got[3].at - timedelta(microseconds=1)) == got[2]
+
+
+phrases = st.one_of(
+    st.just(("hourly", "0 * * * *")),
+    st.just(("daily", "0 0 * * *")),
+    st.tuples(st.integers(0, 23), st.integers(0, 59)).flatmap(
+        lambda hm: st.sampled_from(
+            [
+                (f"daily at {hm[0]:02d}:{hm[1]:02d}", f"{hm[1]} {hm[0]} * * *"),
+                (f"weekdays at {hm[0]:02d}:{hm[1]:02d}", f"{hm[1]} {hm[0]} * * 1-5"),
+                (f"weekends at {hm[0]:02d}:{hm[1]:02d}", f"{hm[1]} {hm[0]} * * 0,6"),
+                (f"tuesdays at {hm[0]}:{hm[1]:02d}", f"{hm[1]} {hm[0]} * * 2"),
+                (f"sun at {hm[0]:02d}:{hm[1]:02d}", f"{hm[1]} {hm[0]} * * 0"),
+            ]
+        )
+    ),
+)
+
+
+@CHECKS
+@given(phrase=phrases, zone=zones, moment=moments)
+def test_phrases_fire_exactly_like_their_cron(
+    phrase: tuple[str, str], zone: ZoneInfo, moment: datetime
+) -> None:
+    words, cron = phrase
+    ours = list(islice(fires(parse_schedule(words), zone, moment), 10))
+    assert ours == list(islice(fires(parse_schedule(cron), zone, moment), 10))
+
+
+@CHECKS
+@given(
+    seconds=st.one_of(st.integers(1, 600), st.sampled_from([3600, 5400, 21600, 86400, 172800])),
+    zone=zones,
+    moment=moments,
+)
+def test_every_is_epoch_anchored_and_evenly_spaced_in_utc(
+    seconds: int, zone: ZoneInfo, moment: datetime
+) -> None:
+    schedule = parse_schedule(f"every {seconds}s")
+    got = [fire.at for fire in islice(fires(schedule, zone, moment), 20)]
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    assert moment < got[0] <= moment + timedelta(seconds=seconds)
+    assert all((at - epoch) % timedelta(seconds=seconds) == timedelta(0) for at in got)
+    assert {later - earlier for earlier, later in pairwise(got)} == {timedelta(seconds=seconds)}
+    latest = latest_fire_at_or_before(schedule, zone, moment)
+    assert latest is not None and latest.at == got[0] - timedelta(seconds=seconds)
