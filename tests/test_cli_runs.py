@@ -458,3 +458,13 @@ def test_every_run_command_has_help_with_an_example() -> None:
     for command in (["run"], ["history"], ["show"], ["logs"], ["cancel"], ["pack"], ["thread", "run"]):
         result = runner.invoke(app, [*command, "--help"])
         assert result.exit_code == 0 and "Example:" in result.stdout, command
+
+
+def test_history_shows_start_times_in_the_workspace_zone_like_the_folder_names(ws: Workspace) -> None:
+    write(ws.config_dir / "taskctl.yaml", "timezone: America/New_York\ndefaults: {kill_grace: 0.3}\n")
+    taskctl(ws, "run", "hello")
+    day, clock = only_run(ws, "hello").name.split("_")
+
+    result = taskctl(ws, "history")
+
+    assert f"{day} {clock.replace('-', ':')}" in result.stdout

@@ -317,7 +317,32 @@ def _history_row(row: RunRow) -> list[str]:
 
 
 def _local(moment: Any) -> str:
-    return "-" if moment is None else str(moment.astimezone().strftime("%Y-%m-%d %H:%M:%S"))
+    """An instant in the workspace zone (the zone of the run folder names), for tables."""
+    if moment is None:
+        return "-"
+    return str(moment.astimezone(_display_zone()).strftime("%Y-%m-%d %H:%M:%S"))
+
+
+_zones: dict[Path, Any] = {}
+
+
+def _display_zone() -> Any:
+    """The workspace zone from config/taskctl.yaml (read alone, without loading the whole config)."""
+    from zoneinfo import ZoneInfo
+
+    from taskctl.clock import machine_zone_name
+
+    root = common.workspace().root
+    if root not in _zones:
+        try:
+            import yaml
+
+            settings = yaml.safe_load((root / "config" / "taskctl.yaml").read_text("utf-8"))
+            name = settings.get("timezone") if isinstance(settings, dict) else None
+            _zones[root] = ZoneInfo(str(name or machine_zone_name()))
+        except Exception:  # an unreadable settings file falls back to the machine's zone
+            _zones[root] = ZoneInfo(machine_zone_name())
+    return _zones[root]
 
 
 def _statuses(values: list[str]) -> list[Any]:
