@@ -1,9 +1,697 @@
-"""Commands of this group are added as their issue lands."""
+"""Runs: `run`, `history`, `show`, `logs`, `cancel`, `pack` (and `thread run`)."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import typer
+
+from taskctl.cli import common
+
+if TYPE_CHECKING:
+    from taskctl.config import LoadedConfig
+    from taskctl.runs import RunRecord
+    from taskctl.store import RunRow, Store
+    from taskctl.workspace import Workspace
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to `app`."""
+    app.command("run")(run)
+    app.command("history")(history)
+    app.command("show")(show)
+    app.command("logs")(logs)
+    app.command("cancel")(cancel)
+    app.command("pack")(pack)
+    _thread_group(app).command("run")(thread_run)
+
+
+def _thread_group(app: typer.Typer) -> typer.Typer:
+    """The `thread` command group (made here if thread_cmds has not made it)."""
+    for group in app.registered_groups:
+        if group.name == "thread" and group.typer_instance is not None:
+            return group.typer_instance
+    thread_app = typer.Typer(
+        name="thread", help="Threads: the scripts that processes run.", no_args_is_help=True
+    )
+    app.add_typer(thread_app, name="thread")
+    return thread_app
+
+
+# -- run -------------------------------------------------------------------------------------------
+
+
+def run(
+    name: str = typer.Argument(..., help="A process, or a scheduled thread (a one-thread process)."),
+    follow: bool = typer.Option(
+        True, "--follow/--detach", help="Stream the console and wait (default), or start in the background."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print what would run; run nothing."),
+    force: bool = typer.Option(False, "--force", help="Run even if the overlap policy says skip or wait."),
+    json_output: bool = common.JSON_OPTION,
+    prepared: str | None = typer.Option(None, "--prepared", hidden=True),
+) -> None:
+    """Run a process now: its threads in series in a new run folder; exits 0 if it succeeded, 1 if not.
+
+    Ctrl-C cancels the run (its threads are stopped) and exits 130.
+
+    Example:
+
+        taskctl run nightly
+        taskctl run nightly --dry-run
+        taskctl run nightly --detach
+    """
+    config = common.load()
+    config.runnable(name)
+    _run_now(config, name, follow, dry_run, force, json_output, prepared)
+
+
+def thread_run(
+    name: str = typer.Argument(..., help="The thread to run alone."),
+    follow: bool = typer.Option(
+        True, "--follow/--detach", help="Stream the console, or run in the background."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print what would run; run nothing."),
+    force: bool = typer.Option(False, "--force", help="Run even if the overlap policy says skip or wait."),
+    json_output: bool = common.JSON_OPTION,
+) -> None:
+    """Run one thread alone now, as a one-thread process of the same name.
+
+    Example:
+
+        taskctl thread run amazon_reviews
+    """
+    config = common.load()
+    config.thread(name)
+    _run_now(config, name, follow, dry_run, force, json_output, None)
+
+
+def _run_now(
+    config: LoadedConfig,
+    name: str,
+    follow: bool,
+    dry_run: bool,
+    force: bool,
+    json_output: bool,
+    prepared: str | None,
+) -> None:
+    if dry_run:
+        _print_plan(config, name, json_output)
+        return
+    if not follow:
+        _detach(config, name, force, json_output)
+        return
+    import signal
+
+    from taskctl.runner import Admission, CancelToken, RunHooks, admit_run, execute_run, prepare_run
+    from taskctl.runs import RunStatus, read_run_json
+    from taskctl.store import open_index
+
+    workspace = config.workspace
+    token = CancelToken()
+    interrupted = []
+
+    def on_interrupt(signum: int, frame: object) -> None:
+        interrupted.append(signum)
+        token.cancel()
+
+    def on_terminate(signum: int, frame: object) -> None:
+        token.cancel()
+
+    previous = {
+        signal.SIGINT: signal.signal(signal.SIGINT, on_interrupt),
+        signal.SIGTERM: signal.signal(signal.SIGTERM, on_terminate),
+    }
+    try:
+        with open_index(workspace.state_db, workspace.process_dir) as store:
+            record = (
+                read_run_json(workspace.process_dir / prepared) if prepared else prepare_run(config, name)
+            )
+            admission = admit_run(store, record, config.runnable(name), cancel=token, force=force)
+            if admission is Admission.START:
+                echo = None if json_output else _stdout_echo()
+                record = execute_run(config, record, store, cancel=token, hooks=RunHooks(echo=echo))
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        token.close()
+    if json_output:
+        common.print_json(record.to_json())
+    else:
+        typer.echo(_outcome_line(record, workspace), err=True)
+    if record.status is RunStatus.SUCCEEDED:
+        return
+    raise typer.Exit(130 if interrupted and record.status is RunStatus.CANCELLED else 1)
+
+
+def _stdout_echo() -> Any:
+    out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
+    broken: list[bool] = []
+
+    def echo(block: bytes) -> None:
+        if broken:
+            return
+        try:
+            if out is not None:
+                out.write(block)
+                out.flush()
+            else:
+                sys.stdout.write(block.decode("utf-8", "replace"))
+        except (OSError, ValueError):
+            broken.append(True)  # a closed terminal or pipe must not stop the run
+
+    return echo
+
+
+def _outcome_line(record: RunRecord, workspace: Workspace) -> str:
+    from taskctl.runs import RunStatus
+    from taskctl.units import format_duration
+
+    if record.status is RunStatus.SKIPPED:
+        return f"run {record.id} {record.error}; use --force to run anyway."
+    line = f"run {record.id} {record.status} in {format_duration(record.duration)}"
+    failed = next((t for t in record.threads if t.name == record.failed_thread), None)
+    if failed is not None:
+        line += f": thread {failed.name} {failed.status} ({failed.outcome()})"
+        if failed.error:
+            line += f": {failed.error}"
+    elif record.error:
+        line += f": {record.error}"
+    if record.status is not RunStatus.SUCCEEDED:
+        line += f" (see taskctl logs {record.id})"
+    return line
+
+
+def _print_plan(config: LoadedConfig, name: str, json_output: bool) -> None:
+    from zoneinfo import ZoneInfo
+
+    from taskctl.clock import SYSTEM_CLOCK
+    from taskctl.runner import plan_chain, run_stamp
+
+    stamp = run_stamp(SYSTEM_CLOCK.now(), ZoneInfo(config.zone_name))
+    folder = config.workspace.runs_dir(name) / stamp
+    plans = plan_chain(config, name, folder, f"{name}/{stamp}")
+    process = config.runnable(name)
+    if json_output:
+        common.print_json(
+            {
+                "process": name,
+                "timeout": process.timeout,
+                "on_failure": str(process.on_failure),
+                "threads": [p.to_json() for p in plans],
+            }
+        )
+        return
+    import shlex
+
+    from taskctl.units import format_duration
+
+    chain_timeout = format_duration(process.timeout) if process.timeout else "none"
+    typer.echo(
+        f"process {name}: {len(plans)} thread(s), on_failure {process.on_failure}, timeout {chain_timeout}"
+    )
+    for plan in plans:
+        typer.echo(f"\n{plan.step} {plan.name} ({plan.kind})")
+        typer.echo(f"  command: {shlex.join(plan.argv)}")
+        typer.echo(f"  cwd:     {config.workspace.relative(plan.cwd)}/  (created when the run starts)")
+        timeout = format_duration(plan.timeout) if plan.timeout else "none"
+        typer.echo(f"  timeout: {timeout}   retries: {plan.retries}")
+        if plan.input_source is not None:
+            typer.echo(
+                f"  input:   {config.workspace.relative(plan.input_source)} copied into the run folder"
+            )
+        typer.echo("  env:")
+        for key, value in plan.env.items():
+            typer.echo(f"    {key}={value}")
+
+
+def _detach(config: LoadedConfig, name: str, force: bool, json_output: bool) -> None:
+    import os
+    import subprocess
+
+    from taskctl.runner import prepare_run
+
+    record = prepare_run(config, name)
+    package_root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+    argv = [sys.executable, "-m", "taskctl", "--root", str(config.workspace.root), "run", name]
+    argv += ["--prepared", record.id] + (["--force"] if force else [])
+    subprocess.Popen(
+        argv,
+        cwd=config.workspace.root,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    if json_output:
+        common.print_json({"id": record.id, "folder": str(record.folder)})
+    else:
+        typer.echo(record.id)
+
+
+# -- history / show --------------------------------------------------------------------------------
+
+
+def history(
+    name: str | None = typer.Argument(None, help="Only runs of this process."),
+    status: list[str] = typer.Option([], "--status", help="Only runs with this status (repeatable)."),
+    since: str | None = typer.Option(None, "--since", help="Only runs started within this long, e.g. 7d."),
+    limit: int = typer.Option(20, "--limit", min=1, help="At most this many runs (newest first)."),
+    rebuild: bool = typer.Option(
+        False, "--rebuild", help="Recreate the run index from the run folders first."
+    ),
+    json_output: bool = common.JSON_OPTION,
+) -> None:
+    """List the latest runs: id, process, trigger, status, started, duration, failed thread.
+
+    Example:
+
+        taskctl history
+        taskctl history nightly --status failed --since 7d --json
+        taskctl history --rebuild
+    """
+    from taskctl.store import Store, open_index
+
+    workspace = common.workspace()
+    statuses = _statuses(status)
+    moment = _since(since)
+    if rebuild:
+        with Store(workspace.state_db) as store:
+            report = store.rebuild(workspace.process_dir)
+        for problem in report.problems:
+            typer.echo(f"warning: {problem}", err=True)
+        typer.echo(
+            f"indexed {report.runs} run(s) from {workspace.relative(workspace.process_dir)}/", err=True
+        )
+    with open_index(workspace.state_db, workspace.process_dir) as store:
+        if name is not None:
+            _check_process_name(store, workspace, name)
+        rows = store.runs(name, statuses, moment, limit)
+    if json_output:
+        common.print_json([r.to_json() for r in rows])
+        return
+    common.print_table(
+        [_history_row(r) for r in rows],
+        ["ID", "PROCESS", "TRIGGER", "STATUS", "STARTED", "DURATION", "FAILED THREAD"],
+        empty="no runs yet" if not (name or statuses or moment) else "no runs match",
+    )
+
+
+def _history_row(row: RunRow) -> list[str]:
+    from taskctl.units import format_duration
+
+    return [
+        row.id,
+        row.process,
+        str(row.trigger),
+        str(row.status) + (f" {row.progress}" if row.progress else ""),
+        _local(row.started),
+        format_duration(row.duration),
+        row.failed_thread or "",
+    ]
+
+
+def _local(moment: Any) -> str:
+    """An instant in the workspace zone (the zone of the run folder names), for tables."""
+    if moment is None:
+        return "-"
+    return str(moment.astimezone(_display_zone()).strftime("%Y-%m-%d %H:%M:%S"))
+
+
+_zones: dict[Path, Any] = {}
+
+
+def _display_zone() -> Any:
+    """The workspace zone from config/taskctl.yaml (read alone, without loading the whole config)."""
+    from zoneinfo import ZoneInfo
+
+    from taskctl.clock import machine_zone_name
+
+    root = common.workspace().root
+    if root not in _zones:
+        try:
+            import yaml
+
+            settings = yaml.safe_load((root / "config" / "taskctl.yaml").read_text("utf-8"))
+            name = settings.get("timezone") if isinstance(settings, dict) else None
+            _zones[root] = ZoneInfo(str(name or machine_zone_name()))
+        except Exception:  # an unreadable settings file falls back to the machine's zone
+            _zones[root] = ZoneInfo(machine_zone_name())
+    return _zones[root]
+
+
+def _statuses(values: list[str]) -> list[Any]:
+    from taskctl.errors import UsageError, closest
+    from taskctl.runs import RunStatus
+
+    known = [s.value for s in RunStatus]
+    chosen = []
+    for value in values:
+        if value not in known:
+            hint = closest(value, known)
+            tail = f"did you mean '{hint}'?" if hint else f"use one of {', '.join(known)}."
+            raise UsageError(f"--status '{value}' is not a run status; {tail}")
+        chosen.append(RunStatus(value))
+    return chosen
+
+
+def _since(text: str | None) -> Any:
+    if text is None:
+        return None
+    from datetime import timedelta
+
+    from taskctl.clock import SYSTEM_CLOCK
+    from taskctl.errors import UsageError
+    from taskctl.units import parse_duration
+
+    try:
+        seconds = parse_duration(text)
+    except ValueError:
+        raise UsageError(f"--since '{text}' is not a duration (use e.g. 12h, 7d, 2w).") from None
+    return SYSTEM_CLOCK.now() - timedelta(seconds=seconds)
+
+
+def _check_process_name(store: Store, workspace: Workspace, name: str) -> None:
+    from taskctl.errors import not_found
+
+    known = set(store.processes())
+    if name in known:
+        return
+    try:
+        config = common.load()
+        known.update(config.processes)
+        known.update(config.threads)
+    except Exception:  # a broken config must not hide the history of the runs that exist
+        pass
+    if name not in known:
+        raise not_found("process", name, known)
+
+
+def show(
+    run_id: str = typer.Argument(
+        ..., metavar="RUN_ID", help="A run id, a unique prefix of one, or NAME@latest."
+    ),
+    json_output: bool = common.JSON_OPTION,
+) -> None:
+    """Show one run: each thread's status, exit code or signal, duration, retries, and the files it left.
+
+    Example:
+
+        taskctl show nightly@latest
+        taskctl show nightly/2026-11-22_02-30-00 --json
+    """
+    from taskctl.units import format_duration
+
+    workspace = common.workspace()
+    record = _record(workspace, run_id)
+    files = _files(record.folder)
+    if json_output:
+        common.print_json({**record.to_json(), "folder": str(record.folder), "files": files})
+        return
+    rows = [
+        ("run", record.id),
+        ("status", str(record.status)),
+        ("trigger", str(record.trigger)),
+        ("started", _local(record.started)),
+        ("finished", _local(record.finished)),
+        ("duration", format_duration(record.duration)),
+        ("config", record.config_revision),
+        ("by", f"{record.user}@{record.host} (pid {record.pid})"),
+        ("folder", workspace.relative(record.folder)),
+    ]
+    if record.scheduled_for is not None:
+        rows.insert(3, ("scheduled", _local(record.scheduled_for)))
+    if record.error:
+        rows.append(("error", record.error))
+    for key, value in rows:
+        typer.echo(f"{key:<10}{value}")
+    typer.echo("")
+    common.print_table(
+        [
+            [
+                t.name,
+                str(t.status),
+                t.outcome(),
+                format_duration(t.duration),
+                str(t.retries),
+                t.progress.text() if t.progress else "",
+                t.error or "",
+            ]
+            for t in record.threads
+        ],
+        ["THREAD", "STATUS", "OUTCOME", "DURATION", "RETRIES", "PROGRESS", "ERROR"],
+    )
+    typer.echo("")
+    common.print_table(
+        [[f["name"], _human_size(int(str(f["size"])))] for f in files], ["FILE", "SIZE"], empty="no files"
+    )
+
+
+def _files(folder: Path) -> list[dict[str, object]]:
+    found = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and not path.name.startswith("."):
+            found.append({"name": str(path.relative_to(folder)), "size": path.stat().st_size})
+    return found
+
+
+def _human_size(count: int) -> str:
+    value = float(count)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TB"
+
+
+def _resolve(store: Store, workspace: Workspace, text: str) -> str:
+    from taskctl.runner import resolve_run_id
+
+    return resolve_run_id(store, text, workspace.process_dir)
+
+
+def _record(workspace: Workspace, text: str, latest_for_name: bool = False) -> RunRecord:
+    from taskctl.errors import TaskctlError
+    from taskctl.runs import RunJsonError, read_run_json
+    from taskctl.store import open_index
+
+    with open_index(workspace.state_db, workspace.process_dir) as store:
+        if latest_for_name and "/" not in text and "@" not in text and store.latest_id(text) is not None:
+            text = f"{text}@latest"
+        run_id = _resolve(store, workspace, text)
+    try:
+        return read_run_json(workspace.process_dir / run_id)
+    except RunJsonError as exc:
+        raise TaskctlError(f"{exc}; run 'taskctl history --rebuild' to re-index the run folders.") from None
+
+
+# -- logs ------------------------------------------------------------------------------------------
+
+
+def logs(
+    target: str = typer.Argument(
+        ..., metavar="RUN_ID|NAME", help="A run id (or prefix, NAME@latest) or a process."
+    ),
+    thread: str | None = typer.Option(None, "--thread", "-t", help="Only this thread's log."),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing until the run ends."),
+    tail: int | None = typer.Option(None, "--tail", "-n", min=0, help="Only the last N lines."),
+) -> None:
+    """Print a run's console log (all threads, time-stamped), or one thread's log.
+
+    A process NAME means its newest run.
+
+    Example:
+
+        taskctl logs nightly@latest --thread amazon_reviews --tail 50
+        taskctl logs nightly --follow
+    """
+    from taskctl.errors import not_found
+    from taskctl.runner.logs import tail_lines
+    from taskctl.runs import CONSOLE_LOG
+
+    workspace = common.workspace()
+    record = _record(workspace, target, latest_for_name=True)
+    if thread is not None and thread not in [t.name for t in record.threads]:
+        raise not_found(f"thread in run {record.id}", thread, [t.name for t in record.threads])
+    path = record.folder / (f"{thread}.log" if thread else CONSOLE_LOG)
+    out = sys.stdout.buffer
+    start = 0
+    if tail is not None:
+        out.writelines(tail_lines(path, tail))
+        start = path.stat().st_size if path.exists() else 0
+    elif not follow and path.exists():
+        with path.open("rb") as file:
+            while block := file.read(1024 * 1024):
+                out.write(block)
+    out.flush()
+    if follow:
+        _follow(path, record.folder, start if tail is not None else 0)
+
+
+def _follow(path: Path, folder: Path, start: int) -> None:
+    from taskctl.runner.logs import follow
+
+    out = sys.stdout.buffer
+    terminal = sys.stderr.isatty()
+    shown = ""
+    last: RunRecord | None = None
+    for item in follow(path, folder, start):
+        if isinstance(item, bytes):
+            out.write(item)
+            out.flush()
+            continue
+        last = item
+        current = item.current
+        if terminal and current is not None and current.progress is not None:
+            bar = _bar(current.progress.percent)
+            text = f"{current.name} {bar} {current.progress.text()}"
+            if text != shown:
+                sys.stderr.write(f"\r{text}\x1b[K")
+                sys.stderr.flush()
+                shown = text
+    if terminal and shown:
+        sys.stderr.write("\r\x1b[K")
+    if last is not None:
+        typer.echo(f"run {last.id} {last.status}", err=True)
+
+
+def _bar(percent: float, width: int = 24) -> str:
+    filled = int(width * percent / 100)
+    return "[" + "#" * filled + "-" * (width - filled) + "]"
+
+
+# -- cancel ----------------------------------------------------------------------------------------
+
+
+def cancel(
+    run_id: str = typer.Argument(
+        ..., metavar="RUN_ID", help="A run id, a unique prefix of one, or NAME@latest."
+    ),
+    json_output: bool = common.JSON_OPTION,
+) -> None:
+    """Cancel a queued or running run: its threads get SIGTERM, then SIGKILL after the grace period.
+
+    Works for runs started by another `taskctl run` (or the daemon). A run whose runner is gone is marked
+    interrupted.
+
+    Example:
+
+        taskctl cancel nightly/2026-11-22_02-30-00
+        taskctl cancel nightly@latest
+    """
+    from taskctl.runner import CancelOutcome, cancel_run
+    from taskctl.store import open_index
+
+    workspace = common.workspace()
+    with open_index(workspace.state_db, workspace.process_dir) as store:
+        result = cancel_run(store, _resolve(store, workspace, run_id))
+    if json_output:
+        common.print_json({"id": result.run_id, "outcome": str(result.outcome), "status": str(result.status)})
+        return
+    message = {
+        CancelOutcome.CANCELLED: f"run {result.run_id} {result.status}",
+        CancelOutcome.REQUESTED: f"asked the runner of {result.run_id} to stop; it is still stopping",
+        CancelOutcome.INTERRUPTED: f"the runner of {result.run_id} was gone; marked the run interrupted",
+    }[result.outcome]
+    typer.echo(message)
+
+
+# -- pack ------------------------------------------------------------------------------------------
+
+
+def pack(
+    targets: list[str] = typer.Argument(..., metavar="RUN_ID...|NAME", help="Run ids, or one process name."),
+    latest: bool = typer.Option(False, "--latest", help="With NAME: its newest run."),
+    since: str | None = typer.Option(None, "--since", help="With NAME: its runs started within this long."),
+    output: str | None = typer.Option(None, "-o", "--output", help="The archive to write ('-' for stdout)."),
+    format_name: str | None = typer.Option(None, "--format", help="zip (default) or tar.gz."),
+    allow_running: bool = typer.Option(False, "--allow-running", help="Pack runs that are still running."),
+) -> None:
+    """Pack run folders (outputs, console.log, run.json) into one zip or tar.gz archive.
+
+    Example:
+
+        taskctl pack nightly@latest -o out.zip
+        taskctl pack nightly --since 7d --format tar.gz -o week.tar.gz
+    """
+    from taskctl.archive import PackedRun, format_for, pack_runs
+    from taskctl.errors import UsageError
+
+    workspace = common.workspace()
+    run_ids = _pack_selection(workspace, targets, latest, since, allow_running)
+    fmt = format_for(output or "", format_name)
+    runs = [PackedRun(run_id=i, folder=workspace.process_dir / i) for i in run_ids]
+    if output == "-":
+        report = pack_runs(runs, sys.stdout.buffer, fmt)
+        sys.stdout.buffer.flush()
+        destination = "stdout"
+    else:
+        path = Path(output) if output else Path(_default_archive_name(run_ids, str(fmt)))
+        if not path.parent.is_dir():
+            raise UsageError(
+                f"cannot write '{path}': the folder '{path.parent}' does not exist; "
+                "create it or choose another -o."
+            )
+        report = pack_runs(runs, path, fmt)
+        destination = str(path)
+    for skipped in report.skipped:
+        typer.echo(f"warning: skipped {skipped}", err=True)
+    typer.echo(
+        f"packed {len(run_ids)} run(s), {report.files} file(s), {_human_size(report.bytes_in)} -> "
+        f"{_human_size(report.bytes_out)} into {destination}",
+        err=True,
+    )
+
+
+def _pack_selection(
+    workspace: Workspace, targets: list[str], latest: bool, since: str | None, allow_running: bool
+) -> list[str]:
+    from taskctl.errors import TaskctlError, UsageError
+    from taskctl.store import open_index
+
+    if latest and since:
+        raise UsageError("--latest and --since choose runs in different ways; give one of them.")
+    moment = _since(since)
+    with open_index(workspace.state_db, workspace.process_dir) as store:
+        if latest or since:
+            if len(targets) != 1 or "/" in targets[0] or "@" in targets[0]:
+                raise UsageError("--latest and --since take one process NAME, not run ids.")
+            name = targets[0]
+            _check_process_name(store, workspace, name)
+            rows = store.runs(name, since=moment, limit=1 if latest else None)
+            if not rows:
+                raise TaskctlError(f"process '{name}' has no runs{f' since {since} ago' if since else ''}.")
+            run_ids = [r.id for r in reversed(rows)]
+        else:
+            bare = len(targets) == 1 and "/" not in targets[0] and "@" not in targets[0]
+            if bare and store.latest_id(targets[0]) is not None:
+                raise UsageError(
+                    f"'{targets[0]}' is a process; add --latest or --since 7d to choose which of its runs."
+                )
+            run_ids = list(dict.fromkeys(_resolve(store, workspace, t) for t in targets))
+        if not allow_running:
+            for run_id in run_ids:
+                row = store.get(run_id)
+                if row is not None and not row.status.finished:
+                    raise TaskctlError(
+                        f"run {run_id} is still {row.status}; "
+                        "wait for it, cancel it, or pass --allow-running."
+                    )
+    return run_ids
+
+
+def _default_archive_name(run_ids: list[str], extension: str) -> str:
+    processes = {i.split("/", 1)[0] for i in run_ids}
+    newest = max(i.split("/", 1)[1] for i in run_ids)
+    if len(run_ids) == 1:
+        stem = run_ids[0].replace("/", "_")
+    elif len(processes) == 1:
+        stem = f"{processes.pop()}_{len(run_ids)}-runs_{newest}"
+    else:
+        stem = f"runs_{len(run_ids)}_{newest}"
+    return f"{stem}.{extension}"

@@ -1,0 +1,252 @@
+"""Streaming a thread's output to its logs: time-stamped lines, bounded memory, capped keeping head and tail.
+
+Output is never held in memory: a chunk read from the pipe is split into lines, stamped and written at once. A
+line longer than `MAX_LINE` is cut into pieces, so a huge line without a newline cannot grow memory. Past the
+cap, the first half of the cap is kept as the head, and the newest output rotates through two tail files on
+disk; when the thread ends they are appended after a marker line saying how much was left out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
+from zoneinfo import ZoneInfo
+
+from taskctl.clock import Clock
+from taskctl.runs import Progress
+
+CHUNK = 256 * 1024  # bytes per read; the pipe is enlarged to match where the OS allows
+MAX_LINE = 64 * 1024
+
+LogOpener = Callable[[Path, str], BinaryIO]
+
+_PROGRESS = re.compile(rb"^::progress\s+(\d+(?:\.\d+)?)\s*(?:/\s*(\d+(?:\.\d+)?)|(%))\s*$")
+
+
+def open_log(path: Path, mode: str) -> BinaryIO:
+    """The default way logs are opened (tests pass another, e.g. one that fills the disk)."""
+    file: BinaryIO = open(path, mode)  # type: ignore[assignment]  # noqa: SIM115 - the capture closes it
+    return file
+
+
+class LogWriteError(Exception):
+    """Writing a log failed (a full disk, say); str() says which file and why."""
+
+
+def parse_progress(line: bytes) -> Progress | None:
+    """The progress in a `::progress 40/100` or `::progress 40%` line, else None."""
+    match = _PROGRESS.match(line.strip())
+    if not match:
+        return None
+    done, total, percent = match.groups()
+    if percent:
+        return Progress(float(done))
+    total_value = float(total)
+    return Progress(float(done), total_value) if total_value > 0 else None
+
+
+class _Tail:
+    """The newest output past the head: two files used in turn, each at most `limit` bytes."""
+
+    def __init__(self, folder: Path, thread: str, limit: int, opener: LogOpener) -> None:
+        self.paths = [folder / f".{thread}.tail-0", folder / f".{thread}.tail-1"]
+        self.files = [opener(p, "w+b") for p in self.paths]
+        self.sizes = [0, 0]
+        self.current = 0
+        self.limit = max(1, limit)
+
+    def write(self, block: bytes | bytearray) -> None:
+        if len(block) > 2 * self.limit:  # only the newest 2 x limit bytes can be kept
+            cut = block.find(b"\n", len(block) - 2 * self.limit) + 1
+            block = block[cut:] if cut else block[-2 * self.limit :]
+        while len(block) > self.limit:
+            cut = block.rfind(b"\n", 0, self.limit) + 1 or self.limit
+            self._put(block[:cut])
+            block = block[cut:]
+        if block:
+            self._put(block)
+
+    def _put(self, piece: bytes | bytearray) -> None:
+        if self.sizes[self.current] + len(piece) > self.limit:
+            self._rotate()
+        self.files[self.current].write(piece)
+        self.sizes[self.current] += len(piece)
+
+    def _rotate(self) -> None:
+        self.current = 1 - self.current
+        file = self.files[self.current]
+        file.seek(0)
+        file.truncate()
+        self.sizes[self.current] = 0
+
+    @property
+    def kept(self) -> int:
+        return sum(self.sizes)
+
+    def copy_to(self, targets: list[BinaryIO]) -> None:
+        for index in (1 - self.current, self.current):
+            file = self.files[index]
+            file.flush()
+            file.seek(0)
+            while block := file.read(1024 * 1024):
+                for target in targets:
+                    target.write(block)
+
+    def remove(self) -> None:
+        for file, path in zip(self.files, self.paths, strict=True):
+            file.close()
+            path.unlink(missing_ok=True)
+
+
+class LogCapture:
+    """One thread's output going to `console.log` (shared by the run) and `<thread>.log`, at most `cap` bytes.
+
+    Each line is written as `<local time> <thread> | <text>`; `on_progress` is called for `::progress` lines.
+    Raises LogWriteError when a log cannot be written.
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        thread: str,
+        console: BinaryIO,
+        cap: int,
+        zone: ZoneInfo,
+        clock: Clock,
+        opener: LogOpener = open_log,
+        on_progress: Callable[[Progress], None] | None = None,
+        echo: Callable[[bytes], None] | None = None,
+    ) -> None:
+        self.folder = folder
+        self.thread = thread
+        self.zone = zone
+        self.clock = clock
+        self.opener = opener
+        self.on_progress = on_progress
+        self.echo = echo
+        self.cap = cap
+        self.head_limit = cap // 2 if cap > 0 else -1
+        self.produced = 0
+        self.head_written = 0
+        self.log_name = f"{thread}.log"
+        self._console = console
+        self._pending = b""
+        self._tail: _Tail | None = None
+        self._name = thread.encode()
+        try:
+            self._thread_log = opener(folder / self.log_name, "ab")
+        except OSError as exc:
+            raise LogWriteError(f"cannot open {self.log_name}: {exc}") from exc
+
+    def feed(self, data: bytes) -> None:
+        """Take a chunk of raw output: whole lines are written now, a partial line waits for the rest."""
+        if self._pending:
+            data = self._pending + data
+        end = data.rfind(b"\n") + 1
+        whole, pending = (data, b"") if end == len(data) else (data[:end], data[end:])
+        pieces: list[bytes] = []
+        while len(pending) > MAX_LINE:
+            pieces.append(pending[:MAX_LINE])
+            pending = pending[MAX_LINE:]
+        self._pending = pending
+        if whole:
+            if self.on_progress is not None and b"::progress" in whole:
+                for line in whole.split(b"\n"):
+                    progress = parse_progress(line)
+                    if progress is not None:
+                        self.on_progress(progress)
+            self._emit_text(whole)
+        if pieces:
+            self._emit(pieces)
+
+    def note(self, text: str) -> None:
+        """A line of taskctl's own (an attempt starting, a timeout), written in order with the output."""
+        self.end_line()
+        self._emit([f"[taskctl: {text}]".encode()])
+
+    def end_line(self) -> None:
+        """Write a partial last line (output that did not end with a newline)."""
+        if self._pending:
+            pending, self._pending = self._pending, b""
+            self._emit([pending])
+
+    def close(self) -> None:
+        """Finish the logs: the pending line, then the marker and the kept tail if output was cut."""
+        try:
+            self.end_line()
+            if self._tail is not None:
+                omitted = self.produced - self.head_written - self._tail.kept
+                marker = self._line([f"[taskctl: {_size(omitted)} of output omitted]".encode()])
+                self._write_both(marker)
+                self._tail.copy_to([self._console, self._thread_log])
+            self._thread_log.flush()
+            self._console.flush()
+        except OSError as exc:
+            raise LogWriteError(f"cannot write the logs of {self.thread}: {exc}") from exc
+        finally:
+            if self._tail is not None:
+                self._tail.remove()
+            self._thread_log.close()
+
+    def _prefix(self) -> bytes:
+        now = datetime.fromtimestamp(self.clock.now().timestamp(), self.zone)
+        return now.isoformat(timespec="milliseconds").encode() + b" " + self._name + b" | "
+
+    def _line(self, lines: list[bytes]) -> bytes:
+        prefix = self._prefix()
+        return prefix + (b"\n" + prefix).join(lines) + b"\n"
+
+    def _emit(self, lines: list[bytes]) -> None:
+        self._write(self._line(lines))
+
+    def _emit_text(self, text: bytes) -> None:
+        """Write `text` (whole lines, ending in a newline) with a prefix on each line, in one pass."""
+        prefix = self._prefix()
+        block = bytearray(prefix)
+        block += text.replace(b"\n", b"\n" + prefix)
+        del block[-len(prefix) :]  # the prefix after the last newline: O(1) at the end of a bytearray
+        self._write(block)
+
+    def _write(self, block: bytes | bytearray) -> None:
+        if self.echo is not None:
+            self.echo(bytes(block) if isinstance(block, bytearray) else block)
+        self.produced += len(block)
+        try:
+            if self.head_limit < 0:
+                self._write_both(block)
+                return
+            room = self.head_limit - self.head_written
+            if room > 0:
+                if len(block) <= room:
+                    self._write_both(block)
+                    self.head_written += len(block)
+                    return
+                cut = block.rfind(b"\n", 0, room) + 1
+                if cut:
+                    self._write_both(block[:cut])
+                    self.head_written += cut
+                    block = block[cut:]
+                self.head_limit = self.head_written  # the head is closed from here on
+            if self._tail is None:
+                self._tail = _Tail(self.folder, self.thread, (self.cap - self.head_written) // 2, self.opener)
+            self._tail.write(block)
+        except OSError as exc:
+            raise LogWriteError(f"cannot write the logs of {self.thread}: {exc}") from exc
+
+    def _write_both(self, block: bytes | bytearray) -> None:
+        self._console.write(block)
+        self._console.flush()
+        self._thread_log.write(block)
+        self._thread_log.flush()
+
+
+def _size(count: int) -> str:
+    value = float(count)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"

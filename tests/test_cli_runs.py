@@ -1,0 +1,470 @@
+"""`taskctl run`, `history`, `show`, `logs`, `cancel`, `pack` and `thread run`, through the CLI."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from taskctl.cli.main import app
+from taskctl.config import load_config
+from taskctl.runner import admit_run, prepare_run
+from taskctl.runs import RunStatus, read_run_json
+from taskctl.store import Store
+from taskctl.workspace import Workspace
+from tests.conftest import write
+
+REPO = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+THREADS = """\
+threads:
+  hello:
+    code: print('hi there')
+  broken:
+    command: ['sh', '-c', 'echo oops; exit 3']
+  long:
+    command: ['sleep', '30']
+"""
+
+
+@pytest.fixture
+def ws(empty_workspace: Workspace) -> Workspace:
+    write(empty_workspace.config_dir / "taskctl.yaml", "defaults: {kill_grace: 0.3}\n")
+    write(empty_workspace.config_dir / "threads.yaml", THREADS)
+    write(
+        empty_workspace.config_dir / "processes.yaml", "processes:\n  both:\n    threads: [hello, broken]\n"
+    )
+    return empty_workspace
+
+
+def taskctl(ws: Workspace, *args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, ["--root", str(ws.root), *args])
+
+
+def only_run(ws: Workspace, process: str) -> Path:
+    (folder,) = (ws.root / "process" / process).iterdir()
+    return folder
+
+
+def spawn(ws: Workspace, *args: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "taskctl", "--root", str(ws.root), *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def wait_for_running_thread(ws: Workspace, process: str, timeout: float = 15.0) -> dict[str, object]:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        for run_json in (ws.root / "process" / process).glob("*/run.json"):
+            try:
+                data = json.loads(run_json.read_text())
+            except ValueError:
+                continue
+            if data["child_pgid"] and data["status"] == "running":
+                return dict(data)
+        time.sleep(0.05)
+    raise AssertionError("the run did not start")
+
+
+def group_gone(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return True
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[2] == str(group) and fields[0] != "Z":
+            return False
+    return True
+
+
+# -- run -------------------------------------------------------------------------------------------
+
+
+def test_run_streams_the_console_and_exits_0_when_the_run_succeeds(ws: Workspace) -> None:
+    result = taskctl(ws, "run", "hello")
+
+    run_id = f"hello/{only_run(ws, 'hello').name}"
+    assert result.exit_code == 0
+    assert re.search(r"^\S+ hello \| hi there$", result.stdout, re.M)
+    assert result.stderr.startswith(f"run {run_id} succeeded in ")
+
+
+def test_run_exits_1_and_names_the_failed_thread(ws: Workspace) -> None:
+    result = taskctl(ws, "run", "both")
+
+    run_id = f"both/{only_run(ws, 'both').name}"
+    assert result.exit_code == 1
+    assert re.fullmatch(
+        rf"run {run_id} failed in \d+\.\ds: thread broken failed \(exit 3\) \(see taskctl logs {run_id}\)\n",
+        result.stderr,
+    )
+
+
+def test_run_of_an_unknown_process_suggests_the_closest_name(ws: Workspace) -> None:
+    result = taskctl(ws, "run", "helo")
+
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "error: no process or thread named 'helo'; did you mean 'hello'?\n",
+    )
+    assert not (ws.root / "process").exists()
+
+
+def test_run_dry_run_prints_the_chain_and_runs_nothing(ws: Workspace) -> None:
+    result = taskctl(ws, "run", "both", "--dry-run")
+
+    assert result.exit_code == 0
+    assert result.stdout.startswith("process both: 2 thread(s), on_failure stop, timeout none\n")
+    assert "\n2/2 broken (command)\n  command: sh -c 'echo oops; exit 3'\n" in result.stdout
+    assert "    TASKCTL_STEP=2/2\n" in result.stdout
+    assert not (ws.root / "process").exists()
+
+
+def test_run_dry_run_json_lists_each_thread(ws: Workspace) -> None:
+    result = taskctl(ws, "run", "both", "--dry-run", "--json")
+
+    data = json.loads(result.stdout)
+    assert [t["name"] for t in data["threads"]] == ["hello", "broken"]
+    assert data["threads"][1]["argv"] == ["sh", "-c", "echo oops; exit 3"]
+
+
+def test_thread_run_runs_one_thread_alone(ws: Workspace) -> None:
+    result = taskctl(ws, "thread", "run", "broken")
+
+    assert result.exit_code == 1
+    assert read_run_json(only_run(ws, "broken")).threads[0].exit_code == 3
+
+
+def test_a_run_is_skipped_while_another_runs_unless_forced(ws: Workspace) -> None:
+    config = load_config(ws)
+    with Store(ws.state_db) as store:
+        active = prepare_run(config, "hello")
+        admit_run(store, active, config.runnable("hello"))  # running, owned by this (live) process
+
+    skipped = taskctl(ws, "run", "hello")
+    forced = taskctl(ws, "run", "hello", "--force")
+
+    assert skipped.exit_code == 1
+    assert f"skipped: {active.id} still active (overlap: skip); use --force to run anyway." in skipped.stderr
+    assert forced.exit_code == 0
+
+
+def test_ctrl_c_cancels_the_run_stops_its_threads_and_exits_130(ws: Workspace) -> None:
+    child = spawn(ws, "run", "long")
+    data = wait_for_running_thread(ws, "long")
+
+    child.send_signal(signal.SIGINT)
+
+    assert child.wait(timeout=15) == 130
+    record = read_run_json(only_run(ws, "long"))
+    assert (record.status, record.threads[0].status) == (RunStatus.CANCELLED, "cancelled")
+    assert group_gone(int(str(data["child_pgid"])))
+
+
+def test_cancel_from_another_terminal_stops_the_run(ws: Workspace) -> None:
+    child = spawn(ws, "run", "long")
+    data = wait_for_running_thread(ws, "long")
+
+    result = taskctl(ws, "cancel", "long@latest")
+
+    assert (result.exit_code, result.stdout) == (0, f"run {data['id']} cancelled\n")
+    assert child.wait(timeout=15) == 1
+    assert group_gone(int(str(data["child_pgid"])))
+
+
+def test_cancel_of_a_run_whose_runner_died_marks_it_interrupted(ws: Workspace) -> None:
+    config = load_config(ws)
+    with Store(ws.state_db) as store:
+        run = prepare_run(config, "long")
+        admit_run(store, run, config.runnable("long"))
+        run.pid, run.pid_start = 999_999, 1
+        store.save_run(run)
+
+    result = taskctl(ws, "cancel", run.id)
+
+    assert (result.exit_code, result.stdout) == (
+        0,
+        f"the runner of {run.id} was gone; marked the run interrupted\n",
+    )
+    assert read_run_json(run.folder).status is RunStatus.INTERRUPTED
+
+
+def test_cancel_of_a_finished_run_says_so(ws: Workspace) -> None:
+    taskctl(ws, "run", "hello")
+
+    result = taskctl(ws, "cancel", "hello@latest")
+
+    run_id = f"hello/{only_run(ws, 'hello').name}"
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"error: run {run_id} already finished (succeeded); there is nothing to cancel.\n",
+    )
+
+
+def test_detach_prints_the_run_id_and_runs_in_the_background(ws: Workspace) -> None:
+    child = spawn(ws, "run", "hello", "--detach")
+    out, _ = child.communicate(timeout=15)
+
+    run_id = out.decode().strip()
+    folder = ws.root / "process" / run_id
+    end = time.monotonic() + 15
+    while read_run_json(folder).status is not RunStatus.SUCCEEDED and time.monotonic() < end:
+        time.sleep(0.05)
+    assert read_run_json(folder).status is RunStatus.SUCCEEDED
+    assert "hello | hi there" in (folder / "console.log").read_text()
+
+
+# -- history / show / logs -------------------------------------------------------------------------
+
+
+def test_history_lists_runs_newest_first_with_the_failed_thread(ws: Workspace) -> None:
+    taskctl(ws, "run", "hello")
+    taskctl(ws, "run", "both")
+
+    result = taskctl(ws, "history")
+
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == [
+        "ID",
+        "PROCESS",
+        "TRIGGER",
+        "STATUS",
+        "STARTED",
+        "DURATION",
+        "FAILED",
+        "THREAD",
+    ]
+    assert lines[2].split()[1:4] == ["both", "manual", "failed"]
+    assert lines[2].split()[-1] == "broken"
+    assert lines[3].split()[1:4] == ["hello", "manual", "succeeded"]
+
+
+def test_history_json_filters_by_process_and_status(ws: Workspace) -> None:
+    taskctl(ws, "run", "hello")
+    taskctl(ws, "run", "both")
+
+    result = taskctl(ws, "history", "both", "--status", "failed", "--since", "1d", "--json")
+
+    (row,) = json.loads(result.stdout)
+    assert row["process"] == "both" and row["status"] == "failed" and row["failed_thread"] == "broken"
+    assert row["started"].endswith("Z") and isinstance(row["duration"], float)
+
+
+def test_history_rejects_a_bad_status_a_bad_since_and_an_unknown_process(ws: Workspace) -> None:
+    assert taskctl(ws, "history", "--status", "faild").stderr == (
+        "error: --status 'faild' is not a run status; did you mean 'failed'?\n"
+    )
+    assert taskctl(ws, "history", "--since", "7x").exit_code == 2
+    result = taskctl(ws, "history", "bothh")
+    assert (result.exit_code, result.stderr) == (1, "error: no process named 'bothh'; did you mean 'both'?\n")
+
+
+def test_history_rebuild_reindexes_run_folders_and_reports_unreadable_ones(ws: Workspace) -> None:
+    taskctl(ws, "run", "hello")
+    ws.state_db.unlink()
+    broken = write(ws.root / "process" / "hello" / "2020-01-01_00-00-00" / "run.json", "{")
+
+    result = taskctl(ws, "history", "--rebuild", "--json")
+
+    assert result.exit_code == 0
+    assert f"warning: {broken} is unreadable:" in result.stderr
+    assert "indexed 1 run(s) from process/\n" in result.stderr
+    assert [r["process"] for r in json.loads(result.stdout)] == ["hello"]
+
+
+def test_show_prints_each_thread_and_the_files(ws: Workspace) -> None:
+    taskctl(ws, "run", "both")
+
+    result = taskctl(ws, "show", "both@latest")
+
+    assert result.exit_code == 0
+    assert re.search(r"^broken\s+failed\s+exit 3\s+", result.stdout, re.M)
+    assert re.search(r"^console\.log\s+\d+ B$", result.stdout, re.M)
+    data = json.loads(taskctl(ws, "show", "both@latest", "--json").stdout)
+    assert data["threads"][1]["exit_code"] == 3
+    assert {f["name"] for f in data["files"]} == {"console.log", "hello.log", "broken.log", "run.json"}
+
+
+def test_a_run_id_prefix_that_matches_several_runs_lists_them(ws: Workspace) -> None:
+    taskctl(ws, "run", "hello")
+    taskctl(ws, "run", "hello")
+    ids = sorted(f"hello/{p.name}" for p in (ws.root / "process" / "hello").iterdir())
+
+    result = taskctl(ws, "show", "hello/")
+
+    assert result.exit_code == 2
+    assert (
+        result.stderr
+        == f"error: 'hello' matches several runs; give more of the id:\n  {ids[0]}\n  {ids[1]}\n"
+    )
+
+
+def test_show_of_an_unknown_run_suggests_the_closest_process(ws: Workspace) -> None:
+    taskctl(ws, "run", "hello")
+
+    result = taskctl(ws, "show", "helo@latest")
+
+    assert (result.exit_code, result.stderr) == (1, "error: no run of 'helo'; did you mean 'hello'?\n")
+
+
+def test_logs_of_a_process_show_its_newest_run_and_one_thread(ws: Workspace) -> None:
+    taskctl(ws, "run", "both")
+
+    everything = taskctl(ws, "logs", "both")
+    last = taskctl(ws, "logs", "both", "--thread", "broken", "--tail", "2")
+
+    assert "hello | hi there\n" in everything.stdout and "broken | oops\n" in everything.stdout
+    lines = last.stdout.splitlines()
+    assert len(lines) == 2
+    assert lines[0].endswith("broken | oops")
+    assert lines[1].endswith("broken | [taskctl: broken failed (exit 3)]")
+
+
+def test_logs_of_an_unknown_thread_names_the_threads_of_the_run(ws: Workspace) -> None:
+    taskctl(ws, "run", "both")
+
+    result = taskctl(ws, "logs", "both@latest", "--thread", "helo")
+
+    run_id = f"both/{only_run(ws, 'both').name}"
+    assert result.stderr == f"error: no thread in run {run_id} named 'helo'; did you mean 'hello'?\n"
+
+
+def test_logs_follow_prints_until_the_run_ends(ws: Workspace) -> None:
+    write(
+        ws.config_dir / "more.yaml",
+        "threads:\n  ticks:\n    code: \"import time\\nfor i in range(3): print('tick', i); time.sleep(0.2)\"\n",
+    )
+    child = spawn(ws, "run", "ticks")
+    wait_for_running_thread(ws, "ticks")
+
+    result = taskctl(ws, "logs", "ticks", "--follow")
+
+    child.wait(timeout=15)
+    assert [line.split("| ")[1] for line in result.stdout.splitlines()[:3]] == ["tick 0", "tick 1", "tick 2"]
+    assert result.stderr.endswith("succeeded\n")
+
+
+# -- pack ------------------------------------------------------------------------------------------
+
+
+def test_pack_writes_the_whole_run_folder_under_the_run_id(ws: Workspace, tmp_path: Path) -> None:
+    taskctl(ws, "run", "hello")
+    run_id = f"hello/{only_run(ws, 'hello').name}"
+
+    result = taskctl(ws, "pack", "hello@latest", "-o", str(tmp_path / "out.zip"))
+
+    assert result.exit_code == 0, result.stderr
+    names = zipfile.ZipFile(tmp_path / "out.zip").namelist()
+    assert any(n.endswith("run.json") and run_id.split("/")[1] in n for n in names)
+    assert any(n.endswith("console.log") for n in names)
+
+
+def test_pack_never_follows_a_symlink_out_of_the_run_folder(ws: Workspace, tmp_path: Path) -> None:
+    taskctl(ws, "run", "hello")
+    secret = write(tmp_path / "secret.txt", "top secret content")
+    (only_run(ws, "hello") / "link.txt").symlink_to(secret)
+
+    result = taskctl(
+        ws, "pack", "hello", "--latest", "--format", "tar.gz", "-o", str(tmp_path / "out.tar.gz")
+    )
+
+    assert result.exit_code == 0, result.stderr
+    with tarfile.open(tmp_path / "out.tar.gz") as archive:
+        for member in archive.getmembers():
+            if member.isfile():
+                content = archive.extractfile(member)
+                assert content is not None and b"top secret content" not in content.read()
+
+
+def test_pack_to_stdout_writes_the_archive_bytes(ws: Workspace) -> None:
+    taskctl(ws, "run", "hello")
+
+    result = taskctl(ws, "pack", "hello@latest", "-o", "-")
+
+    assert result.exit_code == 0, result.stderr
+    assert zipfile.ZipFile(io.BytesIO(result.stdout_bytes)).namelist()
+
+
+def test_pack_into_a_missing_folder_is_refused(ws: Workspace, tmp_path: Path) -> None:
+    taskctl(ws, "run", "hello")
+
+    result = taskctl(ws, "pack", "hello@latest", "-o", str(tmp_path / "nope" / "out.zip"))
+
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"error: cannot write '{tmp_path / 'nope' / 'out.zip'}': the folder '{tmp_path / 'nope'}' does not exist; "
+        "create it or choose another -o.\n"
+    )
+
+
+def test_pack_of_a_running_run_is_refused_unless_allowed(ws: Workspace, tmp_path: Path) -> None:
+    config = load_config(ws)
+    with Store(ws.state_db) as store:
+        active = prepare_run(config, "long")
+        admit_run(store, active, config.runnable("long"))
+
+    refused = taskctl(ws, "pack", active.id, "-o", str(tmp_path / "a.zip"))
+    allowed = taskctl(ws, "pack", active.id, "-o", str(tmp_path / "b.zip"), "--allow-running")
+
+    assert (refused.exit_code, refused.stderr) == (
+        1,
+        f"error: run {active.id} is still running; wait for it, cancel it, or pass --allow-running.\n",
+    )
+    assert allowed.exit_code == 0, allowed.stderr
+
+
+def test_pack_of_a_process_name_needs_latest_or_since(ws: Workspace) -> None:
+    taskctl(ws, "run", "hello")
+
+    result = taskctl(ws, "pack", "hello")
+
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "error: 'hello' is a process; add --latest or --since 7d to choose which of its runs.\n",
+    )
+
+
+def test_pack_names_the_archive_after_the_run_by_default(ws: Workspace) -> None:
+    taskctl(ws, "run", "hello")
+    stamp = only_run(ws, "hello").name
+
+    result = taskctl(ws, "pack", "hello@latest")
+
+    assert result.exit_code == 0, result.stderr
+    assert Path(f"hello_{stamp}.zip").is_file()
+
+
+def test_every_run_command_has_help_with_an_example() -> None:
+    for command in (["run"], ["history"], ["show"], ["logs"], ["cancel"], ["pack"], ["thread", "run"]):
+        result = runner.invoke(app, [*command, "--help"])
+        assert result.exit_code == 0 and "Example:" in result.stdout, command
+
+
+def test_history_shows_start_times_in_the_workspace_zone_like_the_folder_names(ws: Workspace) -> None:
+    write(ws.config_dir / "taskctl.yaml", "timezone: America/New_York\ndefaults: {kill_grace: 0.3}\n")
+    taskctl(ws, "run", "hello")
+    day, clock = only_run(ws, "hello").name.split("_")
+
+    result = taskctl(ws, "history")
+
+    assert f"{day} {clock.replace('-', ':')}" in result.stdout

@@ -1,0 +1,520 @@
+"""The runner, with real tiny subprocesses: outcomes, signals, timeouts, retries, logs, progress."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import BinaryIO
+
+import pytest
+
+from taskctl.config import load_config
+from taskctl.config.models import Overlap
+from taskctl.errors import ConfigError
+from taskctl.runner import (
+    Admission,
+    CancelToken,
+    RunHooks,
+    admit_run,
+    create_run_folder,
+    decide_overlap,
+    prepare_run,
+    run_chain,
+)
+from taskctl.runner.capture import parse_progress
+from taskctl.runs import Progress, RunStatus, ThreadStatus, read_run_json
+from taskctl.store import Store
+from taskctl.workspace import Workspace
+from tests.conftest import write
+
+FAST = "defaults: {kill_grace: 0.3}\n"
+
+
+def workspace_with(ws: Workspace, threads: str, processes: str = "", settings: str = FAST) -> Workspace:
+    write(ws.config_dir / "taskctl.yaml", settings)
+    write(ws.config_dir / "threads.yaml", "threads:\n" + threads)
+    if processes:
+        write(ws.config_dir / "processes.yaml", "processes:\n" + processes)
+    return ws
+
+
+def run(ws: Workspace, name: str, **kwargs: object):  # type: ignore[no-untyped-def]
+    return run_chain(load_config(ws), name, **kwargs)  # type: ignore[arg-type]
+
+
+def gone(pid: int) -> bool:
+    """True if `pid` no longer runs (a zombie left to a non-reaping init counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def test_a_thread_that_exits_0_succeeds_and_leaves_its_record_and_logs(empty_workspace: Workspace) -> None:
+    ws = workspace_with(empty_workspace, "  hello:\n    code: print('hi there')\n")
+
+    record = run(ws, "hello")
+
+    assert record.status is RunStatus.SUCCEEDED
+    assert record.folder.parent == ws.root / "process" / "hello"
+    data = json.loads((record.folder / "run.json").read_text())
+    assert data["id"] == f"hello/{record.folder.name}"
+    assert data["status"] == "succeeded"
+    assert data["trigger"] == "manual"
+    assert data["started"].endswith("Z") and data["finished"].endswith("Z")
+    assert data["threads"][0] | {"started": None, "finished": None, "duration": None} == {
+        "name": "hello",
+        "status": "succeeded",
+        "exit_code": 0,
+        "signal": None,
+        "started": None,
+        "finished": None,
+        "duration": None,
+        "attempts": 1,
+        "retries": 0,
+        "progress": None,
+        "log": "hello.log",
+        "error": None,
+    }
+    assert data["config_revision"] == load_config(ws).revision
+    assert data["user"] and data["host"] and data["pid"] == os.getpid()
+    assert "hello | hi there\n" in (record.folder / "console.log").read_text()
+    assert "hello | hi there\n" in (record.folder / "hello.log").read_text()
+
+
+def test_a_thread_that_exits_3_fails_with_its_exit_code(empty_workspace: Workspace) -> None:
+    ws = workspace_with(empty_workspace, "  bad:\n    command: ['sh', '-c', 'exit 3']\n")
+
+    record = run(ws, "bad")
+
+    assert record.status is RunStatus.FAILED
+    assert (record.threads[0].status, record.threads[0].exit_code, record.threads[0].signal) == (
+        ThreadStatus.FAILED,
+        3,
+        None,
+    )
+    assert record.failed_thread == "bad"
+
+
+def test_a_death_by_sigkill_is_recorded_as_the_signal_not_an_exit_code(empty_workspace: Workspace) -> None:
+    ws = workspace_with(empty_workspace, "  killed:\n    command: sh -c 'kill -9 $$'\n")
+
+    record = run(ws, "killed")
+
+    thread = read_run_json(record.folder).threads[0]
+    assert (thread.status, thread.exit_code, thread.signal) == (ThreadStatus.FAILED, None, "SIGKILL")
+
+
+def test_a_script_ignoring_sigterm_is_killed_after_the_grace_period(empty_workspace: Workspace) -> None:
+    script = (
+        "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('ready')\ntime.sleep(60)\n"
+    )
+    write(empty_workspace.thread_dir("stubborn") / "main.py", script)
+    ws = workspace_with(empty_workspace, "  stubborn:\n    timeout: 0.5s\n")
+
+    record = run(ws, "stubborn")
+
+    thread = record.threads[0]
+    assert (record.status, thread.status, thread.signal) == (
+        RunStatus.TIMED_OUT,
+        ThreadStatus.TIMED_OUT,
+        "SIGKILL",
+    )
+    assert "[taskctl: timed out]" in (record.folder / "console.log").read_text()
+
+
+def test_a_background_sleep_left_behind_is_gone_after_a_timeout(empty_workspace: Workspace) -> None:
+    ws = workspace_with(
+        empty_workspace,
+        "  leaky:\n    command: ['sh', '-c', 'sleep 1000 & echo $! > sleep.pid; sleep 1000']\n    timeout: 0.5s\n",
+    )
+
+    record = run(ws, "leaky")
+
+    assert record.status is RunStatus.TIMED_OUT
+    assert gone(int((record.folder / "sleep.pid").read_text()))
+
+
+def test_a_background_sleep_left_behind_by_a_finished_thread_is_stopped_too(
+    empty_workspace: Workspace,
+) -> None:
+    ws = workspace_with(
+        empty_workspace, "  leaky:\n    command: ['sh', '-c', 'sleep 1000 & echo $! > sleep.pid']\n"
+    )
+
+    record = run(ws, "leaky")
+
+    assert record.status is RunStatus.SUCCEEDED
+    assert gone(int((record.folder / "sleep.pid").read_text()))
+
+
+CHAIN_THREADS = """\
+  first:
+    command: ['sh', '-c', 'echo one']
+  second:
+    command: ['sh', '-c', 'exit 4']
+  third:
+    command: ['sh', '-c', 'echo three > third.txt']
+"""
+
+
+def test_on_failure_stop_marks_the_threads_after_a_failure_not_run(empty_workspace: Workspace) -> None:
+    ws = workspace_with(
+        empty_workspace,
+        CHAIN_THREADS,
+        "  chain:\n    threads: [first, second, third]\n    on_failure: stop\n",
+    )
+
+    record = run(ws, "chain")
+
+    assert record.status is RunStatus.FAILED
+    assert [t.status for t in record.threads] == [
+        ThreadStatus.SUCCEEDED,
+        ThreadStatus.FAILED,
+        ThreadStatus.NOT_RUN,
+    ]
+    assert not (record.folder / "third.txt").exists()
+
+
+def test_on_failure_continue_runs_the_rest_and_the_run_still_fails(empty_workspace: Workspace) -> None:
+    ws = workspace_with(
+        empty_workspace,
+        CHAIN_THREADS,
+        "  chain:\n    threads: [first, second, third]\n    on_failure: continue\n",
+    )
+
+    record = run(ws, "chain")
+
+    assert record.status is RunStatus.FAILED
+    assert [t.status for t in record.threads] == [
+        ThreadStatus.SUCCEEDED,
+        ThreadStatus.FAILED,
+        ThreadStatus.SUCCEEDED,
+    ]
+    assert (record.folder / "third.txt").read_text() == "three\n"
+    assert record.failed_thread == "second"
+
+
+def test_retries_run_the_thread_again_and_count_the_attempts(empty_workspace: Workspace) -> None:
+    flaky = "import pathlib, sys\np = pathlib.Path('tries')\nn = len(p.read_text()) if p.exists() else 0\n"
+    flaky += "p.write_text('x' * (n + 1))\nprint('try', n + 1)\nsys.exit(0 if n == 2 else 5)\n"
+    write(empty_workspace.thread_dir("flaky") / "main.py", flaky)
+    ws = workspace_with(empty_workspace, "  flaky:\n    retries: {count: 3, delay: 0.05s, backoff: 2}\n")
+
+    record = run(ws, "flaky")
+
+    thread = read_run_json(record.folder).threads[0]
+    assert (record.status, thread.attempts, thread.retries, thread.exit_code) == (
+        RunStatus.SUCCEEDED,
+        3,
+        2,
+        0,
+    )
+    console = (record.folder / "console.log").read_text()
+    assert "[taskctl: attempt 1 of 4]" in console
+    assert "[taskctl: attempt 2 of 4 in 0.05s]" in console
+    assert "[taskctl: attempt 3 of 4 in 0.1s]" in console
+    assert console.count("flaky failed (exit 5)") == 2
+
+
+def test_a_thread_printing_200_mb_keeps_its_logs_within_the_cap(empty_workspace: Workspace) -> None:
+    noisy = (
+        "import sys\nline = b'y' * 1023 + b'\\n'\nblock = line * 1024\n"
+        "for i in range(200):\n    sys.stdout.buffer.write(block)\nprint('the very end')\n"
+    )
+    write(empty_workspace.thread_dir("noisy") / "main.py", noisy)
+    ws = workspace_with(
+        empty_workspace, "  noisy: {}\n", settings="defaults: {kill_grace: 0.3, max_log_size: 1MB}\n"
+    )
+
+    record = run(ws, "noisy")
+
+    assert record.status is RunStatus.SUCCEEDED
+    for name in ("noisy.log", "console.log"):
+        size = (record.folder / name).stat().st_size
+        assert 700_000 < size <= 1024 * 1024 + 4096, (name, size)
+    text = (record.folder / "noisy.log").read_text()
+    assert "of output omitted]" in text
+    assert text.rstrip("\n").splitlines()[-2].endswith("noisy | the very end")
+    assert not list(record.folder.glob(".*tail*"))
+
+
+def test_a_huge_line_without_newline_is_cut_into_pieces(empty_workspace: Workspace) -> None:
+    ws = workspace_with(
+        empty_workspace, "  wide:\n    code: \"import sys; sys.stdout.write('z' * 300000)\"\n"
+    )
+
+    record = run(ws, "wide")
+
+    lines = [line for line in (record.folder / "wide.log").read_text().splitlines() if "zzz" in line]
+    assert len(lines) == 5
+    assert sum(line.count("z") for line in lines) == 300000
+
+
+def test_progress_lines_are_recorded(empty_workspace: Workspace) -> None:
+    ws = workspace_with(
+        empty_workspace, "  steps:\n    code: \"print('::progress 3/4'); print('::progress 40%')\"\n"
+    )
+    write(ws.config_dir / "more.yaml", "threads:\n  counted:\n    code: \"print('::progress 30/40')\"\n")
+
+    assert run(ws, "steps").threads[0].progress == Progress(40.0)
+    assert read_run_json(run(ws, "counted").folder).threads[0].progress == Progress(30.0, 40.0)
+
+
+def test_progress_lines_are_parsed_in_both_forms() -> None:
+    assert parse_progress(b"::progress 40/100") == Progress(40.0, 100.0)
+    assert parse_progress(b"::progress 12.5%") == Progress(12.5)
+    assert parse_progress(b"::progress soon") is None
+    assert Progress(40.0, 100.0).text() == "40/100 (40%)"
+
+
+def test_a_thread_sees_its_environment_and_runs_in_the_run_folder(empty_workspace: Workspace) -> None:
+    code = (
+        "import os\nfor k in ['TASKCTL_RUN_ID', 'TASKCTL_PROCESS', 'TASKCTL_THREAD', 'TASKCTL_STEP', "
+        "'PYTHONUNBUFFERED', 'REGION']:\n    print(k, os.environ[k])\nprint('cwd', os.getcwd())\n"
+        "print('dir', os.environ['TASKCTL_RUN_DIR'])\n"
+    )
+    write(empty_workspace.thread_dir("envy") / "main.py", code)
+    ws = workspace_with(
+        empty_workspace,
+        "  envy:\n    env: {REGION: us}\n  other:\n    code: pass\n",
+        "  both:\n    threads: [other, envy]\n",
+    )
+
+    record = run(ws, "both")
+
+    log = (record.folder / "envy.log").read_text()
+    for expected in (
+        f"TASKCTL_RUN_ID {record.id}",
+        "TASKCTL_PROCESS both",
+        "TASKCTL_THREAD envy",
+        "TASKCTL_STEP 2/2",
+        "PYTHONUNBUFFERED 1",
+        "REGION us",
+        f"cwd {record.folder}",
+        f"dir {record.folder}",
+    ):
+        assert expected in log
+
+
+def test_a_scraping_input_is_copied_into_the_run_folder_and_passed_first(empty_workspace: Workspace) -> None:
+    write(empty_workspace.thread_dir("scrape") / "links.csv", "sku,name,link\n")
+    write(empty_workspace.thread_dir("scrape") / "main.py", "import sys, os\nprint(sys.argv[1:])\n")
+    ws = workspace_with(
+        empty_workspace, "  scrape:\n    type: scraping\n    input: links.csv\n    args: ['--pages', '3']\n"
+    )
+
+    record = run(ws, "scrape")
+
+    copy = record.folder / "links.csv"
+    assert copy.read_text() == "sku,name,link\n"
+    assert f"['{copy}', '--pages', '3']" in (record.folder / "scrape.log").read_text()
+
+
+def test_placeholders_place_the_input_and_the_run_folder(empty_workspace: Workspace) -> None:
+    write(empty_workspace.thread_dir("scrape") / "links.csv", "sku\n")
+    ws = workspace_with(
+        empty_workspace,
+        "  scrape:\n    type: scraping\n    input: links.csv\n    command: echo\n    args: ['--in={input}', '{run_dir}']\n",
+    )
+
+    record = run(ws, "scrape")
+
+    assert (
+        f"--in={record.folder / 'links.csv'} {record.folder}\n" in (record.folder / "scrape.log").read_text()
+    )
+
+
+def test_a_script_deleted_after_validation_fails_with_a_clear_message(empty_workspace: Workspace) -> None:
+    write(empty_workspace.thread_dir("gone") / "main.py", "print('x')\n")
+    ws = workspace_with(empty_workspace, "  gone: {}\n")
+    config = load_config(ws)
+    (ws.thread_dir("gone") / "main.py").unlink()
+
+    record = run_chain(config, "gone")
+
+    assert record.status is RunStatus.FAILED
+    assert record.threads[0].error == (
+        "script threads/gone/main.py does not exist (it was there when the config was checked); restore it"
+    )
+
+
+def test_a_script_that_is_not_python_fails_with_a_clear_message(empty_workspace: Workspace) -> None:
+    write(empty_workspace.thread_dir("shell") / "main.py", "#!/bin/sh\necho $((1 + 2))\nfi\n")
+    ws = workspace_with(empty_workspace, "  shell: {}\n")
+
+    record = run(ws, "shell")
+
+    assert record.status is RunStatus.FAILED
+    error = record.threads[0].error or ""
+    assert error.startswith("threads/shell/main.py is not a Python script (line 2:")
+    assert error.endswith("fix it or use 'command:'")
+
+
+def test_an_input_deleted_after_validation_fails_with_a_clear_message(empty_workspace: Workspace) -> None:
+    write(empty_workspace.thread_dir("scrape") / "input.csv", "sku\n")
+    write(empty_workspace.thread_dir("scrape") / "main.py", "print('x')\n")
+    ws = workspace_with(empty_workspace, "  scrape:\n    type: scraping\n    input: input.csv\n")
+    config = load_config(ws)
+    (ws.thread_dir("scrape") / "input.csv").unlink()
+
+    record = run_chain(config, "scrape")
+
+    assert record.threads[0].error == (
+        "input threads/scrape/input.csv does not exist (it was there when the config was checked); restore it"
+    )
+
+
+class _FullDisk:
+    """A log file on a disk that fills up after `room` bytes."""
+
+    def __init__(self, path: Path, mode: str, room: list[int]) -> None:
+        self._file = open(path, mode)  # noqa: SIM115
+        self._room = room
+
+    def write(self, data: bytes) -> int:
+        if len(data) > self._room[0]:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self._room[0] -= len(data)
+        return self._file.write(data)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._file, name)
+
+
+def test_a_full_disk_while_writing_the_log_fails_the_run_cleanly(empty_workspace: Workspace) -> None:
+    ws = workspace_with(
+        empty_workspace,
+        "  chatty:\n    code: \"import time\\nfor i in range(100000): print('line', i)\"\n  after:\n    code: pass\n",
+        "  both:\n    threads: [chatty, after]\n    on_failure: continue\n",
+    )
+    room = [10_000]
+
+    def opener(path: Path, mode: str) -> BinaryIO:
+        return _FullDisk(path, mode, room)  # type: ignore[return-value]
+
+    with Store(ws.state_db) as store:
+        record = run_chain(load_config(ws), "both", store=store, hooks=RunHooks(open_log=opener))
+        row = store.get(record.id)
+
+    assert record.status is RunStatus.FAILED
+    assert "No space left on device" in (record.error or "")
+    assert [t.status for t in record.threads] == [ThreadStatus.FAILED, ThreadStatus.NOT_RUN]
+    assert read_run_json(record.folder).status is RunStatus.FAILED
+    assert row is not None and row.status is RunStatus.FAILED
+
+
+def test_the_process_timeout_covers_the_whole_chain(empty_workspace: Workspace) -> None:
+    ws = workspace_with(
+        empty_workspace,
+        "  nap:\n    command: ['sleep', '0.3']\n  long:\n    command: ['sleep', '30']\n  never:\n    code: pass\n",
+        "  slow:\n    threads: [nap, long, never]\n    timeout: 0.8s\n    on_failure: continue\n",
+    )
+
+    record = run(ws, "slow")
+
+    assert record.status is RunStatus.TIMED_OUT
+    assert [t.status for t in record.threads] == [
+        ThreadStatus.SUCCEEDED,
+        ThreadStatus.TIMED_OUT,
+        ThreadStatus.NOT_RUN,
+    ]
+
+
+def test_cancelling_a_run_stops_its_thread_and_records_cancelled(empty_workspace: Workspace) -> None:
+    ws = workspace_with(empty_workspace, "  long:\n    command: ['sleep', '30']\n")
+    token = CancelToken()
+    threading.Timer(0.3, token.cancel).start()
+
+    record = run(ws, "long", cancel=token)
+
+    assert (record.status, record.threads[0].status, record.threads[0].signal) == (
+        RunStatus.CANCELLED,
+        ThreadStatus.CANCELLED,
+        "SIGTERM",
+    )
+
+
+def test_two_runs_in_the_same_second_get_their_own_folders(tmp_path: Path) -> None:
+    first = create_run_folder(tmp_path, "2026-11-22_02-30-00")
+    second = create_run_folder(tmp_path, "2026-11-22_02-30-00")
+    third = create_run_folder(tmp_path, "2026-11-22_02-30-00")
+
+    assert [p.name for p in (first, second, third)] == [
+        "2026-11-22_02-30-00",
+        "2026-11-22_02-30-00-2",
+        "2026-11-22_02-30-00-3",
+    ]
+
+
+def test_the_overlap_policy_decides_whether_a_run_starts() -> None:
+    assert decide_overlap(Overlap.SKIP, 1, []).admission is Admission.START
+    assert decide_overlap(Overlap.SKIP, 1, ["p/1"]).admission is Admission.SKIP
+    assert decide_overlap(Overlap.SKIP, 1, ["p/1"], force=True).admission is Admission.START
+    assert decide_overlap(Overlap.QUEUE, 1, ["p/1"]).admission is Admission.QUEUE
+    assert decide_overlap(Overlap.ALLOW, 2, ["p/1"]).admission is Admission.START
+    assert decide_overlap(Overlap.ALLOW, 2, ["p/1", "p/2"]).admission is Admission.SKIP
+    assert decide_overlap(Overlap.REPLACE, 1, ["p/1"]).blockers == ["p/1"]
+
+
+def test_a_second_run_is_skipped_while_the_first_runs_and_a_dead_one_is_interrupted(
+    empty_workspace: Workspace,
+) -> None:
+    ws = workspace_with(empty_workspace, "  job:\n    code: pass\n")
+    config = load_config(ws)
+    with Store(ws.state_db) as store:
+        first = prepare_run(config, "job")
+        assert admit_run(store, first, config.runnable("job")) is Admission.START  # running, in this process
+        second = prepare_run(config, "job")
+        assert admit_run(store, second, config.runnable("job")) is Admission.SKIP
+        assert read_run_json(second.folder).status is RunStatus.SKIPPED
+
+        first.pid, first.pid_start = 999_999, 1  # as if its runner had died
+        store.save_run(first)
+        third = prepare_run(config, "job")
+        assert admit_run(store, third, config.runnable("job")) is Admission.START
+        assert store.get(first.id).status is RunStatus.INTERRUPTED  # type: ignore[union-attr]
+
+
+def test_a_queued_run_waits_for_the_running_one(empty_workspace: Workspace) -> None:
+    ws = workspace_with(
+        empty_workspace, "  job:\n    code: pass\n", "  queued:\n    threads: [job]\n    overlap: queue\n"
+    )
+    config = load_config(ws)
+    with Store(ws.state_db) as store:
+        first = prepare_run(config, "queued")
+        admit_run(store, first, config.runnable("queued"))
+        second = prepare_run(config, "queued")
+
+        def finish_first() -> None:
+            time.sleep(0.3)
+            with Store(ws.state_db) as other:
+                first.status = RunStatus.SUCCEEDED
+                other.save_run(first)
+
+        threading.Thread(target=finish_first).start()
+        started = time.monotonic()
+        assert admit_run(store, second, config.runnable("queued"), poll=0.05) is Admission.START
+        assert time.monotonic() - started >= 0.25
+
+
+def test_a_process_name_with_unicode_is_rejected_by_the_config(empty_workspace: Workspace) -> None:
+    write(empty_workspace.config_dir / "processes.yaml", "processes:\n  nächtlich:\n    threads: [job]\n")
+    write(empty_workspace.config_dir / "threads.yaml", "threads:\n  job:\n    code: pass\n")
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(empty_workspace)
+
+    assert "'nächtlich' is not a valid name" in str(caught.value)
+
+
+def test_sigterm_to_a_thread_is_recorded_as_sigterm(empty_workspace: Workspace) -> None:
+    ws = workspace_with(empty_workspace, "  term:\n    command: sh -c 'kill -TERM $$'\n")
+
+    assert run(ws, "term").threads[0].signal == signal.Signals.SIGTERM.name
