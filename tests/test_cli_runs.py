@@ -115,7 +115,8 @@ def test_run_exits_1_and_names_the_failed_thread(ws: Workspace) -> None:
     run_id = f"both/{only_run(ws, 'both').name}"
     assert result.exit_code == 1
     assert re.fullmatch(
-        rf"run {run_id} failed in \d+\.\ds: thread broken failed \(exit 3\) \(see taskctl logs {run_id}\)\n",
+        rf"run {run_id} failed in \d+\.\ds: thread broken failed \(exit 3\) \(see taskctl logs {run_id}\)\n"
+        rf"run folder: process/{run_id}/\n",
         result.stderr,
     )
 

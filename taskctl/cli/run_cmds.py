@@ -181,7 +181,7 @@ def _outcome_line(record: RunRecord, workspace: Workspace) -> str:
         line += f": {record.error}"
     if record.status is not RunStatus.SUCCEEDED:
         line += f" (see taskctl logs {record.id})"
-    return line
+    return line + f"\nrun folder: {workspace.relative(workspace.process_dir / record.id)}/"
 
 
 def _print_plan(config: LoadedConfig, name: str, json_output: bool) -> None:
