@@ -303,6 +303,23 @@ def test_a_thread_sees_its_environment_and_runs_in_the_run_folder(empty_workspac
         assert expected in log
 
 
+def test_settings_taskctl_made_for_its_own_process_do_not_reach_threads(
+    empty_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import taskctl
+
+    monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    monkeypatch.setattr(taskctl, "OWN_ENV", {"PYDANTIC_DISABLE_PLUGINS"})
+    ws = workspace_with(
+        empty_workspace,
+        "  peek:\n    code: \"import os; print(os.environ.get('PYDANTIC_DISABLE_PLUGINS'))\"\n",
+    )
+
+    record = run(ws, "peek")
+
+    assert " peek | None\n" in (record.folder / "peek.log").read_text()
+
+
 def test_a_scraping_input_is_copied_into_the_run_folder_and_passed_first(empty_workspace: Workspace) -> None:
     write(empty_workspace.thread_dir("scrape") / "links.csv", "sku,name,link\n")
     write(empty_workspace.thread_dir("scrape") / "main.py", "import sys, os\nprint(sys.argv[1:])\n")

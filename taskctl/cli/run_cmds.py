@@ -235,7 +235,9 @@ def _detach(config: LoadedConfig, name: str, force: bool, json_output: bool) -> 
 
     record = prepare_run(config, name)
     package_root = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ)
+    from taskctl import inherited_env
+
+    env = inherited_env()
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
     argv = [sys.executable, "-m", "taskctl", "--root", str(config.workspace.root), "run", name]
     argv += ["--prepared", record.id] + (["--force"] if force else [])

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
+from taskctl import inherited_env
 from taskctl.clock import SYSTEM_CLOCK, Clock
 from taskctl.config.loader import LoadedConfig
 from taskctl.config.models import OnFailure, Overlap, ProcessConfig, ThreadConfig, ThreadType
@@ -432,7 +433,7 @@ def _run_thread(
             result = run_attempt(
                 plan.argv,
                 plan.cwd,
-                {**os.environ, **plan.env},
+                {**inherited_env(), **plan.env},
                 capture,
                 clock,
                 cancel,
