@@ -407,7 +407,7 @@ def show(
         taskctl show nightly@latest
         taskctl show nightly/2026-11-22_02-30-00 --json
     """
-    from taskctl.units import format_duration
+    from taskctl.units import format_duration, format_size
 
     workspace = common.workspace()
     record = _record(workspace, run_id)
@@ -450,7 +450,7 @@ def show(
     )
     typer.echo("")
     common.print_table(
-        [[f["name"], _human_size(int(str(f["size"])))] for f in files], ["FILE", "SIZE"], empty="no files"
+        [[f["name"], format_size(int(str(f["size"])))] for f in files], ["FILE", "SIZE"], empty="no files"
     )
 
 
@@ -460,15 +460,6 @@ def _files(folder: Path) -> list[dict[str, object]]:
         if path.is_file() and not path.name.startswith("."):
             found.append({"name": str(path.relative_to(folder)), "size": path.stat().st_size})
     return found
-
-
-def _human_size(count: int) -> str:
-    value = float(count)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TB"
 
 
 def _resolve(store: Store, workspace: Workspace, text: str) -> str:
@@ -623,6 +614,7 @@ def pack(
     """
     from taskctl.archive import PackedRun, format_for, pack_runs
     from taskctl.errors import UsageError
+    from taskctl.units import format_size
 
     workspace = common.workspace()
     run_ids = _pack_selection(workspace, targets, latest, since, allow_running)
@@ -644,8 +636,8 @@ def pack(
     for skipped in report.skipped:
         typer.echo(f"warning: skipped {skipped}", err=True)
     typer.echo(
-        f"packed {len(run_ids)} run(s), {report.files} file(s), {_human_size(report.bytes_in)} -> "
-        f"{_human_size(report.bytes_out)} into {destination}",
+        f"packed {len(run_ids)} run(s), {report.files} file(s), {format_size(report.bytes_in)} -> "
+        f"{format_size(report.bytes_out)} into {destination}",
         err=True,
     )
 
