@@ -236,7 +236,9 @@ def _scalar_text(value: Any) -> str:
 
 
 class ConfigFile(_Strict):
-    """What any file under config/ may declare."""
+    """What any file under config/ may declare (the loader validates entries one by one; this is the schema)."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     threads: dict[str, ThreadConfig] = Field(default_factory=dict)
     processes: dict[str, ProcessConfig] = Field(default_factory=dict)
@@ -244,6 +246,8 @@ class ConfigFile(_Strict):
 
 class SettingsFile(Settings, ConfigFile):
     """config/taskctl.yaml: the settings, and threads/processes like any other file."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 def config_json_schema() -> dict[str, Any]:
