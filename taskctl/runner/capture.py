@@ -184,16 +184,14 @@ class LogCapture:
         if end:
             if self.on_progress is not None:
                 self._find_progress(data, end)
-            self._emit_text(data, end)
-            data = data[end:] if end < len(data) else b""
-        pending = self._pending + data if self._pending else data
-        pieces: list[bytes] = []
-        while len(pending) > MAX_LINE:
-            pieces.append(pending[:MAX_LINE])
-            pending = pending[MAX_LINE:]
-        self._pending = pending
-        if pieces:
-            self._emit(pieces)
+            self._emit_text(data, end)  # the pending line goes first, and is done with
+            data = data[end:]
+        pending = self._pending + data
+        cut = max(0, len(pending) - 1) // MAX_LINE * MAX_LINE  # at most MAX_LINE bytes wait for a newline
+        self._pending = pending[cut:]
+        if cut:
+            view = memoryview(pending)
+            self._emit([view[start : start + MAX_LINE] for start in range(0, cut, MAX_LINE)])
 
     def note(self, text: str) -> None:
         """A line of taskctl's own (an attempt starting, a timeout), written in order with the output."""
@@ -228,11 +226,11 @@ class LogCapture:
         now = datetime.fromtimestamp(self.clock.now().timestamp(), self.zone)
         return now.isoformat(timespec="milliseconds").encode() + b" " + self._name + b" | "
 
-    def _line(self, lines: list[bytes]) -> bytes:
+    def _line(self, lines: Sequence[Buffer]) -> bytes:
         prefix = self._prefix()
-        return prefix + (b"\n" + prefix).join(lines) + b"\n"
+        return b"".join(part for line in lines for part in (prefix, line, b"\n"))
 
-    def _emit(self, lines: list[bytes]) -> None:
+    def _emit(self, lines: Sequence[Buffer]) -> None:
         self._write([self._line(lines)])
 
     def _emit_text(self, data: bytes, end: int) -> None:

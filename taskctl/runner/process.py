@@ -204,7 +204,7 @@ def _enlarge_pipe(fd: int) -> None:
     setter = getattr(fcntl, "F_SETPIPE_SZ", None)
     if setter is not None:
         with contextlib.suppress(OSError):
-            fcntl.fcntl(fd, setter, 1024 * 1024)
+            fcntl.fcntl(fd, setter, CHUNK)
 
 
 def _next_wakeup(now: float, *moments: float | None) -> float | None:
