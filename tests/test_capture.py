@@ -76,6 +76,13 @@ def test_a_progress_mark_split_across_chunks_is_still_read(capture: Capture) -> 
     assert capture.progress == [Progress(3.0, 4.0)]
 
 
+def test_a_progress_line_fed_a_few_bytes_at_a_time_is_read_once(capture: Capture) -> None:
+    for piece in (b"::progress", b" 1/2", b"\n", b"::progress 2/2\n"):
+        capture.logs.feed(piece)
+
+    assert capture.progress == [Progress(1.0, 2.0), Progress(2.0, 2.0)]
+
+
 def test_progress_lines_inside_a_big_chunk_are_read_in_order(capture: Capture) -> None:
     lines = b"x" * 199 + b"\n"
     capture.logs.feed(lines * 1000 + b"::progress 40%\n" + lines * 1000 + b"  ::progress 9/10  \n" + lines)
