@@ -236,7 +236,7 @@ def _scalar_text(value: Any) -> str:
 
 
 class ConfigFile(_Strict):
-    """What any file under config/ may declare (the loader validates entries one by one; this is the schema)."""
+    """What any file under config/ may declare (the schema; the loader validates entry by entry)."""
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
 

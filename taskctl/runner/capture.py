@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from taskctl.clock import Clock
 from taskctl.runs import Progress
+from taskctl.units import format_size
 
 CHUNK = 1024 * 1024  # bytes per read; the pipe is enlarged to match where the OS allows
 MAX_LINE = 64 * 1024
@@ -210,7 +211,7 @@ class LogCapture:
             self.end_line()
             if self._tail is not None:
                 omitted = self.produced - self.head_written - self._tail.kept
-                marker = self._line([f"[taskctl: {_size(omitted)} of output omitted]".encode()])
+                marker = self._line([f"[taskctl: {format_size(omitted)} of output omitted]".encode()])
                 self._write_both([marker])
                 self._tail.copy_to([self._console, self._thread_log])
             self._thread_log.flush()
@@ -300,12 +301,3 @@ class LogCapture:
             for part in parts:
                 file.write(part)
             file.flush()
-
-
-def _size(count: int) -> str:
-    value = float(count)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"
