@@ -1,10 +1,12 @@
 """CSV import (validate everything, then write in one transaction) and export.
 
 The import streams the file once: a precompiled regex accepts clean rows in a tight loop, anything else goes
-through `check_row` for a cleaned value or a message. Rows land in a TEMP table; only when the whole file is
-valid are they merged into `skus` — all inside one transaction, so a bad file or an interruption leaves the
-table as it was. Into an empty table the merge drops the secondary indexes and the search triggers, inserts
-in sku order and builds them again, which is several times faster than maintaining them row by row.
+through `check_row` for a cleaned value or a message. Everything happens in one transaction that commits only
+when the whole file is valid, so a bad file or an interruption leaves the table as it was.
+
+Into an empty table the rows are appended with the indexes and search triggers dropped, and each index is
+then built in one pass — several times faster than maintaining them row by row. Into a table that has rows,
+they land in a TEMP table first and are merged with one UPDATE and one INSERT.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from itertools import islice
@@ -23,7 +26,7 @@ from typing import Any, TextIO
 
 from taskctl.errors import NotFoundError, TaskctlError, UsageError
 from taskctl.skus import schema
-from taskctl.skus.fields import COLUMNS, FAST_SEPARATOR, check_row, fast_row_pattern
+from taskctl.skus.fields import COLUMNS, SQL_BAD_ROW, SQL_VALUES, check_row
 from taskctl.skus.model import Sku
 
 MAX_SHOWN_PROBLEMS = 20
@@ -157,18 +160,28 @@ def _first_undecodable_line(path: Path) -> int:
     return 1
 
 
-# The converting INSERT: CSV text (or values check_row cleaned) -> typed columns.
-_VALUES = """(?1, ?2, coalesce(nullif(?3, ''), ?1), ?4,
-    CAST(nullif(?5, '') AS REAL), CAST(nullif(?6, '') AS INTEGER)"""
-_INSERT_NEW = f"""INSERT INTO skus (sku, name, base_sku, link, rating, review_count, created_at, updated_at)
-    VALUES {_VALUES}, ?7, ?7)"""
-_INSERT_TEMP = f"INSERT INTO temp.sku_import VALUES {_VALUES})"
+_INSERT_TEMP = f"INSERT INTO temp.sku_import VALUES ({SQL_VALUES})"
+_INSERT_NEW = """INSERT INTO skus (sku, name, base_sku, link, rating, review_count, created_at, updated_at)
+    VALUES ({values}, {stamp}, {stamp})"""
 _DIFFERS = """(s.name IS NOT i.name OR s.base_sku IS NOT i.base_sku OR s.link IS NOT i.link
     OR s.rating IS NOT i.rating OR s.review_count IS NOT i.review_count)"""
 
 
+_NOT_UTF8 = "is not UTF-8 text (save the file as UTF-8 and import again)"
+
+
+class _NotClean(Exception):
+    """The quick pass met something it does not handle; the checked pass will say what."""
+
+
 class CsvImport:
-    """One import of one file into an open skus.db connection (which the caller holds in a transaction)."""
+    """One import of one file into an open skus.db connection (which the caller holds in a transaction).
+
+    Rows are loaded in a quick pass first: the csv reader feeds SQLite directly and SQL_VALUES/SQL_BAD_ROW
+    check them, with no Python per row. If that pass meets anything unusual (a bad or untrimmed value, a
+    duplicate, a short row, a decoding error), it is undone and the checked pass runs `check_row` on every
+    row, which cleans what can be cleaned and reports every problem with its line.
+    """
 
     def __init__(
         self,
@@ -189,7 +202,7 @@ class CsvImport:
         self.stamp = stamp
         self.progress = progress or (lambda phase, done, total: None)
         self.problems = _Problems(source)
-        self.first_line: dict[str, int] = {}
+        self._rows_checked = 0
 
     def run(self, on_conflict: OnConflict, dry_run: bool) -> ImportSummary:
         """Validate and write the whole file; ImportRejected (with every problem) if any row is bad."""
@@ -199,12 +212,31 @@ class CsvImport:
             "CREATE TEMP TABLE sku_import "
             "(sku TEXT, name TEXT, base_sku TEXT, link TEXT, rating REAL, review_count INTEGER)"
         )
-        rows = self._load(_INSERT_TEMP, ())
+        rows = self._load(
+            _INSERT_TEMP, "temp.sku_import", "CREATE UNIQUE INDEX temp.sku_import_sku ON sku_import(sku)"
+        )
         return self._merge(rows, on_conflict, dry_run)
 
-    def _load(self, insert: str, extra: tuple[Any, ...]) -> int:
-        """Validate the whole file, inserting its rows with `insert` (each row's values + `extra`);
-        raise ImportRejected with every problem. Returns the number of rows."""
+    def _load(self, insert: str, table: str, unique_index: str) -> int:
+        """Load the whole file into `table` with `insert`, then build `unique_index` on its sku.
+        Raises ImportRejected with every problem; returns the number of rows."""
+        conn = self.conn
+        conn.execute("SAVEPOINT sku_load")
+        try:
+            rows = self._quick_pass(insert)
+            if conn.execute(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE {SQL_BAD_ROW})").fetchone()[0]:
+                raise _NotClean
+            conn.execute(unique_index)
+        except (_NotClean, csv.Error, UnicodeDecodeError, sqlite3.ProgrammingError, sqlite3.IntegrityError):
+            conn.execute("ROLLBACK TO sku_load")
+            rows = self._checked_pass(insert)
+            conn.execute(unique_index)
+        conn.execute("RELEASE sku_load")
+        return rows
+
+    @contextmanager
+    def _rows(self) -> Iterator[tuple[Iterator[list[str]], list[str | None], TextIO]]:
+        """The csv reader positioned after the header, the header's columns, and the open file."""
         try:
             handle = self.path.open(encoding="utf-8-sig", newline="")
         except FileNotFoundError:
@@ -215,96 +247,99 @@ class CsvImport:
             reader = csv.reader(handle, delimiter=self.delimiter, strict=True)
             try:
                 first = next(reader, None)
-                if first is None:
-                    raise ImportRejected(
-                        self.source,
-                        [f"{self.source}: the file is empty (expected a header: {', '.join(COLUMNS)})"],
-                        1,
-                    )
-                header = read_header(first, self.source, self.ignore_extra)
-                self.conn.executemany(insert, self._valid_rows(reader, header, handle, extra))
             except UnicodeDecodeError:
-                line = _first_undecodable_line(self.path)
-                self.problems.add(line, "is not UTF-8 text (save the file as UTF-8 and import again)")
-            except csv.Error as exc:
-                self.problems.add(reader.line_num, f"is not valid CSV ({exc})")
-        self.problems.raise_if_any()
-        return len(self.first_line)
+                first = []
+                self.problems.add(_first_undecodable_line(self.path), _NOT_UTF8)
+                self.problems.raise_if_any()
+            if first is None:
+                raise ImportRejected(
+                    self.source,
+                    [f"{self.source}: the file is empty (expected a header: {', '.join(COLUMNS)})"],
+                    1,
+                )
+            yield reader, read_header(first, self.source, self.ignore_extra), handle
 
-    def _valid_rows(
-        self, reader: Iterator[list[str]], header: list[str | None], handle: TextIO, extra: tuple[Any, ...]
-    ) -> Iterator[Sequence[Any]]:
-        """The rows to insert, in COLUMNS order followed by `extra`; problems are recorded, not raised, so
-        that all are found. After the first problem nothing more is inserted, but every row is checked."""
+    def _quick_pass(self, insert: str) -> int:
+        rows = 0
+        with self._rows() as (reader, header, handle):
+            source: Iterator[Sequence[str]] = reader
+            if tuple(header) != COLUMNS:
+                source = map(itemgetter(*(header.index(column) for column in COLUMNS)), reader)
+            total = os.fstat(handle.fileno()).st_size
+            while True:
+                added = self.conn.executemany(insert, islice(source, _BATCH)).rowcount
+                rows += added
+                if added < _BATCH:
+                    return rows
+                self.progress("reading", handle.buffer.tell(), total)
+
+    def _checked_pass(self, insert: str) -> int:
+        with self._rows() as (reader, header, handle):
+            try:
+                self.conn.executemany(insert, self._checked_rows(reader, header, handle))
+            except UnicodeDecodeError:
+                self.problems.add(_first_undecodable_line(self.path), _NOT_UTF8)
+            except csv.Error as exc:
+                self.problems.add(reader.line_num, f"is not valid CSV ({exc})")  # type: ignore[attr-defined]
+        self.problems.raise_if_any()
+        return self._rows_checked
+
+    def _checked_rows(
+        self, reader: Iterator[list[str]], header: list[str | None], handle: TextIO
+    ) -> Iterator[Sequence[str]]:
+        """Every row through check_row, trimmed, in COLUMNS order. Problems are recorded, not raised, so
+        that all are found; after the first one nothing more is inserted."""
         width = len(header)
-        fast = fast_row_pattern(header).match
-        join = FAST_SEPARATOR.join
-        in_order: Callable[[list[str]], tuple[str, ...]] | None = None
-        if tuple(header) != COLUMNS:
-            in_order = itemgetter(*(header.index(column) for column in COLUMNS))
-        sku_at = header.index("sku")
-        first_line = self.first_line
+        positions = [header.index(column) for column in COLUMNS]
+        first_line: dict[str, int] = {}
         problems = self.problems
         total = os.fstat(handle.fileno()).st_size
         line = 1
-        while True:
-            before = line
-            for row in islice(reader, _BATCH):
-                start = line + 1
-                line = reader.line_num  # type: ignore[attr-defined]
-                if len(row) == width and fast(join(row)):
-                    sku = row[sku_at]
-                    if in_order:
-                        values: Sequence[Any] = in_order(row) + extra
-                    else:
-                        row += extra
-                        values = row
-                else:
-                    if not row:
-                        continue  # a blank line
-                    if len(row) != width:
-                        problems.add(
-                            start,
-                            f"expected {width} fields, found {len(row)} (check the delimiter and quoting)",
-                        )
-                        continue
-                    cleaned = check_row(*(row[header.index(column)] for column in COLUMNS))
-                    if isinstance(cleaned, list):
-                        for message in cleaned:
-                            problems.add(start, message)
-                        continue
-                    sku = cleaned.sku
-                    values = (
-                        cleaned.sku,
-                        cleaned.name,
-                        cleaned.base_sku,
-                        cleaned.link,
-                        cleaned.rating,
-                        cleaned.review_count,
-                        *extra,
-                    )
-                first = first_line.setdefault(sku, start)
-                if first != start:
-                    problems.add(start, f"sku '{sku}' appears twice (first on line {first})")
-                    continue
-                if not problems.total:
-                    yield values
-            if line == before:
-                break
-            self.progress("reading", handle.buffer.tell(), total)
+        for count, row in enumerate(reader, start=1):
+            start, line = line + 1, reader.line_num  # type: ignore[attr-defined]
+            if count % _BATCH == 0:
+                self.progress("reading", handle.buffer.tell(), total)
+            if not row:
+                continue  # a blank line
+            if len(row) != width:
+                problems.add(
+                    start, f"expected {width} fields, found {len(row)} (check the delimiter and quoting)"
+                )
+                continue
+            values = [row[position].strip() for position in positions]
+            cleaned = check_row(*values)
+            if isinstance(cleaned, list):
+                for message in cleaned:
+                    problems.add(start, message)
+                continue
+            first = first_line.setdefault(cleaned.sku, start)
+            if first != start:
+                problems.add(start, f"sku '{cleaned.sku}' appears twice (first on line {first})")
+            elif not problems.total:
+                yield values
+        self._rows_checked = len(first_line)
+
+    def _first_lines(self, skus: set[str]) -> dict[str, int]:
+        """The line on which each of `skus` first appears in the file."""
+        found: dict[str, int] = {}
+        with self._rows() as (reader, header, _):
+            at = header.index("sku")
+            line = 1
+            for row in reader:
+                start, line = line + 1, reader.line_num  # type: ignore[attr-defined]
+                if len(row) > at and row[at].strip() in skus:
+                    found.setdefault(row[at].strip(), start)
+        return found
 
     def _reject_existing(self) -> None:
         """Reject the import if any of its skus already exists (on_conflict=error)."""
-        found = [
-            sku
-            for (sku,) in self.conn.execute(
-                "SELECT i.sku FROM temp.sku_import i JOIN skus s ON s.sku = i.sku"
-            )
-        ]
-        for sku in sorted(found, key=self.first_line.__getitem__):
+        found = {
+            sku for (sku,) in self.conn.execute("SELECT i.sku FROM temp.sku_import i JOIN skus s USING (sku)")
+        }
+        lines = self._first_lines(found)
+        for sku in sorted(found, key=lines.__getitem__):
             self.problems.add(
-                self.first_line[sku],
-                f"sku '{sku}' already exists (use --on-conflict update or skip to import it)",
+                lines[sku], f"sku '{sku}' already exists (use --on-conflict update or skip to import it)"
             )
         self.problems.raise_if_any()
 
@@ -337,24 +372,26 @@ class CsvImport:
         return ImportSummary(rows, new, updated, rows - new - updated - skipped, skipped, dry_run)
 
     def _fill_empty_table(self, dry_run: bool) -> ImportSummary:
-        """Insert straight into the empty table without its secondary indexes and search triggers, then
-        build those in one pass each: far faster than keeping them current row by row."""
+        """Append straight into the empty table without its indexes and search triggers, then build
+        each in one pass: far faster than keeping them current row by row."""
         conn = self.conn
-        for name in schema.SECONDARY_INDEXES:
+        for name in schema.INDEXES:
             conn.execute(f"DROP INDEX {name}")
         for name in schema.SEARCH_TRIGGERS:
             conn.execute(f"DROP TRIGGER {name}")
-        rows = self._load(_INSERT_NEW, (self.stamp,))
+        insert = _INSERT_NEW.format(values=SQL_VALUES, stamp=int(self.stamp))
+        unique, *others = schema.INDEXES.values()
+        rows = self._load(insert, "skus", unique)
         if dry_run:
             return ImportSummary(rows, rows, 0, 0, 0, dry_run)  # the rollback restores indexes and triggers
-        steps = 1 + len(schema.SECONDARY_INDEXES)
+        steps = 1 + len(others)
         self.progress("indexing", 0, steps)
         conn.execute("INSERT INTO skus_search(skus_search) VALUES ('delete-all')")
         conn.execute(
             "INSERT INTO skus_search(rowid, text) "
             f"SELECT id, {schema.SEARCH_TEXT.format(row='skus')} FROM skus"
         )
-        for done, statement in enumerate(schema.SECONDARY_INDEXES.values(), start=1):
+        for done, statement in enumerate(others, start=1):
             self.progress("indexing", done, steps)
             conn.execute(statement)
         for statement in schema.SEARCH_TRIGGERS.values():

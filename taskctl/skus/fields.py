@@ -1,15 +1,13 @@
 """The rules for one SKU's fields, with messages written for the person who typed the value.
 
-`check_row` is the authority: it cleans a row of CSV text or reports every problem in it.
-`fast_row_pattern` is a shortcut for the import's hot loop: one precompiled regex that accepts only rows
-that are already clean and valid, so a row it accepts never needs `check_row`. A row it refuses is handed
-to `check_row`, which either cleans it (surrounding spaces, `HTTPS://`) or says what is wrong.
+The rules exist twice, on purpose: `check_row` (Python) is the authority, which cleans a row of CSV text or
+says what is wrong with it; `SQL_VALUES` and `SQL_BAD_ROW` are the same rules in SQL, so that the import can
+check a million clean rows inside SQLite without running Python per row. A test keeps the two in step.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from taskctl.errors import UsageError
@@ -19,23 +17,38 @@ COLUMNS = ("sku", "name", "base_sku", "link", "rating", "review_count")
 
 MAX_REVIEW_DIGITS = 18  # stays inside SQLite's 64-bit INTEGER
 
+# What str.strip() removes: every character for which str.isspace() is true.
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
 _RATING = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 _NEGATIVE_NUMBER = re.compile(r"-[0-9]+(?:\.[0-9]+)?")
 _WHOLE = re.compile(r"[0-9]+")
-_LINK = re.compile(r"(?i:https?)://\S+")
+_LINK = re.compile(r"[hH][tT][tT][pP][sS]?://[^ \t\n\r\x0b\x0c]+")  # no ASCII space inside
 
-# Fast-path pieces: no surrounding whitespace, no \x1f (the separator the row is joined with).
-_TEXT = r"[^\x1f\s](?:[^\x1f]*[^\x1f\s])?"
-_FAST_FIELD: dict[str | None, str] = {
-    "sku": _TEXT,
-    "name": _TEXT,
-    "base_sku": f"(?:{_TEXT})?",
-    "link": r"(?:[hH][tT][tT][pP][sS]?://[^\x1f\s]+)?",
-    "rating": r"(?:0*(?:[0-4](?:\.[0-9]+)?|5(?:\.0+)?))?",
-    "review_count": f"[0-9]{{0,{MAX_REVIEW_DIGITS}}}",
-    None: "[^\x1f]*",  # an extra column allowed by --ignore-extra
-}
-FAST_SEPARATOR = "\x1f"
+# The same rules in SQL, over CSV text bound as ?1..?6 in COLUMNS order. A rating or review_count that
+# breaks them is stored as the text 'invalid' (its column stays TEXT), which SQL_BAD_ROW then finds.
+SQL_VALUES = f"""?1, ?2, coalesce(nullif(?3, ''), ?1), ?4,
+    CASE WHEN ?5 = '' THEN NULL
+         WHEN ?5 GLOB '[0-9]*' AND ?5 NOT GLOB '*[^0-9.]*' AND ?5 NOT GLOB '*.*.*' AND ?5 NOT GLOB '*.'
+              AND CAST(?5 AS REAL) <= 5 THEN CAST(?5 AS REAL)
+         ELSE 'invalid' END,
+    CASE WHEN ?6 = '' THEN NULL
+         WHEN ?6 NOT GLOB '*[^0-9]*' AND length(ltrim(?6, '0')) <= {MAX_REVIEW_DIGITS}
+              THEN CAST(?6 AS INTEGER)
+         ELSE 'invalid' END"""
+_WS = "'" + WHITESPACE + "'"
+_LINK_HAS_SPACE = " OR ".join(f"instr(link, char({ord(c)}))" for c in " \t\n\r\x0b\x0c")
+SQL_BAD_ROW = f"""(typeof(rating) = 'text' OR typeof(review_count) = 'text'
+    OR sku = '' OR name = ''
+    OR sku <> trim(sku, {_WS}) OR name <> trim(name, {_WS}) OR base_sku <> trim(base_sku, {_WS})
+    OR (link <> '' AND (
+        link <> trim(link, {_WS}) OR {_LINK_HAS_SPACE}
+        OR NOT (lower(substr(link, 1, 7)) = 'http://' AND length(link) > 7
+                OR lower(substr(link, 1, 8)) = 'https://' AND length(link) > 8))))"""
+"""True for a row whose stored values SQL_VALUES could not take as clean and valid."""
 
 
 class InvalidSkuError(UsageError):
@@ -115,12 +128,6 @@ def check_row(
     if problems:
         return problems
     return CleanRow(sku, name, base_sku.strip() or sku, clean_link, clean_rating, clean_count)
-
-
-def fast_row_pattern(header: Sequence[str | None]) -> re.Pattern[str]:
-    """A regex that matches a row (fields joined by FAST_SEPARATOR, in `header` order; None marks an
-    ignored extra column) only if it is valid and already clean."""
-    return re.compile(FAST_SEPARATOR.join(_FAST_FIELD[column] for column in header) + r"\Z")
 
 
 def require_text(field: str, value: str) -> str:

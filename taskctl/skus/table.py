@@ -26,7 +26,8 @@ from taskctl.skus.model import SELECT_COLUMNS, Sku, SkuPage, SkuStats, to_stamp
 
 SKU_DB_ENV = "TASKCTL_SKU_DB"
 BUSY_TIMEOUT_SECONDS = 30.0
-_IMPORT_CACHE_KIB = 256 * 1024  # keeps a million-row import's pages in memory until commit
+# A ceiling, not an allocation: a million-row import keeps its pages in memory until commit.
+_IMPORT_CACHE_KIB = 1024 * 1024
 
 
 _INSERT_ONE = """
@@ -212,21 +213,21 @@ class SkuTable:
         if query.unrated:
             where.append("rating IS NULL")
         if query.after is not None:
-            after = self._conn.execute(f"SELECT {key} FROM skus WHERE sku = ?", (query.after,)).fetchone()
+            after = self._conn.execute(f"SELECT {key}, id FROM skus WHERE sku = ?", (query.after,)).fetchone()
             if after is None:
                 raise NotFoundError(
                     f"no sku named '{query.after}' to continue after; it may have been removed "
                     "(list again without --after)."
                 )
-            comparison = "<" if query.descending else ">"
+            beyond = "<" if query.descending else ">"
             if query.sort == "sku":
-                where.append(f"sku {comparison} ?")
+                where.append(f"sku {beyond} ?")
                 params.append(query.after)
-            else:
-                where.append(f"({key}, sku) {comparison} (?, ?)")
-                params.extend([after[0], query.after])
+            else:  # (key, id) beyond the cursor, spelled so that SQLite seeks in the key's index
+                where.append(f"{key} {beyond}= ? AND ({key} {beyond} ? OR id {beyond} ?)")
+                params.extend([after[0], after[0], after[1]])
         direction = "DESC" if query.descending else "ASC"
-        order = f"sku {direction}" if query.sort == "sku" else f"{key} {direction}, sku {direction}"
+        order = f"sku {direction}" if query.sort == "sku" else f"{key} {direction}, id {direction}"
         sql = f"SELECT {SELECT_COLUMNS} FROM skus"
         if where:
             sql += " WHERE " + " AND ".join(where)
