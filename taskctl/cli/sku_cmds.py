@@ -280,7 +280,8 @@ def rm(
                 count = table.family_count(base_sku)
                 if count and not sys.stdin.isatty():
                     raise UsageError(
-                        f"removing family '{base_sku}' ({count} skus) needs --yes when not asked."
+                        f"removing family '{base_sku}' ({count} skus) needs --yes "
+                        "when there is no terminal to ask on."
                     )
                 if count and not typer.confirm(f"remove {count} skus of family '{base_sku}'?"):
                     raise typer.Exit(1)
