@@ -26,7 +26,7 @@ from typing import Any, TextIO
 
 from taskctl.errors import NotFoundError, TaskctlError, UsageError
 from taskctl.skus import schema
-from taskctl.skus.fields import COLUMNS, SQL_BAD_ROW, SQL_VALUES, check_row
+from taskctl.skus.fields import COLUMNS, SQL_QUICK_VALUES, SQL_VALUES, check_row, trim
 from taskctl.skus.model import Sku
 
 MAX_SHOWN_PROBLEMS = 20
@@ -160,7 +160,7 @@ def _first_undecodable_line(path: Path) -> int:
     return 1
 
 
-_INSERT_TEMP = f"INSERT INTO temp.sku_import VALUES ({SQL_VALUES})"
+_INSERT_TEMP = "INSERT INTO temp.sku_import VALUES ({values})"
 _INSERT_NEW = """INSERT INTO skus (sku, name, base_sku, link, rating, review_count, created_at, updated_at)
     VALUES ({values}, {stamp}, {stamp})"""
 _DIFFERS = """(s.name IS NOT i.name OR s.base_sku IS NOT i.base_sku OR s.link IS NOT i.link
@@ -170,15 +170,11 @@ _DIFFERS = """(s.name IS NOT i.name OR s.base_sku IS NOT i.base_sku OR s.link IS
 _NOT_UTF8 = "is not UTF-8 text (save the file as UTF-8 and import again)"
 
 
-class _NotClean(Exception):
-    """The quick pass met something it does not handle; the checked pass will say what."""
-
-
 class CsvImport:
     """One import of one file into an open skus.db connection (which the caller holds in a transaction).
 
-    Rows are loaded in a quick pass first: the csv reader feeds SQLite directly and SQL_VALUES/SQL_BAD_ROW
-    check them, with no Python per row. If that pass meets anything unusual (a bad or untrimmed value, a
+    Rows are loaded in a quick pass first: the csv reader feeds SQLite directly and SQL_QUICK_VALUES checks
+    them, with no Python per row. If that pass meets anything unusual (a bad or untrimmed value, a
     duplicate, a short row, a decoding error), it is undone and the checked pass runs `check_row` on every
     row, which cleans what can be cleaned and reports every problem with its line.
     """
@@ -210,26 +206,22 @@ class CsvImport:
             return self._fill_empty_table(dry_run)
         self.conn.execute(
             "CREATE TEMP TABLE sku_import "
-            "(sku TEXT, name TEXT, base_sku TEXT, link TEXT, rating REAL, review_count INTEGER)"
+            "(sku TEXT, name TEXT NOT NULL, base_sku TEXT, link TEXT, rating REAL, review_count INTEGER)"
         )
-        rows = self._load(
-            _INSERT_TEMP, "temp.sku_import", "CREATE UNIQUE INDEX temp.sku_import_sku ON sku_import(sku)"
-        )
+        rows = self._load(_INSERT_TEMP, "CREATE UNIQUE INDEX temp.sku_import_sku ON sku_import(sku)")
         return self._merge(rows, on_conflict, dry_run)
 
-    def _load(self, insert: str, table: str, unique_index: str) -> int:
-        """Load the whole file into `table` with `insert`, then build `unique_index` on its sku.
-        Raises ImportRejected with every problem; returns the number of rows."""
+    def _load(self, insert: str, unique_index: str) -> int:
+        """Load the whole file with `insert` (a template for the VALUES), then build `unique_index` on the
+        skus. Raises ImportRejected with every problem; returns the number of rows."""
         conn = self.conn
         conn.execute("SAVEPOINT sku_load")
         try:
-            rows = self._quick_pass(insert)
-            if conn.execute(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE {SQL_BAD_ROW})").fetchone()[0]:
-                raise _NotClean
+            rows = self._quick_pass(insert.format(values=SQL_QUICK_VALUES))
             conn.execute(unique_index)
-        except (_NotClean, csv.Error, UnicodeDecodeError, sqlite3.ProgrammingError, sqlite3.IntegrityError):
+        except (csv.Error, UnicodeDecodeError, sqlite3.ProgrammingError, sqlite3.IntegrityError):
             conn.execute("ROLLBACK TO sku_load")
-            rows = self._checked_pass(insert)
+            rows = self._checked_pass(insert.format(values=SQL_VALUES))
             conn.execute(unique_index)
         conn.execute("RELEASE sku_load")
         return rows
@@ -306,7 +298,7 @@ class CsvImport:
                     start, f"expected {width} fields, found {len(row)} (check the delimiter and quoting)"
                 )
                 continue
-            values = [row[position].strip() for position in positions]
+            values = [trim(row[position]) for position in positions]
             cleaned = check_row(*values)
             if isinstance(cleaned, list):
                 for message in cleaned:
@@ -327,8 +319,8 @@ class CsvImport:
             line = 1
             for row in reader:
                 start, line = line + 1, reader.line_num  # type: ignore[attr-defined]
-                if len(row) > at and row[at].strip() in skus:
-                    found.setdefault(row[at].strip(), start)
+                if len(row) > at and trim(row[at]) in skus:
+                    found.setdefault(trim(row[at]), start)
         return found
 
     def _reject_existing(self) -> None:
@@ -379,9 +371,9 @@ class CsvImport:
             conn.execute(f"DROP INDEX {name}")
         for name in schema.SEARCH_TRIGGERS:
             conn.execute(f"DROP TRIGGER {name}")
-        insert = _INSERT_NEW.format(values=SQL_VALUES, stamp=int(self.stamp))
+        insert = _INSERT_NEW.format(values="{values}", stamp=int(self.stamp))
         unique, *others = schema.INDEXES.values()
-        rows = self._load(insert, "skus", unique)
+        rows = self._load(insert, unique)
         if dry_run:
             return ImportSummary(rows, rows, 0, 0, 0, dry_run)  # the rollback restores indexes and triggers
         steps = 1 + len(others)

@@ -21,6 +21,7 @@ from taskctl.skus.fields import (
     check_review_count,
     require_text,
     require_valid,
+    trim,
 )
 from taskctl.skus.model import SELECT_COLUMNS, Sku, SkuPage, SkuStats, to_stamp
 
@@ -279,7 +280,7 @@ class SkuTable:
         sku = require_text("sku", sku)
         values = {
             "name": require_text("name", name),
-            "base_sku": base_sku.strip() or sku,
+            "base_sku": trim(base_sku) or sku,
             "link": _valid_link(link),
             "rating": _valid_rating(rating),
             "review_count": _valid_review_count(review_count),
@@ -313,7 +314,7 @@ class SkuTable:
         if not isinstance(name, _Keep):
             changes["name"] = require_text("name", name)
         if not isinstance(base_sku, _Keep):
-            changes["base_sku"] = base_sku.strip() or sku
+            changes["base_sku"] = trim(base_sku) or sku
         if not isinstance(link, _Keep):
             changes["link"] = _valid_link(link)
         if not isinstance(rating, _Keep):
