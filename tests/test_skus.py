@@ -23,7 +23,15 @@ from taskctl.skus import (
     SkuTable,
     connect,
 )
-from taskctl.skus.fields import SQL_QUICK_VALUES, SQL_VALUES, check_row, trim
+from taskctl.skus.fields import (
+    COLUMNS,
+    FIELD_END,
+    ROW_END,
+    SQL_VALUES,
+    check_row,
+    quick_batch_pattern,
+    trim,
+)
 from tests.conftest import write
 
 HEADER = "sku,name,base_sku,link,rating,review_count\n"
@@ -352,27 +360,24 @@ _field = st.one_of(
             "0" * 30 + "7",
         ]
     ),
-    st.text(alphabet=" \t\u00a0\u3000htps:/.0123456789aB,-", max_size=8),
+    st.text(alphabet=" \t\n\x1e\x1f\u00a0\u3000htps:/.0123456789aB,-", max_size=8),
 )
 
 
-def stored(values: str, row: list[str]) -> tuple[object, ...] | None:
-    """What `INSERT ... VALUES (values)` stores for `row`, or None if the NOT NULL name refuses it."""
+def stored(row: list[str]) -> tuple[object, ...]:
+    """What SQL_VALUES stores for `row`."""
     conn = sqlite3.connect(":memory:")
-    conn.execute("CREATE TABLE t (sku, name NOT NULL, base_sku, link, rating REAL, review_count INTEGER)")
-    try:
-        conn.execute(f"INSERT INTO t VALUES ({values})", row)
-    except sqlite3.IntegrityError:
-        return None
+    conn.execute("CREATE TABLE t (sku, name, base_sku, link, rating REAL, review_count INTEGER)")
+    conn.execute(f"INSERT INTO t VALUES ({SQL_VALUES})", row)
     return tuple(conn.execute("SELECT * FROM t").fetchone())
 
 
 @given(st.lists(_field, min_size=6, max_size=6))
-def test_sql_passes_only_rows_python_passes_unchanged_and_converts_like_python(row: list[str]) -> None:
+def test_the_quick_check_passes_only_clean_valid_rows_and_sqlite_converts_like_python(row: list[str]) -> None:
     cleaned = check_row(*row)
-    quick = stored(SQL_QUICK_VALUES, row)
+    passes = quick_batch_pattern(COLUMNS).fullmatch(FIELD_END.join(row) + ROW_END)
     if isinstance(cleaned, list):
-        assert quick is None  # the quick pass never lets through a row check_row refuses
+        assert not passes  # the quick pass never lets through a row check_row refuses
         return
     expected = (
         cleaned.sku,
@@ -382,8 +387,8 @@ def test_sql_passes_only_rows_python_passes_unchanged_and_converts_like_python(r
         cleaned.rating,
         cleaned.review_count,
     )
-    assert quick in (None, expected)  # nor one check_row would change
-    assert stored(SQL_VALUES, [trim(value) for value in row]) == expected  # the checked pass stores that
+    assert not passes or [trim(value) for value in row] == row  # nor one check_row would change
+    assert stored([trim(value) for value in row]) == expected  # and SQLite stores what check_row says
 
 
 # Add, edit, remove

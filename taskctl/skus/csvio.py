@@ -26,7 +26,15 @@ from typing import Any, TextIO
 
 from taskctl.errors import NotFoundError, TaskctlError, UsageError
 from taskctl.skus import schema
-from taskctl.skus.fields import COLUMNS, SQL_QUICK_VALUES, SQL_VALUES, check_row, trim
+from taskctl.skus.fields import (
+    COLUMNS,
+    FIELD_END,
+    ROW_END,
+    SQL_VALUES,
+    check_row,
+    quick_batch_pattern,
+    trim,
+)
 from taskctl.skus.model import Sku
 
 MAX_SHOWN_PROBLEMS = 20
@@ -160,7 +168,7 @@ def _first_undecodable_line(path: Path) -> int:
     return 1
 
 
-_INSERT_TEMP = "INSERT INTO temp.sku_import VALUES ({values})"
+_INSERT_TEMP = f"INSERT INTO temp.sku_import VALUES ({SQL_VALUES})"
 _INSERT_NEW = """INSERT INTO skus (sku, name, base_sku, link, rating, review_count, created_at, updated_at)
     VALUES ({values}, {stamp}, {stamp})"""
 _DIFFERS = """(s.name IS NOT i.name OR s.base_sku IS NOT i.base_sku OR s.link IS NOT i.link
@@ -170,13 +178,17 @@ _DIFFERS = """(s.name IS NOT i.name OR s.base_sku IS NOT i.base_sku OR s.link IS
 _NOT_UTF8 = "is not UTF-8 text (save the file as UTF-8 and import again)"
 
 
+class _Suspect(Exception):
+    """A row the quick check does not pass: the checked pass will clean it or say what is wrong."""
+
+
 class CsvImport:
     """One import of one file into an open skus.db connection (which the caller holds in a transaction).
 
-    Rows are loaded in a quick pass first: the csv reader feeds SQLite directly and SQL_QUICK_VALUES checks
-    them, with no Python per row. If that pass meets anything unusual (a bad or untrimmed value, a
-    duplicate, a short row, a decoding error), it is undone and the checked pass runs `check_row` on every
-    row, which cleans what can be cleaned and reports every problem with its line.
+    Rows are loaded in a quick pass first: batches of 65,536 rows are checked by one regex call each and
+    handed to SQLite, with no Python code per row. If that pass meets anything unusual (a bad or untrimmed
+    value, a duplicate, a short row, a decoding error), it is undone and the checked pass runs `check_row`
+    on every row, which cleans what can be cleaned and reports every problem with its line.
     """
 
     def __init__(
@@ -206,22 +218,22 @@ class CsvImport:
             return self._fill_empty_table(dry_run)
         self.conn.execute(
             "CREATE TEMP TABLE sku_import "
-            "(sku TEXT, name TEXT NOT NULL, base_sku TEXT, link TEXT, rating REAL, review_count INTEGER)"
+            "(sku TEXT, name TEXT, base_sku TEXT, link TEXT, rating REAL, review_count INTEGER)"
         )
         rows = self._load(_INSERT_TEMP, "CREATE UNIQUE INDEX temp.sku_import_sku ON sku_import(sku)")
         return self._merge(rows, on_conflict, dry_run)
 
     def _load(self, insert: str, unique_index: str) -> int:
-        """Load the whole file with `insert` (a template for the VALUES), then build `unique_index` on the
-        skus. Raises ImportRejected with every problem; returns the number of rows."""
+        """Load the whole file with `insert`, then build `unique_index` on the skus.
+        Raises ImportRejected with every problem; returns the number of rows."""
         conn = self.conn
         conn.execute("SAVEPOINT sku_load")
         try:
-            rows = self._quick_pass(insert.format(values=SQL_QUICK_VALUES))
+            rows = self._quick_pass(insert)
             conn.execute(unique_index)
-        except (csv.Error, UnicodeDecodeError, sqlite3.ProgrammingError, sqlite3.IntegrityError):
+        except (_Suspect, csv.Error, UnicodeDecodeError, sqlite3.IntegrityError):
             conn.execute("ROLLBACK TO sku_load")
-            rows = self._checked_pass(insert.format(values=SQL_VALUES))
+            rows = self._checked_pass(insert)
             conn.execute(unique_index)
         conn.execute("RELEASE sku_load")
         return rows
@@ -252,18 +264,23 @@ class CsvImport:
             yield reader, read_header(first, self.source, self.ignore_extra), handle
 
     def _quick_pass(self, insert: str) -> int:
+        """Load the rows if every one passes the quick check (else raise _Suspect); duplicates are left
+        to the unique index."""
         rows = 0
+        join = FIELD_END.join
         with self._rows() as (reader, header, handle):
-            source: Iterator[Sequence[str]] = reader
+            passes = quick_batch_pattern(header).fullmatch
+            in_order = None
             if tuple(header) != COLUMNS:
-                source = map(itemgetter(*(header.index(column) for column in COLUMNS)), reader)
+                in_order = itemgetter(*(header.index(column) for column in COLUMNS))
             total = os.fstat(handle.fileno()).st_size
-            while True:
-                added = self.conn.executemany(insert, islice(source, _BATCH)).rowcount
-                rows += added
-                if added < _BATCH:
-                    return rows
+            while batch := list(islice(reader, _BATCH)):
+                if not passes(ROW_END.join(map(join, batch)) + ROW_END):
+                    raise _Suspect
+                self.conn.executemany(insert, map(in_order, batch) if in_order else batch)
+                rows += len(batch)
                 self.progress("reading", handle.buffer.tell(), total)
+        return rows
 
     def _checked_pass(self, insert: str) -> int:
         with self._rows() as (reader, header, handle):
@@ -371,7 +388,7 @@ class CsvImport:
             conn.execute(f"DROP INDEX {name}")
         for name in schema.SEARCH_TRIGGERS:
             conn.execute(f"DROP TRIGGER {name}")
-        insert = _INSERT_NEW.format(values="{values}", stamp=int(self.stamp))
+        insert = _INSERT_NEW.format(values=SQL_VALUES, stamp=int(self.stamp))
         unique, *others = schema.INDEXES.values()
         rows = self._load(insert, unique)
         if dry_run:
