@@ -312,13 +312,23 @@ def test_a_hundred_thousand_rows_import_and_reimport(table: SkuTable, tmp_path: 
     body = "".join(
         f"P{n:06d}-{n % 6},Product {n} {'zanzibar' if n == 77_777 else 'plain'},P{n // 6:06d},"
         f"https://shop.example/{n},{n % 51 / 10},{n % 1000}\n"
-        for n in range(100_000)
+        for n in range(99_999)
     )
-    path = csv_file(tmp_path, body)
+    path = csv_file(tmp_path, body + '"Q-1","Quoted, past the first 4 MiB",,,,\n')
     assert table.import_csv(path).sentence() == "imported 100,000 rows: 100,000 new"
     assert table.import_csv(path).sentence() == "imported 100,000 rows: 100,000 unchanged"
     assert [s.sku for s in table.query(SkuQuery(search="ZANZIBAR")).skus] == ["P077777-5"]
-    assert table.stats().families == 16_667
+    assert table.get("Q-1").name == "Quoted, past the first 4 MiB"
+    assert table.stats().families == 16_667 + 1
+
+
+def test_windows_line_endings_and_a_missing_last_newline(table: SkuTable, tmp_path: Path) -> None:
+    path = tmp_path / "products.csv"
+    path.write_bytes(HEADER.replace("\n", "\r\n").encode() + b"B07,Shirt,,,4,\r\nK12,Kettle,,,,7")
+    assert table.import_csv(path).new == 2
+    assert all_rows(table) == [["B07", "Shirt", "B07", "", "4.0", ""], ["K12", "Kettle", "K12", "", "", "7"]]
+    write(path, HEADER + "B07,Shirt,,,4,\nK12,Kettle,,,,8")
+    assert table.import_csv(path).updated == 1
 
 
 # The rules in Python and in SQL agree
@@ -360,7 +370,7 @@ _field = st.one_of(
             "0" * 30 + "7",
         ]
     ),
-    st.text(alphabet=" \t\n\x1e\x1f\u00a0\u3000htps:/.0123456789aB,-", max_size=8),
+    st.text(alphabet=" \t\n\x1e\x1f;\u00a0\u3000htps:/.0123456789aB,-", max_size=8),
 )
 
 
@@ -375,9 +385,12 @@ def stored(row: list[str]) -> tuple[object, ...]:
 @given(st.lists(_field, min_size=6, max_size=6))
 def test_the_quick_check_passes_only_clean_valid_rows_and_sqlite_converts_like_python(row: list[str]) -> None:
     cleaned = check_row(*row)
-    passes = quick_batch_pattern(COLUMNS).fullmatch(FIELD_END.join(row) + ROW_END)
+    passes = quick_batch_pattern(COLUMNS, FIELD_END, ROW_END).fullmatch(FIELD_END.join(row) + ROW_END)
+    unquoted = ";" not in "".join(row) and quick_batch_pattern(COLUMNS, ";", "\n").fullmatch(
+        ";".join(row) + "\n"
+    )
     if isinstance(cleaned, list):
-        assert not passes  # the quick pass never lets through a row check_row refuses
+        assert not passes and not unquoted  # the quick pass never lets through a row check_row refuses
         return
     expected = (
         cleaned.sku,
@@ -387,7 +400,7 @@ def test_the_quick_check_passes_only_clean_valid_rows_and_sqlite_converts_like_p
         cleaned.rating,
         cleaned.review_count,
     )
-    assert not passes or [trim(value) for value in row] == row  # nor one check_row would change
+    assert not (passes or unquoted) or [trim(value) for value in row] == row  # nor one it would change
     assert stored([trim(value) for value in row]) == expected  # and SQLite stores what check_row says
 
 

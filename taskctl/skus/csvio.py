@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from enum import StrEnum
-from itertools import islice
-from operator import itemgetter
+from itertools import chain, islice
+from operator import itemgetter, methodcaller
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -158,6 +158,19 @@ def read_header(row: Sequence[str], source: str, ignore_extra: bool) -> list[str
     return header
 
 
+def _line_blocks(handle: TextIO, size: int = 1 << 22) -> Iterator[str]:
+    """The rest of the file in blocks of whole lines (each ending in \n)."""
+    rest = ""
+    while block := handle.read(size):
+        block = rest + block
+        cut = block.rfind("\n") + 1
+        rest = block[cut:]
+        if cut:
+            yield block[:cut]
+    if rest:
+        yield rest + "\n"
+
+
 def _first_undecodable_line(path: Path) -> int:
     with path.open("rb") as raw:
         for number, line in enumerate(raw, start=1):
@@ -265,21 +278,55 @@ class CsvImport:
 
     def _quick_pass(self, insert: str) -> int:
         """Load the rows if every one passes the quick check (else raise _Suspect); duplicates are left
-        to the unique index."""
+        to the unique index. Blocks without quotes or carriage returns are split with str.split, which is
+        several times faster than the csv module; from the first block that has any, the csv module reads."""
         rows = 0
-        join = FIELD_END.join
-        with self._rows() as (reader, header, handle):
-            passes = quick_batch_pattern(header).fullmatch
+        with self._rows() as (_, header, handle):
             in_order = None
             if tuple(header) != COLUMNS:
                 in_order = itemgetter(*(header.index(column) for column in COLUMNS))
+            plain = quick_batch_pattern(header, self.delimiter, "\n").fullmatch
+            split = methodcaller("split", self.delimiter)
             total = os.fstat(handle.fileno()).st_size
-            while batch := list(islice(reader, _BATCH)):
-                if not passes(ROW_END.join(map(join, batch)) + ROW_END):
+            for block in _line_blocks(handle):
+                if '"' in block or "\r" in block:
+                    rest = chain(block.splitlines(keepends=True), handle)
+                    return rows + self._quick_csv(
+                        csv.reader(rest, delimiter=self.delimiter, strict=True),
+                        header,
+                        in_order,
+                        insert,
+                        handle,
+                        total,
+                    )
+                if not plain(block):
                     raise _Suspect
-                self.conn.executemany(insert, map(in_order, batch) if in_order else batch)
-                rows += len(batch)
+                lines = block.split("\n")
+                lines.pop()  # the empty string after the last \n
+                fields = map(split, lines)
+                self.conn.executemany(insert, map(in_order, fields) if in_order else fields)
+                rows += len(lines)
                 self.progress("reading", handle.buffer.tell(), total)
+        return rows
+
+    def _quick_csv(
+        self,
+        reader: Iterator[list[str]],
+        header: list[str | None],
+        in_order: Callable[[list[str]], Any] | None,
+        insert: str,
+        handle: TextIO,
+        total: int,
+    ) -> int:
+        rows = 0
+        join = FIELD_END.join
+        passes = quick_batch_pattern(header, FIELD_END, ROW_END).fullmatch
+        while batch := list(islice(reader, _BATCH)):
+            if not passes(ROW_END.join(map(join, batch)) + ROW_END):
+                raise _Suspect
+            self.conn.executemany(insert, map(in_order, batch) if in_order else batch)
+            rows += len(batch)
+            self.progress("reading", handle.buffer.tell(), total)
         return rows
 
     def _checked_pass(self, insert: str) -> int:

@@ -1,8 +1,8 @@
 """The rules for one SKU's fields, with messages written for the person who typed the value.
 
 `check_row` is the authority: it cleans a row of CSV text or says what is wrong with it. For speed the import
-first tries `quick_batch_pattern`, one regex that checks 65,536 clean rows in a single call, and lets SQLite
-convert them with `SQL_VALUES`; a property test keeps these in step with `check_row`.
+first tries `quick_batch_pattern`, one regex that checks thousands of clean rows in a single call, and lets
+SQLite convert them with `SQL_VALUES`; a property test keeps these in step with `check_row`.
 """
 
 from __future__ import annotations
@@ -37,27 +37,29 @@ _LINK = re.compile(r"[hH][tT][tT][pP][sS]?://[^ \t\n\r\x0b\x0c]+")  # no blank i
 SQL_VALUES = """?1, ?2, coalesce(nullif(?3, ''), ?1), ?4, CAST(nullif(?5, '') AS REAL),
     CAST(nullif(?6, '') AS INTEGER)"""
 
-# The quick check: one regex over a whole batch of rows (fields joined by \x1f, rows ended by \x1e) that
-# matches only if every row is valid and already clean. It may refuse rows that are fine (a link spelling
-# HTTP in capitals, a rating written 05), which then take the checked way, with check_row on every row.
+# The quick check: one regex over a whole block of rows that matches only if every row is valid and
+# already clean. It may refuse rows that are fine (a link spelling HTTP in capitals, a rating written 05),
+# which then take the checked way, with check_row on every row. Rows are either raw CSV lines without
+# quotes (fields end with the delimiter, rows with \n) or csv-parsed rows joined with FIELD_END/ROW_END.
 FIELD_END, ROW_END = "\x1f", "\x1e"
-_NOT_BLANK = r"[^\x1e\x1f \t\n\r\x0b\x0c]"
-_TEXT = _NOT_BLANK + r"(?:[^\x1e\x1f]*+(?<![ \t\n\r\x0b\x0c]))?"
-_QUICK_FIELD: dict[str | None, str] = {
-    "sku": _TEXT,
-    "name": _TEXT,
-    "base_sku": f"(?:{_TEXT})?",
-    "link": r"(?:[hH][tT][tT][pP][sS]?://[^\x1e\x1f \t\n\r\x0b\x0c]++)?",
-    "rating": r"(?:[0-4](?:\.[0-9]++)?|5(?:\.0++)?)?",
-    "review_count": f"[0-9]{{0,{MAX_REVIEW_DIGITS}}}+",
-    None: r"[^\x1e\x1f]*+",  # an extra column that --ignore-extra skips
-}
+_BLANK_CLASS = r" \t\n\r\x0b\x0c"
 
 
-def quick_batch_pattern(header: Sequence[str | None]) -> re.Pattern[str]:
-    """The quick check for rows laid out as `header` (None: an ignored column); see above."""
-    row = FIELD_END.join(_QUICK_FIELD[column] for column in header)
-    return re.compile(f"(?:{row}{ROW_END})*+")
+def quick_batch_pattern(header: Sequence[str | None], field_end: str, row_end: str) -> re.Pattern[str]:
+    """The quick check for rows laid out as `header` (None: a column --ignore-extra skips)."""
+    ends = re.escape(field_end + row_end)
+    text = f"[^{ends}{_BLANK_CLASS}](?:[^{ends}]*+(?<![{_BLANK_CLASS}]))?"
+    fields: dict[str | None, str] = {
+        "sku": text,
+        "name": text,
+        "base_sku": f"(?:{text})?",
+        "link": f"(?:[hH][tT][tT][pP][sS]?://[^{ends}{_BLANK_CLASS}]++)?",
+        "rating": r"(?:[0-4](?:\.[0-9]++)?|5(?:\.0++)?)?",
+        "review_count": f"[0-9]{{0,{MAX_REVIEW_DIGITS}}}+",
+        None: f"[^{ends}]*+",
+    }
+    row = re.escape(field_end).join(fields[column] for column in header)
+    return re.compile(f"(?:{row}{re.escape(row_end)})*+")
 
 
 class InvalidSkuError(UsageError):
