@@ -12,6 +12,7 @@ they land in a TEMP table first and are merged with one UPDATE and one INSERT.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import sqlite3
@@ -288,17 +289,12 @@ class CsvImport:
             plain = quick_batch_pattern(header, self.delimiter, "\n").fullmatch
             split = methodcaller("split", self.delimiter)
             total = os.fstat(handle.fileno()).st_size
-            for block in _line_blocks(handle):
+            blocks = _line_blocks(handle)
+            for block in blocks:
                 if '"' in block or "\r" in block:
-                    rest = chain(block.splitlines(keepends=True), handle)
-                    return rows + self._quick_csv(
-                        csv.reader(rest, delimiter=self.delimiter, strict=True),
-                        header,
-                        in_order,
-                        insert,
-                        handle,
-                        total,
-                    )
+                    rest = chain.from_iterable(io.StringIO(b, newline="") for b in chain([block], blocks))
+                    reader = csv.reader(rest, delimiter=self.delimiter, strict=True)
+                    return rows + self._quick_csv(reader, header, in_order, insert, handle, total)
                 if not plain(block):
                     raise _Suspect
                 lines = block.split("\n")
