@@ -1,8 +1,10 @@
 """CSV import (validate everything, then write in one transaction) and export.
 
-The import streams the file once: a precompiled regex accepts clean rows in a tight loop, anything else goes
-through `check_row` for a cleaned value or a message. Everything happens in one transaction that commits only
-when the whole file is valid, so a bad file or an interruption leaves the table as it was.
+The import first tries a quick pass with no Python code per row: blocks of lines are split with str.split
+(the csv module takes over from the first quote), checked by one regex call per block and handed to SQLite,
+which converts the values. Anything unusual sends it to the checked pass, which runs `check_row` on every
+row and reports every problem with its line. Everything happens in one transaction that commits only when
+the whole file is valid, so a bad file or an interruption leaves the table as it was.
 
 Into an empty table the rows are appended with the indexes and search triggers dropped, and each index is
 then built in one pass — several times faster than maintaining them row by row. Into a table that has rows,
@@ -183,8 +185,8 @@ def _first_undecodable_line(path: Path) -> int:
 
 
 _INSERT_TEMP = f"INSERT INTO temp.sku_import VALUES ({SQL_VALUES})"
-_INSERT_NEW = """INSERT INTO skus (sku, name, base_sku, link, rating, review_count, created_at, updated_at)
-    VALUES ({values}, {stamp}, {stamp})"""
+_INSERT_NEW = f"""INSERT INTO skus (sku, name, base_sku, link, rating, review_count, created_at, updated_at)
+    VALUES ({SQL_VALUES}, {{stamp}}, {{stamp}})"""
 _DIFFERS = """(s.name IS NOT i.name OR s.base_sku IS NOT i.base_sku OR s.link IS NOT i.link
     OR s.rating IS NOT i.rating OR s.review_count IS NOT i.review_count)"""
 
@@ -199,10 +201,9 @@ class _Suspect(Exception):
 class CsvImport:
     """One import of one file into an open skus.db connection (which the caller holds in a transaction).
 
-    Rows are loaded in a quick pass first: batches of 65,536 rows are checked by one regex call each and
-    handed to SQLite, with no Python code per row. If that pass meets anything unusual (a bad or untrimmed
-    value, a duplicate, a short row, a decoding error), it is undone and the checked pass runs `check_row`
-    on every row, which cleans what can be cleaned and reports every problem with its line.
+    The quick pass (see the module docstring) is undone if it meets anything unusual: a bad or untrimmed
+    value, a duplicate, a short row, a decoding error. The checked pass then cleans what can be cleaned
+    and reports every problem with its line.
     """
 
     def __init__(
@@ -431,7 +432,7 @@ class CsvImport:
             conn.execute(f"DROP INDEX {name}")
         for name in schema.SEARCH_TRIGGERS:
             conn.execute(f"DROP TRIGGER {name}")
-        insert = _INSERT_NEW.format(values=SQL_VALUES, stamp=int(self.stamp))
+        insert = _INSERT_NEW.format(stamp=int(self.stamp))
         unique, *others = schema.INDEXES.values()
         rows = self._load(insert, unique)
         if dry_run:
