@@ -1,0 +1,155 @@
+"""The rules for one SKU's fields, with messages written for the person who typed the value.
+
+`check_row` is the authority: it cleans a row of CSV text or says what is wrong with it. For speed the import
+first tries `quick_batch_pattern`, one regex that checks thousands of clean rows in a single call, and lets
+SQLite convert them with `SQL_VALUES`; a property test keeps these in step with `check_row`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from taskctl.errors import UsageError
+
+COLUMNS = ("sku", "name", "base_sku", "link", "rating", "review_count")
+"""The six columns of an SKU CSV, in the order taskctl writes them."""
+
+MAX_REVIEW_DIGITS = 18  # stays inside SQLite's 64-bit INTEGER
+
+# Surrounding blanks that values lose (only ASCII ones, which SQLite's trim() can match cheaply).
+BLANKS = " \t\n\r\x0b\x0c"
+
+
+def trim(value: str) -> str:
+    """`value` without surrounding BLANKS."""
+    return value.strip(BLANKS)
+
+
+_RATING = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_NEGATIVE_NUMBER = re.compile(r"-[0-9]+(?:\.[0-9]+)?")
+_WHOLE = re.compile(r"[0-9]+")
+_LINK = re.compile(r"[hH][tT][tT][pP][sS]?://[^ \t\n\r\x0b\x0c]+")  # no blank inside
+
+# CSV text bound as ?1..?6 in COLUMNS order -> the stored values, exactly as check_row converts a row it
+# accepted (and trimmed).
+SQL_VALUES = """?1, ?2, coalesce(nullif(?3, ''), ?1), ?4, CAST(nullif(?5, '') AS REAL),
+    CAST(nullif(?6, '') AS INTEGER)"""
+
+# The quick check: one regex over a whole block of rows that matches only if every row is valid and
+# already clean. It may refuse rows that are fine (a link spelling HTTP in capitals, a rating written 05),
+# which then take the checked way, with check_row on every row. Rows are either raw CSV lines without
+# quotes (fields end with the delimiter, rows with \n) or csv-parsed rows joined with FIELD_END/ROW_END.
+FIELD_END, ROW_END = "\x1f", "\x1e"
+_BLANK_CLASS = r" \t\n\r\x0b\x0c"
+
+
+def quick_batch_pattern(header: Sequence[str | None], field_end: str, row_end: str) -> re.Pattern[str]:
+    """The quick check for rows laid out as `header` (None: a column --ignore-extra skips)."""
+    ends = re.escape(field_end + row_end)
+    text = f"[^{ends}{_BLANK_CLASS}](?:[^{ends}]*+(?<![{_BLANK_CLASS}]))?"
+    fields: dict[str | None, str] = {
+        "sku": text,
+        "name": text,
+        "base_sku": f"(?:{text})?",
+        "link": f"(?:[hH][tT][tT][pP][sS]?://[^{ends}{_BLANK_CLASS}]++)?",
+        "rating": r"(?:[0-4](?:\.[0-9]++)?|5(?:\.0++)?)?",
+        "review_count": f"[0-9]{{0,{MAX_REVIEW_DIGITS}}}+",
+        None: f"[^{ends}]*+",
+    }
+    row = re.escape(field_end).join(fields[column] for column in header)
+    return re.compile(f"(?:{row}{re.escape(row_end)})*+")
+
+
+class InvalidSkuError(UsageError):
+    """A field value given to add/edit (or the library) breaks the rules."""
+
+
+@dataclass(frozen=True, slots=True)
+class CleanRow:
+    """A valid row, cleaned: text trimmed, base_sku filled in, numbers parsed."""
+
+    sku: str
+    name: str
+    base_sku: str
+    link: str
+    rating: float | None
+    review_count: int | None
+
+
+def check_rating(text: str) -> tuple[float | None, str | None]:
+    """(value, None) for a valid rating ('' is no rating), or (None, problem)."""
+    text = trim(text)
+    if not text:
+        return None, None
+    if _RATING.fullmatch(text):
+        value = float(text)
+        if value <= 5:
+            return value, None
+    elif not _NEGATIVE_NUMBER.fullmatch(text):
+        return None, f"rating '{text}' is not a number (use 0-5, like 4.5, or leave it empty)"
+    return None, f"rating '{text}' is out of range (use 0-5 or leave it empty)"
+
+
+def check_review_count(text: str) -> tuple[int | None, str | None]:
+    """(value, None) for a valid review count ('' is unknown), or (None, problem)."""
+    text = trim(text)
+    if not text:
+        return None, None
+    if _WHOLE.fullmatch(text):
+        if len(text.lstrip("0")) > MAX_REVIEW_DIGITS:
+            return None, f"review_count '{text}' is too large (at most {MAX_REVIEW_DIGITS} digits)"
+        return int(text), None
+    if text.startswith("-") and _WHOLE.fullmatch(text[1:]):
+        return None, f"review_count '{text}' is negative (use 0 or more, or leave it empty)"
+    return None, (
+        f"review_count '{text}' is not a whole number (write digits only, like 1234, or leave it empty)"
+    )
+
+
+def check_link(text: str) -> tuple[str, str | None]:
+    """(link, None) for '' or an http(s) URL, or ('', problem)."""
+    text = trim(text)
+    if not text or _LINK.fullmatch(text):
+        return text, None
+    return "", f"link '{text}' is not an http(s) URL (start it with https:// or leave it empty)"
+
+
+def check_row(
+    sku: str, name: str, base_sku: str, link: str, rating: str, review_count: str
+) -> CleanRow | list[str]:
+    """The cleaned row, or every problem found in it (each a sentence without file or line)."""
+    problems: list[str] = []
+    sku = trim(sku)
+    name = trim(name)
+    if not sku:
+        problems.append("sku is empty (every row needs a sku)")
+    if not name:
+        problems.append("name is empty (every row needs a name)")
+    clean_link, problem = check_link(link)
+    if problem:
+        problems.append(problem)
+    clean_rating, problem = check_rating(rating)
+    if problem:
+        problems.append(problem)
+    clean_count, problem = check_review_count(review_count)
+    if problem:
+        problems.append(problem)
+    if problems:
+        return problems
+    return CleanRow(sku, name, trim(base_sku) or sku, clean_link, clean_rating, clean_count)
+
+
+def require_text(field: str, value: str) -> str:
+    """`value` trimmed; InvalidSkuError if it is empty."""
+    value = trim(value)
+    if not value:
+        raise InvalidSkuError(f"{field} must not be empty.")
+    return value
+
+
+def require_valid(problem: str | None) -> None:
+    """Raise InvalidSkuError for a problem found by one of the check_ functions."""
+    if problem:
+        raise InvalidSkuError(problem + ".")

@@ -1,0 +1,554 @@
+"""The SKU table library: validation messages, atomic imports, conflict modes, queries and paging."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import taskctl.skus
+from taskctl.clock import FakeClock
+from taskctl.errors import NotFoundError, TaskctlError, UsageError
+from taskctl.skus import (
+    KEEP,
+    ImportRejected,
+    InvalidSkuError,
+    SkuExistsError,
+    SkuQuery,
+    SkuTable,
+    connect,
+)
+from taskctl.skus.fields import (
+    COLUMNS,
+    FIELD_END,
+    ROW_END,
+    SQL_VALUES,
+    check_row,
+    quick_batch_pattern,
+    trim,
+)
+from tests.conftest import write
+
+HEADER = "sku,name,base_sku,link,rating,review_count\n"
+T0 = datetime(2026, 5, 1, 6, 0, tzinfo=UTC)
+DIGITS_ONLY = "(write digits only, like 1234, or leave it empty)"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(T0)
+
+
+@pytest.fixture
+def table(tmp_path: Path, clock: FakeClock) -> SkuTable:
+    opened = SkuTable.open(tmp_path / "skus.db", clock=clock)
+    yield opened  # type: ignore[misc]
+    opened.close()
+
+
+def csv_file(tmp_path: Path, body: str, header: str = HEADER, name: str = "products.csv") -> Path:
+    return write(tmp_path / name, header + body)
+
+
+def rejected(table: SkuTable, path: Path, **options: object) -> list[str]:
+    with pytest.raises(ImportRejected) as caught:
+        table.import_csv(path, **options)  # type: ignore[arg-type]
+    return caught.value.lines
+
+
+def all_rows(table: SkuTable) -> list[list[str]]:
+    return [sku.csv_row() for sku in table.iter_all()]
+
+
+SHIRTS = (
+    "B07-RED-M,Shirt red M,B07,https://shop.example/b07-red-m,4.5,120\n"
+    "B07-BLU-L,Shirt blue L,B07,,3,\n"
+    "K12-BLK,Kettle black,,https://shop.example/k12,,7\n"
+)
+
+
+# Import: the header
+
+
+def test_a_missing_column_is_named_with_the_expected_ones(table: SkuTable, tmp_path: Path) -> None:
+    path = csv_file(tmp_path, "B07,Shirt,B07,,4,\n", header="sku,name,base_sku,link,rating\n")
+    assert rejected(table, path)[0] == (
+        f"{path}: missing column 'review_count' (expected: sku, name, base_sku, link, rating, review_count)"
+    )
+
+
+def test_an_unknown_column_is_an_error_unless_extra_columns_are_ignored(
+    table: SkuTable, tmp_path: Path
+) -> None:
+    path = csv_file(tmp_path, "B07,Shirt,B07,,4,,19.99\n", header=HEADER.strip() + ",price\n")
+    assert rejected(table, path)[0] == (
+        f"{path}: unknown column 'price' (expected: sku, name, base_sku, link, rating, review_count; "
+        "--ignore-extra skips extra columns)"
+    )
+    assert table.import_csv(path, ignore_extra=True).new == 1
+    assert table.get("B07").rating == 4.0
+
+
+def test_header_is_any_order_any_case_with_spaces_and_a_bom(table: SkuTable, tmp_path: Path) -> None:
+    path = tmp_path / "products.csv"
+    path.write_bytes(
+        "\ufeff Review_Count , RATING,Link,Base_SKU,Name,sku\n7,4.5,,,Shirt red M,B07-RED-M\n".encode()
+    )
+    table.import_csv(path)
+    assert all_rows(table) == [["B07-RED-M", "Shirt red M", "B07-RED-M", "", "4.5", "7"]]
+
+
+def test_a_column_twice_and_an_empty_file_are_rejected(table: SkuTable, tmp_path: Path) -> None:
+    twice = csv_file(tmp_path, "", header="sku,name,base_sku,link,rating,review_count,SKU\n")
+    assert rejected(table, twice)[0] == f"{twice}:1: column 'sku' appears twice in the header"
+    empty = write(tmp_path / "empty.csv", "")
+    assert rejected(table, empty)[0] == (
+        f"{empty}: the file is empty (expected a header: sku, name, base_sku, link, rating, review_count)"
+    )
+
+
+# Import: the rows
+
+
+def test_every_bad_row_is_reported_with_its_line_and_nothing_is_written(
+    table: SkuTable, tmp_path: Path
+) -> None:
+    path = csv_file(
+        tmp_path,
+        "B01,One,,,4,1\n"  # line 2
+        ",No sku,,,,\n"  # 3
+        "B03,,,,,\n"  # 4
+        "B04,Four,,shop.example/b04,,\n"  # 5
+        "B05,Five,,,good,\n"  # 6
+        "B06,Six,,,6,\n"  # 7
+        "B07,Seven,,,-1,\n"  # 8
+        'B08,Eight,,,,"1,234"\n'  # 9
+        "B09,Nine,,,,1234.0\n"  # 10
+        "B10,Ten,,,,-3\n"  # 11
+        "B01,One again,,,,\n"  # 12
+        "B13,Thirteen,,\n",  # 13
+    )
+    assert rejected(table, path) == [
+        f"{path}:3: sku is empty (every row needs a sku)",
+        f"{path}:4: name is empty (every row needs a name)",
+        f"{path}:5: link 'shop.example/b04' is not an http(s) URL (start it with https:// or leave it empty)",
+        f"{path}:6: rating 'good' is not a number (use 0-5, like 4.5, or leave it empty)",
+        f"{path}:7: rating '6' is out of range (use 0-5 or leave it empty)",
+        f"{path}:8: rating '-1' is out of range (use 0-5 or leave it empty)",
+        f"{path}:9: review_count '1,234' is not a whole number {DIGITS_ONLY}",
+        f"{path}:10: review_count '1234.0' is not a whole number {DIGITS_ONLY}",
+        f"{path}:11: review_count '-3' is negative (use 0 or more, or leave it empty)",
+        f"{path}:12: sku 'B01' appears twice (first on line 2)",
+        f"{path}:13: expected 6 fields, found 4 (check the delimiter and quoting)",
+        f"{path}: 11 errors; nothing was imported.",
+    ]
+    assert table.count() == 0
+
+
+def test_after_twenty_errors_the_rest_are_counted(table: SkuTable, tmp_path: Path) -> None:
+    path = csv_file(tmp_path, "".join(f"S{n},Name,,,9,\n" for n in range(55)))
+    lines = rejected(table, path)
+    assert len(lines) == 21
+    assert lines[19] == f"{path}:21: rating '9' is out of range (use 0-5 or leave it empty)"
+    assert lines[20] == "... and 35 more errors; nothing was imported."
+
+
+def test_a_file_whose_last_row_is_bad_leaves_the_table_as_it_was(table: SkuTable, tmp_path: Path) -> None:
+    table.import_csv(csv_file(tmp_path, SHIRTS))
+    before = all_rows(table)
+    path = csv_file(tmp_path, "B07-RED-M,Changed,,,1,\nNEW-1,New,,,,\nNEW-2,New,,,7,\n", name="next.csv")
+    assert rejected(table, path)[0] == f"{path}:4: rating '7' is out of range (use 0-5 or leave it empty)"
+    assert all_rows(table) == before
+
+
+def test_an_interrupted_import_leaves_the_table_as_it_was(table: SkuTable, tmp_path: Path) -> None:
+    table.import_csv(csv_file(tmp_path, SHIRTS))
+    before = all_rows(table)
+    many = csv_file(tmp_path, "".join(f"N{n:06d},Name {n},,,,\n" for n in range(70_000)), name="many.csv")
+
+    def interrupt(phase: str, done: int, total: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        table.import_csv(many, progress=interrupt)
+    assert all_rows(table) == before
+    with pytest.raises(KeyboardInterrupt):  # into an empty table the indexes are dropped first: back too
+        SkuTable.open(tmp_path / "other.db").import_csv(many, progress=interrupt)
+    other = SkuTable.open(tmp_path / "other.db")
+    assert other.count() == 0
+    assert other.import_csv(many).new == 70_000
+    assert other.query(SkuQuery(search="name 69999")).skus[0].sku == "N069999"
+
+
+def test_not_utf8_names_the_line(table: SkuTable, tmp_path: Path) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes((HEADER + "B07,Shirt,,,,\nK12,Kr\u00fcg,,,,\n").encode("latin-1"))
+    assert (
+        rejected(table, path)[0] == f"{path}:3: is not UTF-8 text (save the file as UTF-8 and import again)"
+    )
+
+
+def test_values_are_trimmed_and_quoted_fields_follow_rfc_4180(table: SkuTable, tmp_path: Path) -> None:
+    path = csv_file(
+        tmp_path,
+        ' B07 ,"Shirt, red ""classic""",  , HTTPS://shop.example/b07 , 4.50 , 0012\n'
+        '"K12","Kettle\nblack",,,,\n'
+        "K13,Kettle,,,x,\n",
+    )
+    assert (
+        rejected(table, path)[0]
+        == f"{path}:5: rating 'x' is not a number (use 0-5, like 4.5, or leave it empty)"
+    )
+    write(path, HEADER + ' B07 ,"Shirt, red ""classic""",  , HTTPS://shop.example/b07 , 4.50 , 0012\n')
+    table.import_csv(path)
+    assert all_rows(table) == [
+        ["B07", 'Shirt, red "classic"', "B07", "HTTPS://shop.example/b07", "4.5", "12"]
+    ]
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+def test_semicolon_and_tab_files_import_with_a_delimiter(
+    table: SkuTable, tmp_path: Path, delimiter: str
+) -> None:
+    path = csv_file(
+        tmp_path, "B07;Shirt, red;;;4.5;3\n".replace(";", delimiter), header=HEADER.replace(",", delimiter)
+    )
+    table.import_csv(path, delimiter=delimiter)
+    assert table.get("B07").name == "Shirt, red"
+
+
+def test_unicode_names_import_and_are_found_in_any_case(table: SkuTable, tmp_path: Path) -> None:
+    table.import_csv(
+        csv_file(
+            tmp_path,
+            "\u00c4P-1,\u00c4pfel gr\u00fcn \u2014 Bio,,,,\nTEE-\u6f22,\u7da0\u8336 \u6f22\u5b57,,,,\n",
+        )
+    )
+    assert [s.sku for s in table.query(SkuQuery(search="\u00e4pfel GR\u00dcN")).skus] == ["\u00c4P-1"]
+    assert [s.sku for s in table.query(SkuQuery(search="\u6f22")).skus] == ["TEE-\u6f22"]
+    assert table.get("TEE-\u6f22").name == "\u7da0\u8336 \u6f22\u5b57"
+
+
+# Import: what an existing sku does
+
+
+def test_on_conflict_update_counts_new_updated_and_unchanged(
+    table: SkuTable, tmp_path: Path, clock: FakeClock
+) -> None:
+    table.import_csv(csv_file(tmp_path, SHIRTS))
+    clock.advance(3600)
+    changed = csv_file(
+        tmp_path,
+        "B07-RED-M,Shirt red M,B07,https://shop.example/b07-red-m,4.6,131\n"
+        "B07-BLU-L,Shirt blue L,B07,,3,\n"
+        "NEW-1,New,,,,\n",
+        name="changed.csv",
+    )
+    summary = table.import_csv(changed)
+    assert (summary.rows, summary.new, summary.updated, summary.unchanged, summary.skipped) == (3, 1, 1, 1, 0)
+    assert summary.sentence() == "imported 3 rows: 1 new, 1 updated, 1 unchanged"
+    red, blue = table.get("B07-RED-M"), table.get("B07-BLU-L")
+    assert (red.rating, red.review_count, red.created_at, red.updated_at) == (
+        4.6,
+        131,
+        T0,
+        datetime(2026, 5, 1, 7, tzinfo=UTC),
+    )
+    assert blue.updated_at == T0
+
+
+def test_on_conflict_skip_keeps_existing_rows(table: SkuTable, tmp_path: Path) -> None:
+    table.import_csv(csv_file(tmp_path, SHIRTS))
+    path = csv_file(
+        tmp_path, "B07-RED-M,Changed,,,,\nB07-BLU-L,Shirt blue L,B07,,3,\nNEW-1,New,,,,\n", name="b.csv"
+    )
+    summary = table.import_csv(path, on_conflict="skip")
+    assert (summary.new, summary.updated, summary.unchanged, summary.skipped) == (1, 0, 1, 1)
+    assert table.get("B07-RED-M").name == "Shirt red M"
+
+
+def test_on_conflict_error_names_each_existing_sku_and_writes_nothing(
+    table: SkuTable, tmp_path: Path
+) -> None:
+    table.import_csv(csv_file(tmp_path, SHIRTS))
+    path = csv_file(tmp_path, "NEW-1,New,,,,\nK12-BLK,Kettle black,,,,\nB07-RED-M,Shirt,,,,\n", name="b.csv")
+    assert rejected(table, path, on_conflict="error") == [
+        f"{path}:3: sku 'K12-BLK' already exists (use --on-conflict update or skip to import it)",
+        f"{path}:4: sku 'B07-RED-M' already exists (use --on-conflict update or skip to import it)",
+        f"{path}: 2 errors; nothing was imported.",
+    ]
+    assert table.find("NEW-1") is None
+
+
+def test_a_dry_run_reports_but_writes_nothing(table: SkuTable, tmp_path: Path) -> None:
+    summary = table.import_csv(csv_file(tmp_path, SHIRTS), dry_run=True)
+    assert summary.sentence() == "would import 3 rows: 3 new (dry run: nothing was written)"
+    assert table.count() == 0
+    table.import_csv(csv_file(tmp_path, SHIRTS))
+    assert table.query(SkuQuery(search="kettle")).skus[0].sku == "K12-BLK"  # indexes came back
+
+
+def test_export_then_import_changes_nothing(table: SkuTable, tmp_path: Path, clock: FakeClock) -> None:
+    table.import_csv(csv_file(tmp_path, SHIRTS + '"Q-1","Quote "" and, comma",,,0.00001,0\n'))
+    exported = tmp_path / "out.csv"
+    with exported.open("w", encoding="utf-8", newline="") as out:
+        assert table.export(out) == 4
+    clock.advance(60)
+    summary = table.import_csv(exported)
+    assert (summary.new, summary.updated, summary.unchanged) == (0, 0, 4)
+    again = tmp_path / "again.csv"
+    with again.open("w", encoding="utf-8", newline="") as out:
+        table.export(out)
+    assert again.read_text(encoding="utf-8") == exported.read_text(encoding="utf-8")
+    assert 'Q-1,"Quote "" and, comma",Q-1,,0.00001,0' in exported.read_text(encoding="utf-8")
+
+
+def test_a_hundred_thousand_rows_import_and_reimport(table: SkuTable, tmp_path: Path) -> None:
+    body = "".join(
+        f"P{n:06d}-{n % 6},Product {n} {'zanzibar' if n == 77_777 else 'plain'},P{n // 6:06d},"
+        f"https://shop.example/{n},{n % 51 / 10},{n % 1000}\n"
+        for n in range(99_999)
+    )
+    path = csv_file(tmp_path, body + '"Q-1","Quoted, past the first 4 MiB",,,,\n')
+    assert table.import_csv(path).sentence() == "imported 100,000 rows: 100,000 new"
+    assert table.import_csv(path).sentence() == "imported 100,000 rows: 100,000 unchanged"
+    assert [s.sku for s in table.query(SkuQuery(search="ZANZIBAR")).skus] == ["P077777-5"]
+    assert table.get("Q-1").name == "Quoted, past the first 4 MiB"
+    assert table.stats().families == 16_667 + 1
+
+
+def test_windows_line_endings_and_a_missing_last_newline(table: SkuTable, tmp_path: Path) -> None:
+    path = tmp_path / "products.csv"
+    path.write_bytes(HEADER.replace("\n", "\r\n").encode() + b"B07,Shirt,,,4,\r\nK12,Kettle,,,,7")
+    assert table.import_csv(path).new == 2
+    assert all_rows(table) == [["B07", "Shirt", "B07", "", "4.0", ""], ["K12", "Kettle", "K12", "", "", "7"]]
+    write(path, HEADER + "B07,Shirt,,,4,\nK12,Kettle,,,,8")
+    assert table.import_csv(path).updated == 1
+
+
+# The rules in Python and in SQL agree
+
+
+_field = st.one_of(
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "4",
+            "4.5",
+            "5",
+            "5.0",
+            "05",
+            "5.01",
+            "6",
+            "-1",
+            "1,234",
+            "1234.0",
+            "0012",
+            "x",
+            "https://a/b",
+            "HTTP://x",
+            "http://",
+            "https://",
+            "ftp://x",
+            "https://a b",
+            "https://a\u00a0b",
+            " B07",
+            "B07\u3000",
+            "\u00c4pfel",
+            "0.",
+            ".5",
+            "4..5",
+            "1e3",
+            "\u0663",
+            "9" * 19,
+            "0" * 30 + "7",
+        ]
+    ),
+    st.text(alphabet=" \t\n\x1e\x1f;\u00a0\u3000htps:/.0123456789aB,-", max_size=8),
+)
+
+
+def stored(row: list[str]) -> tuple[object, ...]:
+    """What SQL_VALUES stores for `row`."""
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (sku, name, base_sku, link, rating REAL, review_count INTEGER)")
+    conn.execute(f"INSERT INTO t VALUES ({SQL_VALUES})", row)
+    return tuple(conn.execute("SELECT * FROM t").fetchone())
+
+
+@given(st.lists(_field, min_size=6, max_size=6))
+def test_the_quick_check_passes_only_clean_valid_rows_and_sqlite_converts_like_python(row: list[str]) -> None:
+    cleaned = check_row(*row)
+    passes = quick_batch_pattern(COLUMNS, FIELD_END, ROW_END).fullmatch(FIELD_END.join(row) + ROW_END)
+    unquoted = ";" not in "".join(row) and quick_batch_pattern(COLUMNS, ";", "\n").fullmatch(
+        ";".join(row) + "\n"
+    )
+    if isinstance(cleaned, list):
+        assert not passes and not unquoted  # the quick pass never lets through a row check_row refuses
+        return
+    expected = (
+        cleaned.sku,
+        cleaned.name,
+        cleaned.base_sku,
+        cleaned.link,
+        cleaned.rating,
+        cleaned.review_count,
+    )
+    assert not (passes or unquoted) or [trim(value) for value in row] == row  # nor one it would change
+    assert stored([trim(value) for value in row]) == expected  # and SQLite stores what check_row says
+
+
+# Add, edit, remove
+
+
+def test_add_checks_fields_like_an_import(table: SkuTable) -> None:
+    added = table.add(
+        "B07-RED-M", "Shirt red M", link="https://shop.example/x", rating="4.5", review_count=120
+    )
+    assert (added.base_sku, added.rating, added.review_count, added.created_at) == ("B07-RED-M", 4.5, 120, T0)
+    with pytest.raises(
+        SkuExistsError,
+        match=re.escape("sku 'B07-RED-M' already exists; change it with 'taskctl sku edit B07-RED-M'."),
+    ):
+        table.add("B07-RED-M", "Again")
+    with pytest.raises(
+        InvalidSkuError, match=r"^rating '6' is out of range \(use 0-5 or leave it empty\)\.$"
+    ):
+        table.add("X", "X", rating="6")
+    with pytest.raises(InvalidSkuError, match=r"^name must not be empty\.$"):
+        table.add("X", " ")
+    assert table.count() == 1
+
+
+def test_update_changes_only_what_is_given_and_moves_updated_at_only_on_change(
+    table: SkuTable, clock: FakeClock
+) -> None:
+    table.add("B07", "Shirt", rating=4.5, review_count=120)
+    clock.advance(60)
+    assert table.update("B07", rating=4.5).updated_at == T0
+    changed = table.update("B07", rating="", review_count=131, name="Shirt red", base_sku="B")
+    assert (changed.name, changed.base_sku, changed.rating, changed.review_count) == (
+        "Shirt red",
+        "B",
+        None,
+        131,
+    )
+    assert changed.updated_at == datetime(2026, 5, 1, 6, 1, tzinfo=UTC)
+    assert table.query(SkuQuery(search="shirt red")).skus == [changed]
+    assert table.query(SkuQuery(search="Shirt", base_sku="B")).skus == [changed]
+    with pytest.raises(NotFoundError, match=re.escape("no sku named 'B7'; did you mean 'B07'?")):
+        table.update("B7", rating=KEEP)
+
+
+def test_remove_is_all_or_nothing_and_families_go_together(table: SkuTable, tmp_path: Path) -> None:
+    table.import_csv(csv_file(tmp_path, SHIRTS))
+    with pytest.raises(NotFoundError, match="no sku named 'NOPE'"):
+        table.remove(["B07-RED-M", "NOPE"])
+    assert table.count() == 3
+    assert table.remove(["K12-BLK"]) == 1
+    assert table.query(SkuQuery(search="kettle")).skus == []
+    assert table.family_count("B07") == 2
+    assert table.remove_family("B07") == 2
+    with pytest.raises(NotFoundError, match=re.escape("no skus have base_sku 'B07'; nothing was removed.")):
+        table.remove_family("B07")
+
+
+# Queries
+
+
+@pytest.fixture
+def shop(table: SkuTable, tmp_path: Path) -> SkuTable:
+    rows = [
+        ("A1", "Alpha shirt", "A", "4.5", "10"),
+        ("A2", "Alpha SHIRT large", "A", "", "3"),
+        ("B1", "Beta kettle", "B", "4.5", ""),
+        ("B2", "Beta mug", "B", "2", "10"),
+        ("C1", "Gamma shirt", "C", "5", "0"),
+        ("C2", "Gamma lamp", "C", "", ""),
+        ("C3", "Gamma lamp XL", "C", "0", "7"),
+    ]
+    table.import_csv(csv_file(tmp_path, "".join(f"{s},{n},{b},,{r},{c}\n" for s, n, b, r, c in rows)))
+    return table
+
+
+def skus(table: SkuTable, **query: object) -> list[str]:
+    return [sku.sku for sku in table.query(SkuQuery(**query)).skus]  # type: ignore[arg-type]
+
+
+def test_search_is_a_substring_of_name_or_sku_in_any_case(shop: SkuTable) -> None:
+    assert skus(shop, search="SHIRT") == ["A1", "A2", "C1"]
+    assert skus(shop, search="ma") == ["C1", "C2", "C3"]  # shorter than a trigram: scanned
+    assert skus(shop, search="c3") == ["C3"]
+    assert skus(shop, search="shirt l") == ["A2"]
+    assert skus(shop, search='"%_') == []
+
+
+def test_filters_and_sorts(shop: SkuTable) -> None:
+    assert skus(shop, base_sku="C") == ["C1", "C2", "C3"]
+    assert skus(shop, min_rating=4.5) == ["A1", "B1", "C1"]
+    assert skus(shop, unrated=True) == ["A2", "C2"]
+    assert skus(shop, sort="rating", descending=True) == ["C1", "B1", "A1", "B2", "C3", "C2", "A2"]
+    assert skus(shop, sort="review_count") == ["B1", "C2", "C1", "A2", "C3", "A1", "B2"]  # ties: file order
+    assert skus(shop, search="shirt", sort="name", descending=True, limit=2) == ["C1", "A1"]
+
+
+@pytest.mark.parametrize("sort", taskctl.skus.SORT_COLUMNS)
+@pytest.mark.parametrize("descending", [False, True])
+def test_keyset_pages_add_up_to_the_whole_listing(shop: SkuTable, sort: str, descending: bool) -> None:
+    whole = skus(shop, sort=sort, descending=descending, limit=None)
+    seen: list[str] = []
+    after = None
+    while True:
+        page = shop.query(SkuQuery(sort=sort, descending=descending, limit=2, after=after))
+        seen += [sku.sku for sku in page.skus]
+        if page.next_after is None:
+            break
+        after = page.next_after
+    assert seen == whole
+    assert len(whole) == 7
+
+
+def test_bad_queries_say_what_would_work(shop: SkuTable) -> None:
+    with pytest.raises(
+        UsageError, match=r"cannot sort by 'price' \(choose one of: sku, name, base_sku, rating"
+    ):
+        shop.query(SkuQuery(sort="price"))
+    with pytest.raises(UsageError, match="--unrated and --min-rating exclude each other"):
+        shop.query(SkuQuery(unrated=True, min_rating=1))
+    with pytest.raises(NotFoundError, match="no sku named 'Z9' to continue after"):
+        shop.query(SkuQuery(after="Z9"))
+
+
+def test_stats(shop: SkuTable) -> None:
+    assert shop.stats().as_dict() == {"count": 7, "families": 3, "rated": 5, "average_rating": 3.2}
+
+
+# Opening
+
+
+def test_threads_connect_through_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TASKCTL_SKU_DB", raising=False)
+    with pytest.raises(UsageError, match="no SKU database given: pass a path, or set TASKCTL_SKU_DB"):
+        connect()
+    monkeypatch.setenv("TASKCTL_SKU_DB", str(tmp_path / "skus.db"))
+    with connect() as table:
+        table.add("B07", "Shirt")
+    with SkuTable.open(tmp_path / "skus.db") as table:
+        assert table.get("B07").name == "Shirt"
+
+
+def test_the_schema_is_versioned_and_a_newer_one_is_refused(tmp_path: Path) -> None:
+    SkuTable.open(tmp_path / "skus.db").close()
+    conn = sqlite3.connect(tmp_path / "skus.db")
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.execute("PRAGMA user_version = 9")
+    conn.close()
+    with pytest.raises(TaskctlError, match=r"has SKU schema version 9, newer than this taskctl knows \(1\)"):
+        SkuTable.open(tmp_path / "skus.db")
