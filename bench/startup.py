@@ -43,6 +43,8 @@ def main() -> None:
         py = sys.executable
         cases = {
             'python -c "import typer"': [py, "-c", "import typer"],
+            # The floor for any command that reads the config: the libraries it cannot do without.
+            "import typer,pydantic,yaml": [py, "-c", "import typer, pydantic, pydantic.fields, yaml"],
             "taskctl --version": [py, "-m", "taskctl", "--version"],
             "taskctl validate": [py, "-m", "taskctl", "validate"],
         }
