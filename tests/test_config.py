@@ -281,3 +281,56 @@ def test_every_problem_is_reported_at_once_sorted_by_file_and_line(empty_workspa
         "config/a.yaml:2",
         "config/b.yaml:2",
     ]
+
+
+def test_a_scheduled_thread_may_not_share_a_name_with_a_process(empty_workspace: Workspace) -> None:
+    ws = empty_workspace
+    write(
+        ws.config_dir / "threads.yaml",
+        "threads:\n  nightly:\n    code: print(1)\n    schedule: daily at 06:00\n",
+    )
+    write(ws.config_dir / "processes.yaml", "processes:\n  nightly:\n    threads: [nightly]\n")
+    assert problems(ws) == [
+        "config/processes.yaml:2: processes.nightly: 'nightly' is also a scheduled thread (config/threads.yaml:2), "
+        "which runs as a process of the same name; rename one of them"
+    ]
+
+
+def test_a_misspelt_schedule_names_its_file_line_and_index(empty_workspace: Workspace) -> None:
+    ws = empty_workspace
+    write(ws.config_dir / "threads.yaml", "threads:\n  t:\n    code: print(1)\n")
+    write(
+        ws.config_dir / "processes.yaml",
+        "processes:\n  nightly:\n    threads: [t]\n    schedule:\n"
+        "      - '30 2 * * *'\n      - every 6 hours\n      - dayly at 10:30\n      - '0 0 31 2 *'\n",
+    )
+    assert problems(ws) == [
+        "config/processes.yaml:7: processes.nightly.schedule[2]: 'dayly at 10:30' is not a schedule (try 'daily at 10:30')",
+        "config/processes.yaml:8: processes.nightly.schedule[3]: '0 0 31 2 *' can never fire (February has no day 31)",
+    ]
+
+
+def test_a_one_shot_in_the_skipped_hour_of_the_process_zone_needs_an_offset(
+    empty_workspace: Workspace,
+) -> None:
+    ws = empty_workspace
+    write(ws.config_dir / "threads.yaml", "threads:\n  t:\n    code: print(1)\n")
+    write(
+        ws.config_dir / "processes.yaml",
+        "processes:\n  p:\n    threads: [t]\n    timezone: Europe/Berlin\n    schedule: ['2027-03-28 02:30']\n"
+        "  q:\n    threads: [t]\n    timezone: Europe/Berlin\n    schedule: ['2027-03-28 02:30+01:00']\n",
+    )
+    assert problems(ws) == [
+        "config/processes.yaml:5: processes.p.schedule[0]: '2027-03-28 02:30' does not exist in Europe/Berlin "
+        "(clocks jump from 02:00 to 03:00); pick another time or add an offset, e.g. '2027-03-28 02:30+01:00'"
+    ]
+
+
+def test_the_same_one_shot_is_valid_in_a_zone_without_that_gap(empty_workspace: Workspace) -> None:
+    ws = empty_workspace
+    write(ws.config_dir / "threads.yaml", "threads:\n  t:\n    code: print(1)\n")
+    write(
+        ws.config_dir / "processes.yaml",
+        "processes:\n  p:\n    threads: [t]\n    timezone: Asia/Tokyo\n    schedule: ['2027-03-28 02:30']\n",
+    )
+    assert [s.text for s in load_config(ws).schedules["p"]] == ["2027-03-28 02:30"]
