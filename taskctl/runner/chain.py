@@ -213,12 +213,21 @@ def prepare_run(
         config_revision=config.revision,
         user=_user(),
         host=socket.gethostname(),
-        pid=os.getpid(),
-        pid_start=process_start_ticks(os.getpid()),
         threads=[ThreadRecord(name=name, log=f"{name}.log") for name in chain.threads],
     )
+    _claim(record)
     write_run_json(record)
     return record
+
+
+def _claim(record: RunRecord) -> None:
+    """Record this process as the run's runner: `cancel` signals it, and a dead pid means the run was lost.
+
+    A run prepared by `run --detach` is admitted and executed by another process, which must claim it before
+    its first save, or its run would look abandoned (and be marked interrupted) while it waits.
+    """
+    record.pid = os.getpid()
+    record.pid_start = process_start_ticks(record.pid)
 
 
 def admit_run(
@@ -236,6 +245,7 @@ def admit_run(
     QUEUE and REPLACE wait here until the runs in the way have finished (or `cancel` fires: SKIP).
     """
     policy = process.overlap or Overlap.SKIP
+    _claim(record)
     signalled: set[str] = set()
     waiting = False
     while True:
@@ -332,8 +342,7 @@ def execute_run(
     chain_deadline = clock.monotonic() + process.timeout if process.timeout else None
     on_failure = process.on_failure or OnFailure.STOP
     record.status = RunStatus.RUNNING
-    record.pid = os.getpid()
-    record.pid_start = process_start_ticks(os.getpid())
+    _claim(record)
     _save(store, record, hooks)
     outcome: RunStatus | None = None
     try:
