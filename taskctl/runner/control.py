@@ -77,6 +77,18 @@ def mark_interrupted(store: Store, row: RunRow, clock: Clock = SYSTEM_CLOCK) -> 
     store.set_status(row.id, RunStatus.INTERRUPTED, now, error)
 
 
+def reap_dead_runs(store: Store, clock: Clock = SYSTEM_CLOCK) -> list[str]:
+    """Mark every queued or running run whose runner has died as interrupted; returns their ids.
+
+    Readers call this so that a runner killed at a bad moment (SIGKILL, a reboot) does not leave its run
+    `running` for ever.
+    """
+    dead = [row for row in store.active() if not is_alive(row.pid, row.pid_start)]
+    for row in dead:
+        mark_interrupted(store, row, clock)
+    return [row.id for row in dead]
+
+
 def _stop_group(group: int, grace: float = 2.0) -> None:
     """SIGTERM a leftover process group, then SIGKILL if it is still there after `grace`."""
     try:
