@@ -16,7 +16,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -94,7 +94,6 @@ class RunHooks:
     echo: Callable[[bytes], None] | None = None
     open_log: LogOpener = open_log
     on_status: Callable[[RunRecord], None] | None = None
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 def run_stamp(moment: datetime, zone: ZoneInfo) -> str:
@@ -342,12 +341,13 @@ def execute_run(
     chain_deadline = clock.monotonic() + process.timeout if process.timeout else None
     on_failure = process.on_failure or OnFailure.STOP
     record.status = RunStatus.RUNNING
-    _claim(record)
-    _save(store, record, hooks)
+    _claim(record)  # saved with the first thread's start (or with the end, if the console cannot open)
     outcome: RunStatus | None = None
     try:
         console = hooks.open_log(record.folder / CONSOLE_LOG, "ab")
     except OSError as exc:
+        if own_cancel:
+            cancel.close()
         return _finish(record, RunStatus.FAILED, f"cannot open {CONSOLE_LOG}: {exc}", store, clock, hooks)
     try:
         for plan, thread in zip(plans, record.threads, strict=True):
