@@ -82,6 +82,13 @@ _COLUMNS = [
     "failed_thread", "current_thread", "progress", "pid", "pid_start", "child_pgid", "owner",
     "user", "host", "config_revision", "error", "cancel_requested",
 ]  # fmt: skip
+_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM runs"
+_SAVED = [c for c in _COLUMNS if c != "cancel_requested"]  # a save never clears a cancel request
+# built once: save_run is called at every state change of every run
+_SAVE_RUN = (
+    f"INSERT INTO runs ({', '.join(_SAVED)}) VALUES ({', '.join('?' for _ in _SAVED)}) "
+    f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{n} = excluded.{n}' for n in _SAVED if n != 'id')}"
+)
 
 
 @dataclass(frozen=True)
@@ -214,14 +221,8 @@ class Store:
             "config_revision": record.config_revision,
             "error": record.error,
         }
-        names = list(values)
-        updates = ", ".join(f"{n} = excluded.{n}" for n in names if n != "id")
         with self.transaction() as db:
-            db.execute(
-                f"INSERT INTO runs ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)}) "
-                f"ON CONFLICT (id) DO UPDATE SET {updates}",
-                list(values.values()),
-            )
+            db.execute(_SAVE_RUN, [values[name] for name in _SAVED])
 
     def save_many(self, records: Sequence[RunRecord]) -> None:
         """Index many runs in one transaction."""
@@ -278,7 +279,7 @@ class Store:
 
     def get(self, run_id: str) -> RunRow | None:
         """The run with exactly this id, or None."""
-        row = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        row = self._db.execute(f"{_SELECT} WHERE id = ?", (run_id,)).fetchone()
         return None if row is None else _row(row)
 
     def runs(
@@ -303,7 +304,7 @@ class Store:
         if since is not None:
             where.append("started >= ?")
             params.append(utc_text(since))
-        sql = f"SELECT {', '.join(_COLUMNS)} FROM runs"
+        sql = _SELECT
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY started DESC, id DESC"

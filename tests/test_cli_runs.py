@@ -271,6 +271,21 @@ def test_history_json_filters_by_process_and_status(ws: Workspace) -> None:
     assert row["started"].endswith("Z") and isinstance(row["duration"], float)
 
 
+def test_history_marks_a_run_whose_runner_was_killed_as_interrupted(ws: Workspace) -> None:
+    child = spawn(ws, "run", "long")
+    data = wait_for_running_thread(ws, "long")
+    child.kill()
+    child.wait(timeout=15)
+
+    (row,) = json.loads(taskctl(ws, "history", "--json").stdout)
+
+    assert (row["status"], row["error"]) == (
+        "interrupted",
+        f"the runner (pid {child.pid}) stopped before the run finished",
+    )
+    assert group_gone(int(str(data["child_pgid"])))
+
+
 def test_history_rejects_a_bad_status_a_bad_since_and_an_unknown_process(ws: Workspace) -> None:
     assert taskctl(ws, "history", "--status", "faild").stderr == (
         "error: --status 'faild' is not a run status; did you mean 'failed'?\n"
@@ -363,6 +378,20 @@ def test_logs_follow_prints_until_the_run_ends(ws: Workspace) -> None:
     child.wait(timeout=15)
     assert [line.split("| ")[1] for line in result.stdout.splitlines()[:3]] == ["tick 0", "tick 1", "tick 2"]
     assert result.stderr.endswith("succeeded\n")
+
+
+def test_logs_follow_ends_when_the_runner_is_killed(ws: Workspace) -> None:
+    child = spawn(ws, "run", "long")
+    data = wait_for_running_thread(ws, "long")
+    follower = spawn(ws, "logs", str(data["id"]), "--follow")
+    time.sleep(0.5)
+
+    child.kill()
+    _, err = follower.communicate(timeout=15)
+
+    assert err.decode().endswith(
+        f"run {data['id']} interrupted: the runner (pid {child.pid}) stopped before the run finished\n"
+    )
 
 
 # -- pack ------------------------------------------------------------------------------------------

@@ -499,6 +499,22 @@ def test_a_second_run_is_skipped_while_the_first_runs_and_a_dead_one_is_interrup
         assert store.get(first.id).status is RunStatus.INTERRUPTED  # type: ignore[union-attr]
 
 
+def test_a_run_prepared_by_another_process_is_claimed_by_the_one_that_admits_it(
+    empty_workspace: Workspace,
+) -> None:
+    ws = workspace_with(empty_workspace, "  job:\n    code: pass\n")
+    config = load_config(ws)
+    record = prepare_run(config, "job")
+    record.pid, record.pid_start = 999_999, 1  # `run --detach` prepared it and has exited
+
+    with Store(ws.state_db) as store:
+        assert admit_run(store, record, config.runnable("job")) is Admission.START
+        row = store.get(record.id)
+
+    assert row is not None and row.pid == os.getpid()
+    assert read_run_json(record.folder).pid == os.getpid()
+
+
 def test_a_queued_run_waits_for_the_running_one(empty_workspace: Workspace) -> None:
     ws = workspace_with(
         empty_workspace, "  job:\n    code: pass\n", "  queued:\n    threads: [job]\n    overlap: queue\n"

@@ -277,6 +277,7 @@ def history(
         taskctl history nightly --status failed --since 7d --json
         taskctl history --rebuild
     """
+    from taskctl.runner import reap_dead_runs
     from taskctl.store import Store, open_index
 
     workspace = common.workspace()
@@ -293,6 +294,7 @@ def history(
     with open_index(workspace.state_db, workspace.process_dir) as store:
         if name is not None:
             _check_process_name(store, workspace, name)
+        reap_dead_runs(store)
         rows = store.runs(name, statuses, moment, limit)
     if json_output:
         common.print_json([r.to_json() for r in rows])
@@ -470,10 +472,12 @@ def _resolve(store: Store, workspace: Workspace, text: str) -> str:
 
 def _record(workspace: Workspace, text: str, latest_for_name: bool = False) -> RunRecord:
     from taskctl.errors import TaskctlError
+    from taskctl.runner import reap_dead_runs
     from taskctl.runs import RunJsonError, read_run_json
     from taskctl.store import open_index
 
     with open_index(workspace.state_db, workspace.process_dir) as store:
+        reap_dead_runs(store)
         if latest_for_name and "/" not in text and "@" not in text and store.latest_id(text) is not None:
             text = f"{text}@latest"
         run_id = _resolve(store, workspace, text)
@@ -549,8 +553,10 @@ def _follow(path: Path, folder: Path, start: int) -> None:
                 shown = text
     if terminal and shown:
         sys.stderr.write("\r\x1b[K")
+    if last is not None and not last.status.finished:
+        last = _record(common.workspace(), last.id)  # its runner died: now marked interrupted
     if last is not None:
-        typer.echo(f"run {last.id} {last.status}", err=True)
+        typer.echo(f"run {last.id} {last.status}" + (f": {last.error}" if last.error else ""), err=True)
 
 
 def _bar(percent: float, width: int = 24) -> str:

@@ -14,7 +14,14 @@ from taskctl.runner.chain import (
     run_chain,
     run_stamp,
 )
-from taskctl.runner.control import CancelOutcome, cancel_run, is_alive, mark_interrupted, resolve_run_id
+from taskctl.runner.control import (
+    CancelOutcome,
+    cancel_run,
+    is_alive,
+    mark_interrupted,
+    reap_dead_runs,
+    resolve_run_id,
+)
 from taskctl.runner.overlap import Admission, OverlapDecision, decide_overlap
 from taskctl.runner.process import CancelToken, StopReason
 
@@ -35,6 +42,7 @@ __all__ = [
     "mark_interrupted",
     "plan_chain",
     "prepare_run",
+    "reap_dead_runs",
     "resolve_run_id",
     "run_chain",
     "run_stamp",

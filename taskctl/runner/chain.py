@@ -16,7 +16,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -94,7 +94,6 @@ class RunHooks:
     echo: Callable[[bytes], None] | None = None
     open_log: LogOpener = open_log
     on_status: Callable[[RunRecord], None] | None = None
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 def run_stamp(moment: datetime, zone: ZoneInfo) -> str:
@@ -213,12 +212,21 @@ def prepare_run(
         config_revision=config.revision,
         user=_user(),
         host=socket.gethostname(),
-        pid=os.getpid(),
-        pid_start=process_start_ticks(os.getpid()),
         threads=[ThreadRecord(name=name, log=f"{name}.log") for name in chain.threads],
     )
+    _claim(record)
     write_run_json(record)
     return record
+
+
+def _claim(record: RunRecord) -> None:
+    """Record this process as the run's runner: `cancel` signals it, and a dead pid means the run was lost.
+
+    A run prepared by `run --detach` is admitted and executed by another process, which must claim it before
+    its first save, or its run would look abandoned (and be marked interrupted) while it waits.
+    """
+    record.pid = os.getpid()
+    record.pid_start = process_start_ticks(record.pid)
 
 
 def admit_run(
@@ -236,6 +244,7 @@ def admit_run(
     QUEUE and REPLACE wait here until the runs in the way have finished (or `cancel` fires: SKIP).
     """
     policy = process.overlap or Overlap.SKIP
+    _claim(record)
     signalled: set[str] = set()
     waiting = False
     while True:
@@ -332,13 +341,13 @@ def execute_run(
     chain_deadline = clock.monotonic() + process.timeout if process.timeout else None
     on_failure = process.on_failure or OnFailure.STOP
     record.status = RunStatus.RUNNING
-    record.pid = os.getpid()
-    record.pid_start = process_start_ticks(os.getpid())
-    _save(store, record, hooks)
+    _claim(record)  # saved with the first thread's start (or with the end, if the console cannot open)
     outcome: RunStatus | None = None
     try:
         console = hooks.open_log(record.folder / CONSOLE_LOG, "ab")
     except OSError as exc:
+        if own_cancel:
+            cancel.close()
         return _finish(record, RunStatus.FAILED, f"cannot open {CONSOLE_LOG}: {exc}", store, clock, hooks)
     try:
         for plan, thread in zip(plans, record.threads, strict=True):

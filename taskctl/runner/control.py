@@ -16,15 +16,23 @@ from taskctl.runs import RunJsonError, RunStatus, ThreadStatus, read_run_json, w
 from taskctl.store import RunRow, Store
 
 
-def process_start_ticks(pid: int) -> int | None:
-    """When process `pid` started (clock ticks since boot, from /proc), or None where /proc is missing."""
+def _proc_stat(pid: int) -> list[str] | None:
+    """The fields of /proc/`pid`/stat after the command name (state first), or None where unreadable."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = stat[stat.rfind(")") + 2 :].split()
+    return stat[stat.rfind(")") + 2 :].split()
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """When process `pid` started (clock ticks since boot, from /proc), or None where /proc is missing."""
+    return _start_ticks(_proc_stat(pid))
+
+
+def _start_ticks(fields: list[str] | None) -> int | None:
     try:
-        return int(fields[19])
+        return None if fields is None else int(fields[19])
     except (IndexError, ValueError):
         return None
 
@@ -41,14 +49,10 @@ def is_alive(pid: int | None, start_ticks: int | None) -> bool:
         pass
     if start_ticks is None:
         return True
-    now = process_start_ticks(pid)
-    if now is None:
+    fields = _proc_stat(pid)
+    if fields is None:
         return not Path("/proc").is_dir()
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        state = ""
-    return now == start_ticks and state != "Z"
+    return _start_ticks(fields) == start_ticks and fields[0] != "Z"
 
 
 def mark_interrupted(store: Store, row: RunRow, clock: Clock = SYSTEM_CLOCK) -> None:
@@ -75,6 +79,18 @@ def mark_interrupted(store: Store, row: RunRow, clock: Clock = SYSTEM_CLOCK) -> 
             store.save_run(record)
             return
     store.set_status(row.id, RunStatus.INTERRUPTED, now, error)
+
+
+def reap_dead_runs(store: Store, clock: Clock = SYSTEM_CLOCK) -> list[str]:
+    """Mark every queued or running run whose runner has died as interrupted; returns their ids.
+
+    Readers call this so that a runner killed at a bad moment (SIGKILL, a reboot) does not leave its run
+    `running` for ever.
+    """
+    dead = [row for row in store.active() if not is_alive(row.pid, row.pid_start)]
+    for row in dead:
+        mark_interrupted(store, row, clock)
+    return [row.id for row in dead]
 
 
 def _stop_group(group: int, grace: float = 2.0) -> None:

@@ -7,7 +7,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from taskctl.runs import RunJsonError, RunRecord, read_run_json
+from taskctl.runner.control import is_alive
+from taskctl.runs import RunJsonError, RunRecord, RunStatus, read_run_json
 
 
 def tail_lines(path: Path, count: int, block: int = 64 * 1024) -> list[bytes]:
@@ -35,7 +36,8 @@ def follow(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[bytes | RunRecord]:
     """Yield new bytes of `path` from offset `start` as they are written, and the run record whenever it
-    changes, until the run in `folder` has finished and everything written has been yielded."""
+    changes, until the run in `folder` has finished (or its runner has died: the last record yielded is
+    then still `running`) and everything written has been yielded."""
     position = start
     last: RunRecord | None = None
     while True:
@@ -52,6 +54,11 @@ def follow(
                 while chunk := file.read(64 * 1024):
                     position += len(chunk)
                     yield chunk
-        if record is not None and record.status.finished:
+        if record is not None and (record.status.finished or _runner_died(record)):
             return
         sleep(poll)
+
+
+def _runner_died(record: RunRecord) -> bool:
+    # only a running run: a queued one may still carry the pid of the `run --detach` that prepared it
+    return record.status is RunStatus.RUNNING and not is_alive(record.pid, record.pid_start)
