@@ -331,6 +331,18 @@ def test_windows_line_endings_and_a_missing_last_newline(table: SkuTable, tmp_pa
     assert table.import_csv(path).updated == 1
 
 
+def test_a_value_holding_the_quick_checks_separators_is_still_checked_row_by_row(
+    table: SkuTable, tmp_path: Path
+) -> None:
+    short = csv_file(tmp_path, f'"B07",Shirt,,,,\nK12,Ket{FIELD_END}tle,,,\n')
+    assert rejected(table, short)[0] == (
+        f"{short}:3: expected 6 fields, found 5 (check the delimiter and quoting)"
+    )
+    full = csv_file(tmp_path, f'"B07",Shirt,,,,\nK12,Ket{FIELD_END}tle,,,,\n', name="full.csv")
+    assert table.import_csv(full).new == 2
+    assert table.get("K12").name == f"Ket{FIELD_END}tle"
+
+
 # The rules in Python and in SQL agree
 
 

@@ -318,8 +318,17 @@ class CsvImport:
         rows = 0
         join = FIELD_END.join
         passes = quick_batch_pattern(header, FIELD_END, ROW_END).fullmatch
+        width = len(header)
         while batch := list(islice(reader, _BATCH)):
-            if not passes(ROW_END.join(map(join, batch)) + ROW_END):
+            text = ROW_END.join(map(join, batch)) + ROW_END
+            # Joining loses the row structure if a value itself holds FIELD_END or ROW_END (a short row
+            # could then pass as a full one), so every row must have the header's width and the text
+            # exactly the separators the join put in: width - 1 FIELD_ENDs and one ROW_END per row.
+            if (
+                set(map(len, batch)) != {width}
+                or text.count(FIELD_END) + text.count(ROW_END) != width * len(batch)
+                or not passes(text)
+            ):
                 raise _Suspect
             self.conn.executemany(insert, map(in_order, batch) if in_order else batch)
             rows += len(batch)
