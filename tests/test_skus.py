@@ -331,6 +331,14 @@ def test_windows_line_endings_and_a_missing_last_newline(table: SkuTable, tmp_pa
     assert table.import_csv(path).updated == 1
 
 
+def test_a_field_over_the_csv_modules_limit_imports_quoted_or_not(table: SkuTable, tmp_path: Path) -> None:
+    name = "x" * 200_000
+    plain = csv_file(tmp_path, f"B07,{name},,,,\n")
+    quoted = csv_file(tmp_path, f'"K12","{name}",,,,\n', name="quoted.csv")
+    assert (table.import_csv(plain).new, table.import_csv(quoted).new) == (1, 1)
+    assert table.get("K12").name == name
+
+
 def test_a_value_holding_the_quick_checks_separators_is_still_checked_row_by_row(
     table: SkuTable, tmp_path: Path
 ) -> None:

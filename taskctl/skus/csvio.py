@@ -18,6 +18,7 @@ import io
 import json
 import os
 import sqlite3
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -194,6 +195,17 @@ _DIFFERS = """(s.name IS NOT i.name OR s.base_sku IS NOT i.base_sku OR s.link IS
 _NOT_UTF8 = "is not UTF-8 text (save the file as UTF-8 and import again)"
 
 
+@contextmanager
+def _unlimited_csv_fields() -> Iterator[None]:
+    """Lift the csv module's 128 KiB field limit: str.split in the quick pass has none, and a file must not
+    import or fail depending on whether it holds a quote somewhere."""
+    previous = csv.field_size_limit(sys.maxsize)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
+
 class _Suspect(Exception):
     """A row the quick check does not pass: the checked pass will clean it or say what is wrong."""
 
@@ -229,6 +241,10 @@ class CsvImport:
 
     def run(self, on_conflict: OnConflict, dry_run: bool) -> ImportSummary:
         """Validate and write the whole file; ImportRejected (with every problem) if any row is bad."""
+        with _unlimited_csv_fields():
+            return self._run(on_conflict, dry_run)
+
+    def _run(self, on_conflict: OnConflict, dry_run: bool) -> ImportSummary:
         if self.conn.execute("SELECT NOT EXISTS (SELECT 1 FROM skus)").fetchone()[0]:
             return self._fill_empty_table(dry_run)
         self.conn.execute(
