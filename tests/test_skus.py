@@ -563,6 +563,21 @@ def test_threads_connect_through_the_environment(tmp_path: Path, monkeypatch: py
         assert table.get("B07").name == "Shirt"
 
 
+def test_a_database_that_cannot_be_written_is_a_sentence_not_a_traceback(
+    table: SkuTable, tmp_path: Path
+) -> None:
+    path = tmp_path / "skus.db"
+    read_only = SkuTable(sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None), path)
+    message = (
+        f"cannot write the SKU database '{path}' (attempt to write a readonly database); nothing was changed."
+    )
+    with pytest.raises(TaskctlError, match=re.escape(message)):
+        read_only.add("B07", "Shirt")
+    with pytest.raises(TaskctlError, match=re.escape(message)):
+        read_only.import_csv(csv_file(tmp_path, SHIRTS))
+    read_only.close()
+
+
 def test_the_schema_is_versioned_and_a_newer_one_is_refused(tmp_path: Path) -> None:
     SkuTable.open(tmp_path / "skus.db").close()
     conn = sqlite3.connect(tmp_path / "skus.db")
