@@ -26,6 +26,7 @@ from taskctl.skus import (
 from taskctl.skus.fields import (
     COLUMNS,
     FIELD_END,
+    QUICK_RATING_DECIMALS,
     ROW_END,
     SQL_VALUES,
     check_row,
@@ -322,6 +323,13 @@ def test_a_hundred_thousand_rows_import_and_reimport(table: SkuTable, tmp_path: 
     assert table.stats().families == 16_667 + 1
 
 
+def test_a_long_rating_is_stored_as_python_reads_it(table: SkuTable, tmp_path: Path) -> None:
+    table.import_csv(csv_file(tmp_path, "B07,Shirt,,,1.65884704226104584567,\n"))
+    assert table.get("B07").rating == 1.65884704226104584567
+    table.import_csv(csv_file(tmp_path, '"K12",Kettle,,,0.002877,\n'))
+    assert table.get("K12").rating == 0.002877
+
+
 def test_windows_line_endings_and_a_missing_last_newline(table: SkuTable, tmp_path: Path) -> None:
     path = tmp_path / "products.csv"
     path.write_bytes(HEADER.replace("\n", "\r\n").encode() + b"B07,Shirt,,,4,\r\nK12,Kettle,,,,7")
@@ -388,6 +396,9 @@ _field = st.one_of(
             "\u0663",
             "9" * 19,
             "0" * 30 + "7",
+            "0.002877",
+            "1.65884704226104584567",
+            "4.125",
         ]
     ),
     st.text(alphabet=" \t\n\x1e\x1f;\u00a0\u3000htps:/.0123456789aB,-", max_size=8),
@@ -421,7 +432,26 @@ def test_the_quick_check_passes_only_clean_valid_rows_and_sqlite_converts_like_p
         cleaned.review_count,
     )
     assert not (passes or unquoted) or [trim(value) for value in row] == row  # nor one it would change
-    assert stored([trim(value) for value in row]) == expected  # and SQLite stores what check_row says
+    if passes or unquoted:
+        assert stored(row) == expected  # and SQLite converts what it passes as check_row does
+    assert stored(list(expected)) == expected  # the checked pass stores check_row's values unchanged
+
+
+def test_sqlite_reads_every_rating_the_quick_check_passes_as_python_does() -> None:
+    passes = quick_batch_pattern(["rating"], FIELD_END, ROW_END).fullmatch
+    ratings = ["5", "5.0", "5.000000"] + [
+        f"{whole}.{fraction:0{decimals}d}"
+        for whole in range(5)
+        for decimals in range(1, QUICK_RATING_DECIMALS + 1)
+        for fraction in range(10**decimals)
+    ]
+    assert passes(ROW_END.join(ratings) + ROW_END)
+    assert not passes("4.1234" + ROW_END)  # more decimals: check_row and Python's float
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (text TEXT)")
+    conn.executemany("INSERT INTO t VALUES (?)", [(rating,) for rating in ratings])
+    read = [value for (value,) in conn.execute("SELECT CAST(text AS REAL) FROM t ORDER BY rowid")]
+    assert read == [float(rating) for rating in ratings]
 
 
 # Add, edit, remove

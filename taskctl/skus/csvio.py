@@ -3,8 +3,10 @@
 The import first tries a quick pass with no Python code per row: blocks of lines are split with str.split
 (the csv module takes over from the first quote), checked by one regex call per block and handed to SQLite,
 which converts the values. Anything unusual sends it to the checked pass, which runs `check_row` on every
-row and reports every problem with its line. Everything happens in one transaction that commits only when
-the whole file is valid, so a bad file or an interruption leaves the table as it was.
+row, stores the values it returns and reports every problem with its line. The quick check only passes rows
+that check_row accepts unchanged and whose numbers SQLite converts exactly as Python does (see fields.py),
+so which pass a file takes never changes what is stored. Everything happens in one transaction that commits
+only when the whole file is valid, so a bad file or an interruption leaves the table as it was.
 
 Into an empty table the rows are appended with the indexes and search triggers dropped, and each index is
 then built in one pass — several times faster than maintaining them row by row. Into a table that has rows,
@@ -364,8 +366,8 @@ class CsvImport:
 
     def _checked_rows(
         self, reader: Iterator[list[str]], header: list[str | None], handle: TextIO
-    ) -> Iterator[Sequence[str]]:
-        """Every row through check_row, trimmed, in COLUMNS order. Problems are recorded, not raised, so
+    ) -> Iterator[Sequence[str | float | int | None]]:
+        """Every row's values from check_row, in COLUMNS order. Problems are recorded, not raised, so
         that all are found; after the first one nothing more is inserted."""
         width = len(header)
         positions = [header.index(column) for column in COLUMNS]
@@ -384,8 +386,7 @@ class CsvImport:
                     start, f"expected {width} fields, found {len(row)} (check the delimiter and quoting)"
                 )
                 continue
-            values = [trim(row[position]) for position in positions]
-            cleaned = check_row(*values)
+            cleaned = check_row(*(row[position] for position in positions))
             if isinstance(cleaned, list):
                 for message in cleaned:
                     problems.add(start, message)
@@ -394,7 +395,8 @@ class CsvImport:
             if first != start:
                 problems.add(start, f"sku '{cleaned.sku}' appears twice (first on line {first})")
             elif not problems.total:
-                yield values
+                c = cleaned
+                yield c.sku, c.name, c.base_sku, c.link, c.rating, c.review_count
         self._rows_checked = len(first_line)
 
     def _first_lines(self, skus: set[str]) -> dict[str, int]:
