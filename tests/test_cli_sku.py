@@ -156,6 +156,10 @@ def test_list_formats_filters_and_pages(shop: Workspace) -> None:
     )
     assert sku(shop, "list", "--sort", "price")[0] == 2
     assert sku(shop, "list", "--search", "nothing like it") == (0, "no skus\n", "")
+    assert sku(shop, "add", "--sku", "Z1", "--name", "Zero", "--review-count", "0")[0] == 0
+    assert sku(shop, "list", "--search", "zero")[1].splitlines()[-1] == (
+        "Z1     Zero    Z1                    0"
+    )
 
 
 def test_rm_by_sku_and_by_family(shop: Workspace) -> None:
@@ -169,7 +173,7 @@ def test_rm_by_sku_and_by_family(shop: Workspace) -> None:
     assert sku(shop, "rm", "--base-sku", "B07", "--yes") == (0, "removed 2 skus\n", "")
     assert sku(shop, "stats") == (
         0,
-        "count:          0\nfamilies:       0\nrated:          0\naverage_rating: \n",
+        "count:          0\nfamilies:       0\nrated:          0\naverage_rating: -\n",
         "",
     )
 
@@ -179,6 +183,12 @@ def test_export_round_trips_through_import(shop: Workspace, tmp_path: Path) -> N
     assert sku(shop, "export", str(out)) == (0, f"exported 3 skus to {out}\n", "")
     assert sku(shop, "import", str(out))[1] == "imported 3 rows: 3 unchanged\n"
     assert sku(shop, "export", "-")[1] == out.read_text(encoding="utf-8")
+    (tmp_path / "folder").mkdir()
+    assert sku(shop, "export", str(tmp_path / "folder"))[0::2] == (
+        1,
+        f"error: cannot write '{tmp_path}/folder': Is a directory.\n",
+    )
+    assert not list((tmp_path / "folder").iterdir()) and not list(tmp_path.glob(".folder.*"))  # no leftovers
     exported = json.loads(sku(shop, "export", "-", "--format", "json")[1])
     assert [row["sku"] for row in exported] == ["B07-BLU-L", "B07-RED-M", "K12-BLK"]
     assert sku(shop, "stats", "--json")[1] == (

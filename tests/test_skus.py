@@ -26,6 +26,7 @@ from taskctl.skus import (
 from taskctl.skus.fields import (
     COLUMNS,
     FIELD_END,
+    QUICK_RATING_DECIMALS,
     ROW_END,
     SQL_VALUES,
     check_row,
@@ -322,6 +323,13 @@ def test_a_hundred_thousand_rows_import_and_reimport(table: SkuTable, tmp_path: 
     assert table.stats().families == 16_667 + 1
 
 
+def test_a_long_rating_is_stored_as_python_reads_it(table: SkuTable, tmp_path: Path) -> None:
+    table.import_csv(csv_file(tmp_path, "B07,Shirt,,,1.65884704226104584567,\n"))
+    assert table.get("B07").rating == 1.65884704226104584567
+    table.import_csv(csv_file(tmp_path, '"K12",Kettle,,,0.002877,\n'))
+    assert table.get("K12").rating == 0.002877
+
+
 def test_windows_line_endings_and_a_missing_last_newline(table: SkuTable, tmp_path: Path) -> None:
     path = tmp_path / "products.csv"
     path.write_bytes(HEADER.replace("\n", "\r\n").encode() + b"B07,Shirt,,,4,\r\nK12,Kettle,,,,7")
@@ -329,6 +337,26 @@ def test_windows_line_endings_and_a_missing_last_newline(table: SkuTable, tmp_pa
     assert all_rows(table) == [["B07", "Shirt", "B07", "", "4.0", ""], ["K12", "Kettle", "K12", "", "", "7"]]
     write(path, HEADER + "B07,Shirt,,,4,\nK12,Kettle,,,,8")
     assert table.import_csv(path).updated == 1
+
+
+def test_a_field_over_the_csv_modules_limit_imports_quoted_or_not(table: SkuTable, tmp_path: Path) -> None:
+    name = "x" * 200_000
+    plain = csv_file(tmp_path, f"B07,{name},,,,\n")
+    quoted = csv_file(tmp_path, f'"K12","{name}",,,,\n', name="quoted.csv")
+    assert (table.import_csv(plain).new, table.import_csv(quoted).new) == (1, 1)
+    assert table.get("K12").name == name
+
+
+def test_a_value_holding_the_quick_checks_separators_is_still_checked_row_by_row(
+    table: SkuTable, tmp_path: Path
+) -> None:
+    short = csv_file(tmp_path, f'"B07",Shirt,,,,\nK12,Ket{FIELD_END}tle,,,\n')
+    assert rejected(table, short)[0] == (
+        f"{short}:3: expected 6 fields, found 5 (check the delimiter and quoting)"
+    )
+    full = csv_file(tmp_path, f'"B07",Shirt,,,,\nK12,Ket{FIELD_END}tle,,,,\n', name="full.csv")
+    assert table.import_csv(full).new == 2
+    assert table.get("K12").name == f"Ket{FIELD_END}tle"
 
 
 # The rules in Python and in SQL agree
@@ -368,6 +396,9 @@ _field = st.one_of(
             "\u0663",
             "9" * 19,
             "0" * 30 + "7",
+            "0.002877",
+            "1.65884704226104584567",
+            "4.125",
         ]
     ),
     st.text(alphabet=" \t\n\x1e\x1f;\u00a0\u3000htps:/.0123456789aB,-", max_size=8),
@@ -401,7 +432,26 @@ def test_the_quick_check_passes_only_clean_valid_rows_and_sqlite_converts_like_p
         cleaned.review_count,
     )
     assert not (passes or unquoted) or [trim(value) for value in row] == row  # nor one it would change
-    assert stored([trim(value) for value in row]) == expected  # and SQLite stores what check_row says
+    if passes or unquoted:
+        assert stored(row) == expected  # and SQLite converts what it passes as check_row does
+    assert stored(list(expected)) == expected  # the checked pass stores check_row's values unchanged
+
+
+def test_sqlite_reads_every_rating_the_quick_check_passes_as_python_does() -> None:
+    passes = quick_batch_pattern(["rating"], FIELD_END, ROW_END).fullmatch
+    ratings = ["5", "5.0", "5.000000"] + [
+        f"{whole}.{fraction:0{decimals}d}"
+        for whole in range(5)
+        for decimals in range(1, QUICK_RATING_DECIMALS + 1)
+        for fraction in range(10**decimals)
+    ]
+    assert passes(ROW_END.join(ratings) + ROW_END)
+    assert not passes("4.1234" + ROW_END)  # more decimals: check_row and Python's float
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (text TEXT)")
+    conn.executemany("INSERT INTO t VALUES (?)", [(rating,) for rating in ratings])
+    read = [value for (value,) in conn.execute("SELECT CAST(text AS REAL) FROM t ORDER BY rowid")]
+    assert read == [float(rating) for rating in ratings]
 
 
 # Add, edit, remove
@@ -541,6 +591,21 @@ def test_threads_connect_through_the_environment(tmp_path: Path, monkeypatch: py
         table.add("B07", "Shirt")
     with SkuTable.open(tmp_path / "skus.db") as table:
         assert table.get("B07").name == "Shirt"
+
+
+def test_a_database_that_cannot_be_written_is_a_sentence_not_a_traceback(
+    table: SkuTable, tmp_path: Path
+) -> None:
+    path = tmp_path / "skus.db"
+    read_only = SkuTable(sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None), path)
+    message = (
+        f"cannot write the SKU database '{path}' (attempt to write a readonly database); nothing was changed."
+    )
+    with pytest.raises(TaskctlError, match=re.escape(message)):
+        read_only.add("B07", "Shirt")
+    with pytest.raises(TaskctlError, match=re.escape(message)):
+        read_only.import_csv(csv_file(tmp_path, SHIRTS))
+    read_only.close()
 
 
 def test_the_schema_is_versioned_and_a_newer_one_is_refused(tmp_path: Path) -> None:

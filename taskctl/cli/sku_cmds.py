@@ -12,6 +12,7 @@ from taskctl.cli import common
 
 if TYPE_CHECKING:
     from taskctl.skus import Sku, SkuTable
+    from taskctl.skus.csvio import Progress
 
 sku_app = typer.Typer(
     help="The SKU table (skus.db): import, add, list, show, edit, rm, export, stats.",
@@ -36,9 +37,9 @@ def _open() -> SkuTable:
 def _output_format(format: str | None, json: bool) -> str:
     from taskctl.errors import UsageError
 
-    if json and format not in (None, "json"):
+    chosen = (format or ("json" if json else "table")).lower()
+    if json and chosen != "json":
         raise UsageError(f"--json and --format {format} disagree; pass one of them.")
-    chosen = "json" if json else (format or "table").lower()
     if chosen not in ("table", "csv", "json"):
         raise UsageError(f"--format '{format}' is not a format (choose table, csv or json).")
     return chosen
@@ -52,11 +53,20 @@ def _optional(text: str | None) -> Any:
 
 
 class _ProgressBar:
-    """A one-line progress bar on stderr, drawn only when stderr is a terminal."""
+    """A one-line progress bar on stderr, drawn only when stderr is a terminal and cleared on leaving
+    the `with` block (so that error lines printed afterwards start on a clean line)."""
 
     def __init__(self, label: str) -> None:
         self.label = label
         self.shown = False
+
+    def __enter__(self) -> Progress | None:
+        return self if sys.stderr.isatty() else None
+
+    def __exit__(self, *exc: object) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
 
     def __call__(self, phase: str, done: int, total: int) -> None:
         fraction = done / total if total else 1.0
@@ -65,11 +75,6 @@ class _ProgressBar:
         sys.stderr.write(f"\r{self.label}: {phase:<8} [{bar}] {fraction:4.0%}")
         sys.stderr.flush()
         self.shown = True
-
-    def finish(self) -> None:
-        if self.shown:
-            sys.stderr.write("\r\x1b[K")
-            sys.stderr.flush()
 
 
 @sku_app.command("import")
@@ -94,26 +99,21 @@ def import_(
 
     if on_conflict not in {mode.value for mode in OnConflict}:
         raise UsageError(f"--on-conflict '{on_conflict}' is not a choice (use update, skip or error).")
-    progress = _ProgressBar(str(file)) if sys.stderr.isatty() else None
-    with _open() as table:
-        try:
+    separator = parse_delimiter(delimiter)
+    try:
+        with _ProgressBar(str(file)) as progress, _open() as table:
             summary = table.import_csv(
                 file,
                 on_conflict=on_conflict,
                 dry_run=dry_run,
-                delimiter=parse_delimiter(delimiter),
+                delimiter=separator,
                 ignore_extra=ignore_extra,
                 progress=progress,
             )
-        except ImportRejected as rejected:
-            if progress:
-                progress.finish()
-            for line in rejected.lines:
-                typer.echo(f"error: {line}", err=True)
-            raise typer.Exit(rejected.exit_code) from None
-        finally:
-            if progress:
-                progress.finish()
+    except ImportRejected as rejected:  # every problem on its own line
+        for line in rejected.lines:
+            typer.echo(f"error: {line}", err=True)
+        raise typer.Exit(rejected.exit_code) from None
     if json:
         common.print_json(summary.as_dict())
     else:
@@ -194,8 +194,7 @@ def _print_one(sku: Sku, json: bool, headline: str | None) -> None:
         return
     if headline:
         typer.echo(headline)
-    for key, value in sku.as_dict().items():
-        typer.echo(f"{key + ':':<14}{'' if value is None else value}")
+    common.print_fields(sku.as_dict())
 
 
 @sku_app.command("list")
@@ -246,7 +245,7 @@ def list_(
                 sku.name,
                 sku.base_sku,
                 "" if sku.rating is None else sku.rating,
-                sku.review_count or "",
+                "" if sku.review_count is None else sku.review_count,
             ]
             for sku in page.skus
         ]
@@ -328,8 +327,10 @@ def _export_atomically(table: SkuTable, path: Path, format: str) -> int:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
             count = table.export(out, format)
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as exc:
         os.unlink(temporary)
+        if isinstance(exc, OSError):
+            raise TaskctlError(f"cannot write '{path}': {exc.strerror}.") from None
         raise
     return count
 
@@ -347,7 +348,6 @@ def stats(json: bool = common.JSON_OPTION) -> None:
     if json:
         common.print_json(figures)
         return
-    for key, value in figures.items():
-        typer.echo(
-            f"{key + ':':<16}{'' if value is None else f'{value:,}' if isinstance(value, int) else value}"
-        )
+    common.print_fields(
+        {key: f"{value:,}" if isinstance(value, int) else value for key, value in figures.items()}
+    )

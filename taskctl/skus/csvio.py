@@ -3,8 +3,10 @@
 The import first tries a quick pass with no Python code per row: blocks of lines are split with str.split
 (the csv module takes over from the first quote), checked by one regex call per block and handed to SQLite,
 which converts the values. Anything unusual sends it to the checked pass, which runs `check_row` on every
-row and reports every problem with its line. Everything happens in one transaction that commits only when
-the whole file is valid, so a bad file or an interruption leaves the table as it was.
+row, stores the values it returns and reports every problem with its line. The quick check only passes rows
+that check_row accepts unchanged and whose numbers SQLite converts exactly as Python does (see fields.py),
+so which pass a file takes never changes what is stored. Everything happens in one transaction that commits
+only when the whole file is valid, so a bad file or an interruption leaves the table as it was.
 
 Into an empty table the rows are appended with the indexes and search triggers dropped, and each index is
 then built in one pass — several times faster than maintaining them row by row. Into a table that has rows,
@@ -18,6 +20,7 @@ import io
 import json
 import os
 import sqlite3
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -194,6 +197,17 @@ _DIFFERS = """(s.name IS NOT i.name OR s.base_sku IS NOT i.base_sku OR s.link IS
 _NOT_UTF8 = "is not UTF-8 text (save the file as UTF-8 and import again)"
 
 
+@contextmanager
+def _unlimited_csv_fields() -> Iterator[None]:
+    """Lift the csv module's 128 KiB field limit: str.split in the quick pass has none, and a file must not
+    import or fail depending on whether it holds a quote somewhere."""
+    previous = csv.field_size_limit(sys.maxsize)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
+
 class _Suspect(Exception):
     """A row the quick check does not pass: the checked pass will clean it or say what is wrong."""
 
@@ -229,6 +243,10 @@ class CsvImport:
 
     def run(self, on_conflict: OnConflict, dry_run: bool) -> ImportSummary:
         """Validate and write the whole file; ImportRejected (with every problem) if any row is bad."""
+        with _unlimited_csv_fields():
+            return self._run(on_conflict, dry_run)
+
+    def _run(self, on_conflict: OnConflict, dry_run: bool) -> ImportSummary:
         if self.conn.execute("SELECT NOT EXISTS (SELECT 1 FROM skus)").fetchone()[0]:
             return self._fill_empty_table(dry_run)
         self.conn.execute(
@@ -318,8 +336,17 @@ class CsvImport:
         rows = 0
         join = FIELD_END.join
         passes = quick_batch_pattern(header, FIELD_END, ROW_END).fullmatch
+        width = len(header)
         while batch := list(islice(reader, _BATCH)):
-            if not passes(ROW_END.join(map(join, batch)) + ROW_END):
+            text = ROW_END.join(map(join, batch)) + ROW_END
+            # Joining loses the row structure if a value itself holds FIELD_END or ROW_END (a short row
+            # could then pass as a full one), so every row must have the header's width and the text
+            # exactly the separators the join put in: width - 1 FIELD_ENDs and one ROW_END per row.
+            if (
+                set(map(len, batch)) != {width}
+                or text.count(FIELD_END) + text.count(ROW_END) != width * len(batch)
+                or not passes(text)
+            ):
                 raise _Suspect
             self.conn.executemany(insert, map(in_order, batch) if in_order else batch)
             rows += len(batch)
@@ -339,8 +366,8 @@ class CsvImport:
 
     def _checked_rows(
         self, reader: Iterator[list[str]], header: list[str | None], handle: TextIO
-    ) -> Iterator[Sequence[str]]:
-        """Every row through check_row, trimmed, in COLUMNS order. Problems are recorded, not raised, so
+    ) -> Iterator[Sequence[str | float | int | None]]:
+        """Every row's values from check_row, in COLUMNS order. Problems are recorded, not raised, so
         that all are found; after the first one nothing more is inserted."""
         width = len(header)
         positions = [header.index(column) for column in COLUMNS]
@@ -359,8 +386,7 @@ class CsvImport:
                     start, f"expected {width} fields, found {len(row)} (check the delimiter and quoting)"
                 )
                 continue
-            values = [trim(row[position]) for position in positions]
-            cleaned = check_row(*values)
+            cleaned = check_row(*(row[position] for position in positions))
             if isinstance(cleaned, list):
                 for message in cleaned:
                     problems.add(start, message)
@@ -369,7 +395,8 @@ class CsvImport:
             if first != start:
                 problems.add(start, f"sku '{cleaned.sku}' appears twice (first on line {first})")
             elif not problems.total:
-                yield values
+                c = cleaned
+                yield c.sku, c.name, c.base_sku, c.link, c.rating, c.review_count
         self._rows_checked = len(first_line)
 
     def _first_lines(self, skus: set[str]) -> dict[str, int]:

@@ -27,6 +27,15 @@ from taskctl.skus.model import SELECT_COLUMNS, Sku, SkuPage, SkuStats, to_stamp
 
 SKU_DB_ENV = "TASKCTL_SKU_DB"
 BUSY_TIMEOUT_SECONDS = 30.0
+# SQLite errors that mean the file cannot be written now (read-only, locked, disk full), not a bug.
+_CANNOT_WRITE = (
+    "SQLITE_READONLY",
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_FULL",
+    "SQLITE_IOERR",
+    "SQLITE_CANTOPEN",
+)
 # A ceiling, not an allocation: a million-row import keeps its pages in memory until commit.
 _IMPORT_CACHE_KIB = 1024 * 1024
 
@@ -128,15 +137,25 @@ class SkuTable:
         self.close()
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction, taken at once so two writers queue instead of failing half-way."""
-        self._conn.execute("BEGIN IMMEDIATE")
+    def _transaction(self, commit: bool = True) -> Iterator[sqlite3.Connection]:
+        """A write transaction, taken at once so two writers queue instead of failing half-way; with
+        commit=False (a dry run) it is rolled back at the end. A database that cannot be written is an
+        expected failure, not a traceback."""
         try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                if self._conn.in_transaction:  # SQLite has already rolled back after some errors
+                    self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT" if commit else "ROLLBACK")
+        except sqlite3.OperationalError as exc:
+            if not exc.sqlite_errorname.startswith(_CANNOT_WRITE):
+                raise
+            raise TaskctlError(
+                f"cannot write the SKU database '{self.path}' ({exc}); nothing was changed."
+            ) from None
 
     def _migrate(self) -> None:
         version = self._conn.execute("PRAGMA user_version").fetchone()[0]
@@ -374,18 +393,13 @@ class SkuTable:
         (cache_size,) = self._conn.execute("PRAGMA cache_size").fetchone()
         self._conn.execute(f"PRAGMA cache_size = -{_IMPORT_CACHE_KIB}")
         try:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                summary = job.run(on_conflict, dry_run)
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            finally:
-                self._conn.execute("DROP TABLE IF EXISTS temp.sku_import")
-            self._conn.execute("ROLLBACK" if dry_run else "COMMIT")
+            with self._transaction(commit=not dry_run) as conn:
+                try:
+                    return job.run(on_conflict, dry_run)
+                finally:  # a committed TEMP table would outlive the import on this connection
+                    conn.execute("DROP TABLE IF EXISTS temp.sku_import")
         finally:
             self._conn.execute(f"PRAGMA cache_size = {cache_size}")
-        return summary
 
     def export(self, out: TextIO, format: str = "csv") -> int:
         """Write every row to `out` as csv (importable) or json; returns the number of rows."""
