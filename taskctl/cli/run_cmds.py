@@ -332,19 +332,21 @@ _zones: dict[Path, Any] = {}
 
 def _display_zone() -> Any:
     """The workspace zone from config/taskctl.yaml (read alone, without loading the whole config)."""
-    from zoneinfo import ZoneInfo
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    import yaml
 
     from taskctl.clock import machine_zone_name
 
     root = common.workspace().root
     if root not in _zones:
+        # History stays readable when the config is broken: a missing or unreadable settings file, or a bad
+        # zone name in it, falls back to the machine's zone.
         try:
-            import yaml
-
             settings = yaml.safe_load((root / "config" / "taskctl.yaml").read_text("utf-8"))
             name = settings.get("timezone") if isinstance(settings, dict) else None
             _zones[root] = ZoneInfo(str(name or machine_zone_name()))
-        except Exception:  # an unreadable settings file falls back to the machine's zone
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, ZoneInfoNotFoundError, ValueError):
             _zones[root] = ZoneInfo(machine_zone_name())
     return _zones[root]
 
