@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "sku_cmds",
     "daemon_cmds",
     "prune_cmds",
+    "notify_cmds",
 ]
 
 
