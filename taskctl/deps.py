@@ -45,7 +45,8 @@ ENV_RECORD = "taskctl-env.json"
 _BUILD_PREFIX = ".build-"
 _ERROR_LINES = 40  # of the installer's output, kept for the error message
 _MULTIPLICATION_SIGN = "\u00d7"  # uv starts its error reports with it
-_ERROR_MARKS = ("ERROR", "error:", _MULTIPLICATION_SIGN, "╰─▶")  # how pip and uv start the lines that say why
+# how pip and uv start the lines that say why they failed
+_ERROR_MARKS = ("ERROR", "error:", "cause:", _MULTIPLICATION_SIGN, "╰─▶")
 
 
 class Installer(StrEnum):
@@ -257,7 +258,7 @@ def ensure_environment(
     thread_name: str,
     thread: ThreadConfig,
     log: Callable[[str], None],
-    installer: Installer | None = None,
+    installer: Installer | str | None = None,
 ) -> Path:
     """The interpreter a thread runs with: its environment's python, built first if missing (the installer's
     output goes to `log`, line by line), or this Python when the thread has no requirements.
@@ -274,7 +275,7 @@ def build_environment(
     workspace: Workspace,
     environment: ThreadEnvironment,
     log: Callable[[str], None],
-    installer: Installer | None = None,
+    installer: Installer | str | None = None,
 ) -> bool:
     """Build `environment` unless it is ready; True if this call built it. Safe to call from several
     processes at once: one builds, the others wait for it and reuse its work."""
@@ -408,7 +409,7 @@ def _essence(lines: Sequence[str]) -> str:
     words = [line.strip().lstrip(_MULTIPLICATION_SIGN + "╰─▶ ").strip() for line in lines]
     errors = [w for w, line in zip(words, lines, strict=True) if line.lstrip().startswith(_ERROR_MARKS)]
     chosen = errors or [w for w in words if w][-3:]
-    text = " ".join(chosen) or "no output"
+    text = "; ".join(chosen) or "no output"
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
@@ -610,7 +611,7 @@ def install_threads(
     config: LoadedConfig,
     threads: Sequence[str] | None,
     log: Callable[[str], None],
-    installer: Installer | None = None,
+    installer: Installer | str | None = None,
 ) -> list[InstallResult]:
     """Build the environments of `threads` (default: every thread with requirements) that are missing.
 

@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "daemon_cmds",
     "prune_cmds",
     "notify_cmds",
+    "deps_cmds",
 ]
 
 
