@@ -364,6 +364,7 @@ def _build(
             "installer": str(installer),
             "built_for": thread,
         }
+        _link_taskctl(folder)
         (folder / ENV_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         _publish(venvs, environment.key, folder)
     except BaseException:
