@@ -84,3 +84,8 @@ def test_bad_names_and_formats_are_one_sentence(ws: Workspace) -> None:
         2,
         "error: 'rar' is not an archive format; use --format zip or --format tar.gz.\n",
     )
+
+
+def test_prune_has_help_with_an_example() -> None:
+    result = runner.invoke(app, ["prune", "--help"])
+    assert result.exit_code == 0 and "Example:" in result.stdout

@@ -326,3 +326,9 @@ def test_deps_commands_explain_bad_names_and_failed_installs(empty_workspace: Wo
     last = failed.stderr.splitlines()[-1]
     assert last.startswith("error: installing the requirements of thread 'scrape' with pip failed (exit 1): ")
     assert last.endswith("(from versions: none); ERROR: No matching distribution found for nosuchpkg.")
+
+
+def test_every_deps_command_has_help_with_an_example() -> None:
+    for command in ("install", "status", "prune"):
+        result = runner.invoke(app, ["deps", command, "--help"])
+        assert result.exit_code == 0 and "Example:" in result.stdout, command

@@ -366,3 +366,8 @@ def test_notify_test_names_unknown_targets_and_events(empty_workspace: Workspace
         "error: 'boom' is not a notify event; use one of test, failure, final_failure, success, start, missed.\n",
     )
     assert hook.received == []
+
+
+def test_notify_test_has_help_with_an_example() -> None:
+    result = runner.invoke(app, ["notify", "test", "--help"])
+    assert result.exit_code == 0 and "Example:" in result.stdout

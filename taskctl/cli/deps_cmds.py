@@ -25,8 +25,9 @@ def install(
     threads: list[str] | None = typer.Argument(None, metavar="[THREAD...]", help="Default: every thread."),
     installer: str | None = INSTALLER_OPTION,
 ) -> None:
-    """Build the environments of threads with requirements that are not built yet (the installer's output
-    goes to stderr). Exits 1 with the installer's message if an install fails.
+    """Build the missing environments of threads with requirements.
+
+    The installer's output goes to stderr; exits 1 with the installer's message if an install fails.
 
     Example:
 
@@ -48,8 +49,10 @@ def status(
     threads: list[str] | None = typer.Argument(None, metavar="[THREAD...]", help="Default: every thread."),
     json_output: bool = common.JSON_OPTION,
 ) -> None:
-    """Show each thread's environment and its requirements against the installed versions: ok, missing,
-    outdated. A thread whose requirements changed shows what its previous environment has.
+    """Show each thread's environment, and its requirements against the installed versions.
+
+    Each requirement is ok, missing or outdated; a thread whose requirements changed since its environment was
+    built shows what that previous environment has.
 
     Example:
 
