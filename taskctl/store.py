@@ -247,6 +247,12 @@ class Store:
         with self.transaction() as db:
             db.execute("UPDATE runs SET cancel_requested = 1 WHERE id = ?", (run_id,))
 
+    def delete_runs(self, run_ids: Sequence[str]) -> int:
+        """Remove these runs from the index in one transaction (their folders are the caller's business);
+        returns how many rows there were."""
+        with self.transaction() as db:
+            return db.executemany("DELETE FROM runs WHERE id = ?", [(run_id,) for run_id in run_ids]).rowcount
+
     def rebuild(self, process_dir: Path) -> RebuildReport:
         """Recreate the run index from the run.json files under `process_dir`; reports unreadable ones."""
         report = RebuildReport()

@@ -82,7 +82,8 @@ def test_unknown_key_far_from_any_valid_one_lists_the_valid_keys(empty_workspace
     )
     assert problems(ws) == [
         "config/p.yaml:4: processes.p: unknown key 'zzz' (valid keys: catch_up, description, enabled, "
-        "max_instances, misfire_grace, notify, on_failure, overlap, schedule, tags, threads, timeout, timezone)"
+        "max_instances, misfire_grace, notify, on_failure, overlap, retention, schedule, tags, threads, timeout, "
+        "timezone)"
     ]
 
 

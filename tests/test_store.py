@@ -131,3 +131,12 @@ def test_set_status_marks_a_run_whose_runner_is_gone(tmp_path: Path) -> None:
         row = store.get("p/2026-11-22_13-01-00")
         assert row is not None
         assert (row.status, row.duration, row.error) == (RunStatus.INTERRUPTED, 60.0, "gone")
+
+
+def test_delete_runs_removes_index_rows_and_keeps_the_counts(tmp_path: Path) -> None:
+    with Store(tmp_path / "state.db") as store:
+        store.save_many([record("a", 1), record("a", 2, RunStatus.FAILED), record("b", 3)])
+        assert store.delete_runs(["a/2026-11-22_13-02-00", "a/2026-11-22_13-01-00", "a/missing"]) == 2
+        assert [r.id for r in store.runs()] == ["b/2026-11-22_13-03-00"]
+        assert store.counts_by_status() == {"succeeded": 1}
+        assert store.processes() == ["b"]

@@ -19,7 +19,17 @@ from taskctl import OWN_ENV, __version__
 from taskctl.cli import common
 
 # One module per command group; each has `register(app)`.
-COMMAND_MODULES = ["config_cmds", "thread_cmds", "process_cmds", "run_cmds", "sku_cmds", "daemon_cmds"]
+COMMAND_MODULES = [
+    "config_cmds",
+    "thread_cmds",
+    "process_cmds",
+    "run_cmds",
+    "sku_cmds",
+    "daemon_cmds",
+    "prune_cmds",
+    "notify_cmds",
+    "deps_cmds",
+]
 
 
 class _Root(TyperGroup):

@@ -97,9 +97,14 @@ class CatchUp(StrEnum):
 
 
 class NotifyEvent(StrEnum):
+    """When a notify target is called: `failure` is any failed attempt (retried or not), `final_failure` a run
+    that failed for good (after its last retry), `missed` a slot that did not run."""
+
     FAILURE = "failure"
+    FINAL_FAILURE = "final_failure"
     SUCCESS = "success"
     START = "start"
+    MISSED = "missed"
 
 
 class _Strict(BaseModel):
@@ -130,13 +135,17 @@ class Defaults(_Strict):
 
 
 class Retention(_Strict):
+    """Which finished runs `taskctl prune` (and the daemon) keep, per process; unset keys keep everything."""
+
     keep_runs: int | None = Field(None, ge=1, description="finished runs kept per process")
     max_age: Duration | None = Field(None, description="finished runs older than this are removed")
+    max_total_size: Size | None = Field(None, description="run folders kept per process, newest first")
 
 
 class NotifyTarget(_Strict):
     url: str = Field(pattern=r"^https?://", description="webhook URL (http or https)")
     on: list[NotifyEvent] = Field(default_factory=lambda: [NotifyEvent.FAILURE])
+    headers: dict[str, str] = Field(default_factory=dict, description="values may read ${ENV_VAR}")
 
 
 def _zone_name(value: str | None) -> str | None:
@@ -221,6 +230,7 @@ class ProcessConfig(_Strict):
     timeout: Duration | None = Field(None, description="for the whole chain")
     enabled: bool = True
     notify: list[str] = Field(default_factory=list)
+    retention: Retention | None = Field(None, description="overrides the settings' retention, key by key")
     tags: list[str] = Field(default_factory=list)
     description: str | None = None
 
