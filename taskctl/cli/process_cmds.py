@@ -260,12 +260,10 @@ def _confirm_purge(name: str, yes: bool) -> None:
     folders = [p for p in workspace.runs_dir(name).glob("*") if p.is_dir()]
     if yes or not folders:
         return
+    what = f"{len(folders)} run folder{'' if len(folders) == 1 else 's'} of process/{name}/"
     if not sys.stdin.isatty():
-        raise UsageError(
-            f"--purge-runs deletes {len(folders)} run folders of process/{name}/; add --yes when there is no "
-            "terminal to ask on"
-        )
-    if not typer.confirm(f"delete {len(folders)} run folders of process/{name}/?"):
+        raise UsageError(f"--purge-runs deletes {what}; add --yes when there is no terminal to ask on")
+    if not typer.confirm(f"delete {what}?"):
         raise typer.Exit(1)
 
 

@@ -110,10 +110,12 @@ class _Layout:
         return self.lines[line].lstrip(" \t").startswith("#")
 
     def last_line(self, node: yaml.Node) -> int:
-        """The last line holding `node`'s own text."""
-        if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and not node.flow_style and node.value:
-            last = node.value[-1]
-            return self.last_line(last[1] if isinstance(last, tuple) else last)
+        """The last line holding `node`'s own text (an alias inside it counts as its key's or dash's line)."""
+        if isinstance(node, yaml.MappingNode) and not node.flow_style and node.value:
+            key, value = node.value[-1]
+            return int(key.start_mark.line) if _is_alias(key, value) else self.last_line(value)
+        if isinstance(node, yaml.SequenceNode) and not node.flow_style and node.value:
+            return self._item_last_line(node, len(node.value) - 1)
         start, end = node.start_mark, node.end_mark
         line = int(end.line if end.column > 0 or end.line == start.line else end.line - 1)
         line = min(line, len(self.lines) - 1)
@@ -121,9 +123,37 @@ class _Layout:
             line -= 1
         return line
 
-    def span_end(self, node: yaml.Node, column: int) -> int:
-        """The line after `node`'s text and the comments indented deeper than `column` that follow it."""
-        end = scan = self.last_line(node) + 1
+    def pair_lines(self, key: yaml.Node, value: yaml.Node) -> tuple[int, int]:
+        """The lines [start, end) of the pair `key: value`."""
+        last = int(key.start_mark.line) if _is_alias(key, value) else self.last_line(value)
+        return key.start_mark.line, self._end_after(last, key.start_mark.column)
+
+    def item_lines(self, seq: yaml.SequenceNode, index: int) -> tuple[int, int]:
+        """The lines [start, end) of item `index` of the block list `seq`."""
+        last = self._item_last_line(seq, index)
+        return self._dash_line(seq, index), self._end_after(last, seq.start_mark.column)
+
+    def _dash_line(self, seq: yaml.SequenceNode, index: int) -> int:
+        """The line of the `-` of item `index` (from the lines: an alias has no position of its own)."""
+        if index == 0:
+            return int(seq.start_mark.line)
+        line = self._item_last_line(seq, index - 1) + 1
+        column = seq.start_mark.column
+        while line < len(self.lines) - 1 and not (
+            self.indent_of(line) == column and self.lines[line].lstrip(" ").startswith("-")
+        ):
+            line += 1
+        return line
+
+    def _item_last_line(self, seq: yaml.SequenceNode, index: int) -> int:
+        item, dash = seq.value[index], self._dash_line(seq, index)
+        if (item.start_mark.line, item.start_mark.column) < (dash, seq.start_mark.column):
+            return dash  # an alias: its text is `- *name` on the dash's line
+        return self.last_line(item)
+
+    def _end_after(self, last: int, column: int) -> int:
+        """The line after `last` and the comments indented deeper than `column` that follow it."""
+        end = scan = last + 1
         while scan < len(self.lines):
             if self.is_blank(scan):
                 scan += 1
@@ -133,20 +163,6 @@ class _Layout:
             else:
                 break
         return end
-
-    def pair_lines(self, key: yaml.Node, value: yaml.Node) -> tuple[int, int]:
-        """The lines [start, end) of the pair `key: value`."""
-        if _is_alias(key, value):
-            return key.start_mark.line, key.start_mark.line + 1
-        return key.start_mark.line, self.span_end(value, key.start_mark.column)
-
-    def item_lines(self, seq: yaml.SequenceNode, index: int) -> tuple[int, int]:
-        """The lines [start, end) of item `index` of the block list `seq`."""
-        item = seq.value[index]
-        start = item.start_mark.line
-        while start > seq.start_mark.line and not self.lines[start].lstrip(" ").startswith("-"):
-            start -= 1
-        return start, self.span_end(item, seq.start_mark.column)
 
 
 def _indentation(root: yaml.Node | None) -> tuple[int, int]:
@@ -195,7 +211,8 @@ def _dumper(step: int, dash: int) -> Any:
 
     class Representer(RoundTripRepresenter):
         def represent_str(self, data: str) -> Any:
-            return self.represent_scalar(STR_TAG, data, style="'" if _ambiguous_plain(data) else None)
+            style = '"' if not data.isprintable() else "'" if _ambiguous_plain(data) else None
+            return self.represent_scalar(STR_TAG, data, style=style)
 
         def represent_float(self, data: float) -> Any:
             return self.represent_scalar("tag:yaml.org,2002:float", float_text(data))
@@ -289,10 +306,17 @@ class YamlEdit:
             self.set(path[:-1], {})  # removing the last key leaves an empty mapping, not a null
             return
         expected = _with(data, path, value)
+        text = self.text
         self._set(path, value)
-        if not same_value(self.data(), expected):
+        try:
+            after = self.data()
+        except EditError:
+            after = MISSING  # e.g. an alias left without its anchor
+        if not same_value(after, expected):
+            self.text = text
+            verb = "remove" if value is MISSING else "change"
             raise EditError(
-                f"{self.display}: taskctl cannot change {'.'.join(path)} without changing other values too "
+                f"{self.display}: taskctl cannot {verb} {'.'.join(path)} without changing other values too "
                 "(they share text through an anchor, an alias or a merge key); edit the file by hand"
             )
 
@@ -327,6 +351,7 @@ class YamlEdit:
     def _set(self, path: KeyPath, value: Any) -> None:
         layout = _Layout.parse(self.text, self.display)
         parent = layout.doc.node
+        end = len(layout.lines)  # where the text of `parent` ends
         for depth, key in enumerate(path):
             if parent is None:  # the file holds no value yet
                 if value is not MISSING:
@@ -336,32 +361,40 @@ class YamlEdit:
             pair = _pair(parent, key)
             if pair is None:
                 if value is not MISSING:
-                    self._insert(layout, parent, path[depth:], value, depth + 1)
+                    self._insert(layout, parent, end, path[depth:], value, depth + 1)
                 return
             key_node, value_node = pair
             _check_own_line(layout, key_node, self.display)
             block = isinstance(value_node, yaml.MappingNode) and not value_node.flow_style
             if depth < len(path) - 1 and block and not _is_alias(key_node, value_node):
-                parent = value_node
+                parent, end = value_node, layout.pair_lines(key_node, value_node)[1]
                 continue
             if depth < len(path) - 1:  # a flow mapping or an empty value on the way: rewrite that pair
                 if value is MISSING and _lookup(layout.doc.data, path) is MISSING:
                     return
                 current = _lookup(layout.doc.data, path[: depth + 1])
+                where = f"{self.display}:{key_node.start_mark.line + 1}: {'.'.join(path[: depth + 1])}"
                 if current is not None and not isinstance(current, dict):
-                    line = key_node.start_mark.line + 1
-                    raise EditError(f"{self.display}:{line}: {'.'.join(path[: depth + 1])} is not a mapping")
+                    raise EditError(f"{where} is not a mapping")
+                if depth == 0 and set(current or {}) - {path[1]}:
+                    raise EditError(
+                        f"{where} is written in flow style ({{...}}); write one entry per line for taskctl "
+                        "to edit it; nothing was written"
+                    )
                 value = _with(current or {}, path[depth + 1 :], value)
             self._replace(layout, key_node, value_node, value, depth + 1)
             return
 
     def _insert(
-        self, layout: _Layout, parent: yaml.MappingNode, path: KeyPath, value: Any, depth: int
+        self, layout: _Layout, parent: yaml.MappingNode, end: int, path: KeyPath, value: Any, depth: int
     ) -> None:
-        """Add `path` = `value` after the last pair of the block mapping `parent` (keys at `depth`)."""
+        """Add `path` = `value` at the end of the block mapping `parent` (keys at `depth`), whose text
+        (with the deeper comments after it) ends before line `end`."""
         column = parent.value[0][0].start_mark.column
         last_key, last_value = parent.value[-1]
-        at = layout.pair_lines(last_key, last_value)[1]
+        at = max(layout.pair_lines(last_key, last_value)[1], end if depth > 1 else 0)
+        while at > 0 and layout.is_blank(at - 1):
+            at -= 1
         text = _indented(render(_nest(path, value), layout.step, layout.dash, depth), column, layout.newline)
         if depth == 1 or _separated_by_blank_lines(layout, parent):
             text = layout.newline + text
@@ -405,21 +438,28 @@ class YamlEdit:
         self.text = _splice(layout, start, end, _indented(snippet, key.start_mark.column, layout.newline))
 
     def _edit_items(self, layout: _Layout, seq: yaml.SequenceNode, value: list[Any], depth: int) -> bool:
-        """Append or remove items of a block list, leaving the others' lines alone; False if not that kind."""
+        """Remove items of a block list and append new ones, leaving the other items' lines alone.
+
+        False when `value` is not some of the old items, in their order, followed by new ones.
+        """
         old = _lookup(layout.doc.data, _data_path(layout.doc.node, seq))
-        if len(value) > len(old) and all(same_value(a, b) for a, b in zip(old, value, strict=False)):
-            at = layout.item_lines(seq, len(old) - 1)[1]
-            items = render_items(value[len(old) :], layout.step, depth)
-            self.text = _splice(layout, at, at, _indented(items, seq.start_mark.column, layout.newline))
-            return True
-        kept = _subsequence(old, value)
-        if not kept:
+        for split in range(len(value), 0, -1):
+            kept = _subsequence(old, value[:split])
+            if kept is not None:
+                break
+        else:
             return False
+        edits: list[tuple[int, int, str]] = []  # (first line, end line, new text), applied bottom-up
+        for index in range(len(old)):
+            if index not in kept:
+                edits.append((*layout.item_lines(seq, index), ""))
+        if split < len(value):
+            at = layout.item_lines(seq, kept[-1])[1]
+            items = render_items(value[split:], layout.step, depth)
+            edits.append((at, at, _indented(items, seq.start_mark.column, layout.newline)))
         text = layout.text
-        for index in reversed([i for i in range(len(old)) if i not in kept]):
-            # The last items go first, so the offsets of the earlier ones stay those of `layout`.
-            start, end = layout.item_lines(seq, index)
-            text = text[: layout.starts[start]] + text[layout.starts[end] :]
+        for start, end, new in sorted(edits, reverse=True):
+            text = text[: layout.starts[start]] + new + text[layout.starts[end] :]
         self.text = text
         return True
 
