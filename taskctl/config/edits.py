@@ -206,7 +206,13 @@ def plan_add(workspace: Workspace, new: NewEntry, now: datetime | None = None) -
     edit = YamlEdit(before.text, before.display)
     edit.set((new.section.value, new.name), entry)
     change = ConfigChange(
-        EditAction.ADD, new.section, new.name, before.display, [FileEdit(before, edit.text)], copies=copies
+        EditAction.ADD,
+        new.section,
+        new.name,
+        before.display,
+        [FileEdit(before, edit.text)],
+        entry=edit.get((new.section.value, new.name)),
+        copies=copies,
     )
     return _validated(workspace, change, now)
 
@@ -248,6 +254,7 @@ def plan_edit(
         name,
         found.display,
         [FileEdit(before, edit.text)],
+        entry=edit.get(path),
         copies=copies,
         notes=notes,
     )
@@ -288,7 +295,10 @@ def plan_source_edit(
         raise EditRefused([ConfigProblem(None, doc.line_of((other,)), "", message)])
     edit = YamlEdit(before.text, before.display)
     edit.replace_source((section.value, name), source)
-    change = ConfigChange(EditAction.EDIT, section, name, before.display, [FileEdit(before, edit.text)])
+    path = (section.value, name)
+    change = ConfigChange(
+        EditAction.EDIT, section, name, before.display, [FileEdit(before, edit.text)], entry=edit.get(path)
+    )
     return _validated(workspace, change, now)
 
 
@@ -363,12 +373,6 @@ def _validated(workspace: Workspace, change: ConfigChange, now: datetime | None)
     change.warnings = [
         w for w in config.warnings if w.path == prefix or w.path.startswith((prefix + ".", prefix + "["))
     ]
-    if change.action is not EditAction.REMOVE:
-        for edit in change.edits:
-            data = parse_yaml(edit.after).data
-            if edit.before.display == change.file and isinstance(data, dict):
-                entry = (data.get(change.section.value) or {}).get(change.name)
-                change.entry = entry if isinstance(entry, dict) else {}
     return change
 
 

@@ -22,7 +22,7 @@ import io
 import os
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -288,9 +288,18 @@ class YamlEdit:
 
     text: str
     display: str
+    _parsed: dict[str, _Layout] = field(default_factory=dict, repr=False)
+
+    def _layout(self) -> _Layout:
+        """The current text parsed (once: the last parse is kept; callers never change its data)."""
+        layout = self._parsed.get(self.text)
+        if layout is None:
+            layout = _Layout.parse(self.text, self.display)
+            self._parsed = {self.text: layout}
+        return layout
 
     def data(self) -> Any:
-        return _Layout.parse(self.text, self.display).doc.data
+        return self._layout().doc.data
 
     def get(self, path: KeyPath) -> Any:
         """The value at `path`, or MISSING."""
@@ -336,7 +345,7 @@ class YamlEdit:
         self.text = _splice(layout, start, end, _indented(source, column, layout.newline))
 
     def _pair_at(self, path: KeyPath) -> tuple[_Layout, int, int, int]:
-        layout = _Layout.parse(self.text, self.display)
+        layout = self._layout()
         key: Any = None
         node: Any = layout.doc.node
         for depth, name in enumerate(path):
@@ -349,7 +358,7 @@ class YamlEdit:
         return layout, start, end, key.start_mark.column
 
     def _set(self, path: KeyPath, value: Any) -> None:
-        layout = _Layout.parse(self.text, self.display)
+        layout = self._layout()
         parent = layout.doc.node
         end = len(layout.lines)  # where the text of `parent` ends
         for depth, key in enumerate(path):

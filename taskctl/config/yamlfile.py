@@ -260,11 +260,12 @@ def parse_yaml(text: str, display: str | None = None) -> YamlDocument:
         if node is None:
             return YamlDocument({}, {(): 1})
         doc = YamlDocument(None, node=node)
-        limit = _check_bounds(node)
-        if limit is not None:
-            doc.problems.append(ConfigProblem(display, limit[0], "", limit[1]))
-            return doc
-        _collect_lines(node, (), doc, set())
+        try:
+            if "&" in text:  # only anchors make aliases, which can expand or loop
+                _check_aliases(node)
+            _collect_lines(node, (), doc, set())
+        except _OutOfBounds as exc:
+            return YamlDocument(None, node=node, problems=[ConfigProblem(display, exc.line, "", exc.message)])
         doc.data = loader.construct_document(node)
         for problem in (*doc.problems, *doc.warnings):
             problem.file = display
@@ -291,8 +292,21 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
-def _check_bounds(root: yaml.Node) -> tuple[int, str] | None:
-    """(line, message) when the node graph nests too deep, refers to itself or aliases expand too far.
+class _OutOfBounds(Exception):
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+def _too_deep(node: yaml.Node) -> _OutOfBounds:
+    return _OutOfBounds(
+        node.start_mark.line + 1, f"values nest more than {MAX_DEPTH} levels deep; flatten them"
+    )
+
+
+def _check_aliases(root: yaml.Node) -> None:
+    """Raise _OutOfBounds when aliases make the node graph loop, nest too deep or expand too far.
 
     Walks each distinct node once (aliases share their node), so the check itself is linear in the file.
     """
@@ -312,18 +326,11 @@ def _check_bounds(root: yaml.Node) -> tuple[int, str] | None:
             heights[key] = 1 + max((heights[id(c)] for c in children), default=0)
             continue
         if key in on_path:
-            return (
-                node.start_mark.line + 1,
-                "an alias refers to a value that contains it; YAML recursion is not supported",
-            )
-        if depth > MAX_DEPTH:
-            return node.start_mark.line + 1, f"values nest more than {MAX_DEPTH} levels deep; flatten them"
+            message = "an alias refers to a value that contains it; YAML recursion is not supported"
+            raise _OutOfBounds(node.start_mark.line + 1, message)
+        if depth > MAX_DEPTH or (key in sizes and depth - 1 + heights[key] > MAX_DEPTH):
+            raise _too_deep(node)
         if key in sizes:
-            if depth - 1 + heights[key] > MAX_DEPTH:
-                return (
-                    node.start_mark.line + 1,
-                    f"values nest more than {MAX_DEPTH} levels deep; flatten them",
-                )
             continue
         nodes[key] = node
         on_path.add(key)
@@ -331,18 +338,18 @@ def _check_bounds(root: yaml.Node) -> tuple[int, str] | None:
         for child in _children(node):
             uses[id(child)] = uses.get(id(child), 0) + 1
             stack.append((child, depth + 1, False))
-    repeated = sizes[id(root)] - len(sizes)
-    if repeated > MAX_ALIAS_VALUES:
+    if sizes[id(root)] - len(sizes) > MAX_ALIAS_VALUES:
         worst = max((k for k, n in uses.items() if n > 1), key=lambda k: sizes[k] * (uses[k] - 1))
-        return (
+        raise _OutOfBounds(
             nodes[worst].start_mark.line + 1,
             f"aliases (*name) repeat more than {MAX_ALIAS_VALUES:,} values in this file; "
             "write the values out or use fewer aliases",
         )
-    return None
 
 
 def _collect_lines(node: yaml.Node, path: PathKey, doc: YamlDocument, checked: set[int]) -> None:
+    if len(path) >= MAX_DEPTH and isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+        raise _too_deep(node)
     doc.lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
