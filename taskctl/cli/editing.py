@@ -30,6 +30,19 @@ FILE_OPTION = typer.Option(
 SET_OPTION = typer.Option(None, "--set", help="KEY=VALUE, e.g. timeout=45m or retries.count=3 (repeatable).")
 UNSET_OPTION = typer.Option(None, "--unset", help="Remove KEY from the entry (repeatable).")
 ENABLE_OPTION = typer.Option(None, "--enable/--disable", help="Schedule it again, or stop scheduling it.")
+DISABLE_OPTION = typer.Option(False, "--disable", help="Declare it with enabled: false (not scheduled).")
+TAG_OPTION = typer.Option(None, "--tag", help="A tag (repeatable).")
+DESCRIPTION_OPTION = typer.Option(None, "--description", help="One line about what it does.")
+TIMEZONE_OPTION = typer.Option(None, "--timezone", help="The IANA zone of its schedules, e.g. Europe/Berlin.")
+ADD_TAG_OPTION = typer.Option(None, "--add-tag", help="Add a tag (repeatable).")
+REMOVE_TAG_OPTION = typer.Option(None, "--remove-tag", help="Remove a tag (repeatable).")
+ADD_SCHEDULE_OPTION = typer.Option(None, "--add-schedule", help="Add a schedule (repeatable).")
+REMOVE_SCHEDULE_OPTION = typer.Option(None, "--remove-schedule", help="Remove a schedule (repeatable).")
+
+
+def list_changes(**items: list[str] | None) -> tuple[tuple[str, str], ...]:
+    """`tags=["a"], schedule=["hourly"]` as the (key, item) pairs of an EntryEdit."""
+    return tuple((key, item) for key, values in items.items() for item in values or [])
 
 
 def run_change(plan: Planner, dry_run: bool, json: bool, then: Then | None = None) -> ConfigChange:

@@ -11,6 +11,7 @@ from taskctl.cli import common, editing
 
 if TYPE_CHECKING:
     from taskctl.config import LoadedConfig
+    from taskctl.config.edits import ThreadFile
 
 thread_app = typer.Typer(
     help="Threads: the scripts, commands and inline code that processes run.", no_args_is_help=True
@@ -108,11 +109,11 @@ def add_thread(
     requirements: list[str] | None = typer.Option(
         None, "--requirement", help="A pip requirement (repeatable)."
     ),
-    tags: list[str] | None = typer.Option(None, "--tag", help="A tag (repeatable)."),
-    description: str | None = typer.Option(None, "--description", help="One line about what it does."),
+    tags: list[str] | None = editing.TAG_OPTION,
+    description: str | None = editing.DESCRIPTION_OPTION,
     schedules: list[str] | None = typer.Option(None, "--schedule", help="Run it alone on this schedule."),
-    timezone: str | None = typer.Option(None, "--timezone", help="The zone of its schedules."),
-    disable: bool = typer.Option(False, "--disable", help="Declare it with enabled: false."),
+    timezone: str | None = editing.TIMEZONE_OPTION,
+    disable: bool = editing.DISABLE_OPTION,
     file: str | None = editing.FILE_OPTION,
     dry_run: bool = editing.DRY_RUN_OPTION,
     json: bool = common.JSON_OPTION,
@@ -129,11 +130,8 @@ def add_thread(
         taskctl thread add backup --command "tar -czf backup.tgz data"
     """
     from taskctl.config import edits
-    from taskctl.config.edits import Section, ThreadFile, ThreadFileRole
+    from taskctl.config.edits import Section
 
-    files = [ThreadFile(ThreadFileRole.SCRIPT, script.expanduser(), script_as)] if script else []
-    if input_csv:
-        files.append(ThreadFile(ThreadFileRole.INPUT, input_csv.expanduser(), input_as))
     fields = {
         "type": type_,
         "command": command,
@@ -149,7 +147,8 @@ def add_thread(
         "timezone": timezone,
         "enabled": False if disable else None,
     }
-    new = edits.NewEntry(Section.THREADS, name, fields, tuple(files), file)
+    files = _thread_files(script, script_as, input_csv, input_as)
+    new = edits.NewEntry(Section.THREADS, name, fields, files, file)
     editing.run_change(lambda ws, now: edits.plan_add(ws, new, now), dry_run, json)
 
 
@@ -162,10 +161,10 @@ def edit_thread(
     input_as: str | None = typer.Option(None, "--input-as", help="The new CSV's file name in threads/NAME/."),
     assignments: list[str] | None = editing.SET_OPTION,
     unset: list[str] | None = editing.UNSET_OPTION,
-    add_tags: list[str] | None = typer.Option(None, "--add-tag", help="Add a tag (repeatable)."),
-    remove_tags: list[str] | None = typer.Option(None, "--remove-tag", help="Remove a tag (repeatable)."),
-    add_schedules: list[str] | None = typer.Option(None, "--add-schedule", help="Add a schedule."),
-    remove_schedules: list[str] | None = typer.Option(None, "--remove-schedule", help="Remove a schedule."),
+    add_tags: list[str] | None = editing.ADD_TAG_OPTION,
+    remove_tags: list[str] | None = editing.REMOVE_TAG_OPTION,
+    add_schedules: list[str] | None = editing.ADD_SCHEDULE_OPTION,
+    remove_schedules: list[str] | None = editing.REMOVE_SCHEDULE_OPTION,
     enabled: bool | None = editing.ENABLE_OPTION,
     dry_run: bool = editing.DRY_RUN_OPTION,
     json: bool = common.JSON_OPTION,
@@ -181,21 +180,15 @@ def edit_thread(
         taskctl thread edit amazon_reviews
     """
     from taskctl.config import edits
-    from taskctl.config.edits import EntryEdit, Section, ThreadFile, ThreadFileRole
+    from taskctl.config.edits import EntryEdit, Section
 
-    files = [ThreadFile(ThreadFileRole.SCRIPT, script.expanduser(), script_as)] if script else []
-    if input_csv:
-        files.append(ThreadFile(ThreadFileRole.INPUT, input_csv.expanduser(), input_as))
     changes = EntryEdit(
         unset=tuple(unset or []),
         set=tuple(edits.parse_assignment(Section.THREADS, a) for a in assignments or []),
-        add_items=(*(("tags", t) for t in add_tags or []), *(("schedule", s) for s in add_schedules or [])),
-        remove_items=(
-            *(("tags", t) for t in remove_tags or []),
-            *(("schedule", s) for s in remove_schedules or []),
-        ),
+        add_items=editing.list_changes(tags=add_tags, schedule=add_schedules),
+        remove_items=editing.list_changes(tags=remove_tags, schedule=remove_schedules),
         enabled=enabled,
-        files=tuple(files),
+        files=_thread_files(script, script_as, input_csv, input_as),
     )
     editing.run_edit(Section.THREADS, name, changes, dry_run, json)
 
@@ -225,3 +218,15 @@ def remove_thread(
         dry_run,
         json,
     )
+
+
+def _thread_files(
+    script: Path | None, script_as: str | None, input_csv: Path | None, input_as: str | None
+) -> tuple[ThreadFile, ...]:
+    """The files `--script`/`--as` and `--input`/`--input-as` ask to copy into the thread's folder."""
+    from taskctl.config.edits import ThreadFile, ThreadFileRole
+
+    files = [ThreadFile(ThreadFileRole.SCRIPT, script.expanduser(), script_as)] if script else []
+    if input_csv:
+        files.append(ThreadFile(ThreadFileRole.INPUT, input_csv.expanduser(), input_as))
+    return tuple(files)
