@@ -12,8 +12,6 @@ from taskctl.config.edits import (
     EntryEdit,
     NewEntry,
     Section,
-    ThreadFile,
-    ThreadFileRole,
     apply_change,
     ordered_entry,
     parse_assignment,
@@ -21,6 +19,7 @@ from taskctl.config.edits import (
     plan_edit,
     plan_remove,
 )
+from taskctl.config.threadfiles import ThreadFile, ThreadFileRole
 from taskctl.config.writer import EditError
 from taskctl.workspace import Workspace
 from tests.conftest import write

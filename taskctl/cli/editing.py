@@ -101,7 +101,7 @@ def report(
 ) -> None:
     """The change as JSON, as its diff (dry run), or as one line per thing done."""
     if json:
-        common.print_json({"ok": True, **change.to_json(workspace, dry_run), **(extra or {})})
+        common.print_json({"ok": True, **change.to_json(dry_run), **(extra or {})})
         return
     for warning in change.warnings:
         typer.echo(f"warning: {warning.render()}", err=True)

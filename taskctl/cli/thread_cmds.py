@@ -11,7 +11,7 @@ from taskctl.cli import common, editing
 
 if TYPE_CHECKING:
     from taskctl.config import LoadedConfig
-    from taskctl.config.edits import ThreadFile
+    from taskctl.config.threadfiles import ThreadFile
 
 thread_app = typer.Typer(
     help="Threads: the scripts, commands and inline code that processes run.", no_args_is_help=True
@@ -224,7 +224,7 @@ def _thread_files(
     script: Path | None, script_as: str | None, input_csv: Path | None, input_as: str | None
 ) -> tuple[ThreadFile, ...]:
     """The files `--script`/`--as` and `--input`/`--input-as` ask to copy into the thread's folder."""
-    from taskctl.config.edits import ThreadFile, ThreadFileRole
+    from taskctl.config.threadfiles import ThreadFile, ThreadFileRole
 
     files = [ThreadFile(ThreadFileRole.SCRIPT, script.expanduser(), script_as)] if script else []
     if input_csv:

@@ -8,10 +8,7 @@ refusing if a file changed on disk since it was read, and undoing its copies if 
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -21,6 +18,14 @@ from typing import Any, Union, get_args, get_origin
 
 from taskctl.config.loader import PendingChanges, _bad_name, config_display, config_files, load_config
 from taskctl.config.models import ProcessConfig, ThreadConfig, ThreadType
+from taskctl.config.threadfiles import (
+    FileCopy,
+    ThreadFile,
+    copy_files,
+    plan_copies,
+    remove_folder,
+    unused_file_notes,
+)
 from taskctl.config.writer import (
     MISSING,
     FileText,
@@ -55,11 +60,6 @@ class EditAction(StrEnum):
     REMOVE = "remove"
 
 
-class ThreadFileRole(StrEnum):
-    SCRIPT = "script"
-    INPUT = "input"
-
-
 class EditRefused(TaskctlError):
     """The config would not be valid after the change; `problems` says why. Nothing was written."""
 
@@ -70,24 +70,8 @@ class EditRefused(TaskctlError):
 
 
 @dataclass(frozen=True)
-class ThreadFile:
-    """A file to copy into `threads/<name>/`: the thread's script or its input CSV."""
-
-    role: ThreadFileRole
-    source: Path
-    name_as: str | None = None  # the file's name in the thread folder (default: the source's name)
-
-
-@dataclass(frozen=True)
-class FileCopy:
-    source: Path
-    target: Path
-    display: str  # threads/<name>/<file>
-
-
-@dataclass(frozen=True)
 class FileEdit:
-    """One config file: as read, and its text after the change (None: removed)."""
+    """One config file: as read, and its text after the change."""
 
     before: FileText
     after: str
@@ -116,7 +100,8 @@ class ConfigChange:
         """The unified diff of every YAML file the change writes."""
         return "".join(unified_diff(e.before, e.after) for e in self.edits if e.before.text != e.after)
 
-    def to_json(self, workspace: Workspace, dry_run: bool) -> dict[str, Any]:
+    def to_json(self, dry_run: bool) -> dict[str, Any]:
+        """The change as the JSON document of `--json` (without `ok`)."""
         return {
             "action": self.action.value,
             "kind": self.section.kind,
@@ -128,7 +113,7 @@ class ConfigChange:
             "diff": self.diff(),
             "entry": self.entry,
             "copied": [{"from": str(c.source), "to": c.display} for c in self.copies],
-            "removed": [_display(workspace, self.remove_folder) + "/"] if self.remove_folder else [],
+            "removed": [f"threads/{self.name}/"] if self.remove_folder else [],
             "notes": self.notes,
             "warnings": [w.as_dict() for w in self.warnings],
         }
@@ -198,7 +183,7 @@ def plan_add(workspace: Workspace, new: NewEntry, now: datetime | None = None) -
     path = config_path(workspace, new.file or new.section.default_file)
     before = read_file_text(path, config_display(workspace, path))
     entry = dict(new.entry)
-    copies = _plan_copies(workspace, new.name, new.files, entry, replacing=False)
+    copies = plan_copies(workspace, new.name, new.files, entry, replacing=False)
     entry = ordered_entry(new.section, entry)
     check_choices(new.section, entry)
     if new.section is Section.THREADS:
@@ -245,8 +230,8 @@ def plan_edit(
     if changes.enabled is not None:
         entry = _without(entry, ["enabled"]) if changes.enabled else {**entry, "enabled": False}
     check_choices(section, entry)
-    copies = _plan_copies(workspace, name, changes.files, entry, replacing=True)
-    notes = _replaced_file_notes(workspace, name, current, entry)
+    copies = plan_copies(workspace, name, changes.files, entry, replacing=True)
+    notes = unused_file_notes(workspace, name, current, entry)
     edit.set(path, entry)
     change = ConfigChange(
         EditAction.EDIT,
@@ -382,70 +367,22 @@ def _validated(workspace: Workspace, change: ConfigChange, now: datetime | None)
 def apply_change(change: ConfigChange) -> None:
     """Copy the thread files, write each YAML file atomically, then remove what the change removes.
 
-    A YAML file that changed on disk since it was planned refuses the change (EditError); the files copied
-    for it are put back as they were.
+    A YAML file that changed on disk since it was planned refuses the change (EditError), and the files
+    copied for it are put back as they were.
     """
     for edit in change.edits:
         check_unchanged(edit.before)
-    undo: list[tuple[Path, Path | None]] = []  # (target, backup of the file it replaced)
+    copied = copy_files(change.copies)
     try:
-        for copy in change.copies:
-            undo.append((copy.target, _copy_file(copy)))
         for edit in change.edits:
             if edit.before.text != edit.after:
                 write_atomically(edit.before, edit.after)
     except BaseException:
-        for target, backup in reversed(undo):
-            if backup is not None:
-                os.replace(backup, target)
-            else:
-                target.unlink(missing_ok=True)
+        copied.undo()
         raise
-    for _, backup in undo:
-        if backup is not None:
-            backup.unlink(missing_ok=True)
+    copied.keep()
     if change.remove_folder is not None:
-        _remove_folder(change.remove_folder)
-
-
-def _copy_file(copy: FileCopy) -> Path | None:
-    """Copy through a temporary file and a rename; returns the backup of a file it replaced."""
-    folder = copy.target.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{copy.target.name}.", suffix=".taskctl-tmp", dir=folder)
-    backup: Path | None = None
-    try:
-        with os.fdopen(fd, "wb") as out, copy.source.open("rb") as source:
-            shutil.copyfileobj(source, out, 1 << 20)
-            out.flush()
-            os.fchmod(out.fileno(), copy.source.stat().st_mode & 0o777)
-            os.fsync(out.fileno())
-        if copy.target.exists():
-            backup = folder / f".{copy.target.name}.taskctl-old"
-            backup.unlink(missing_ok=True)
-            try:
-                os.link(copy.target, backup)  # keeps the old content while the name gets the new one
-            except OSError:
-                shutil.copy2(copy.target, backup)
-        os.replace(temp, copy.target)
-    except OSError as exc:
-        Path(temp).unlink(missing_ok=True)
-        raise TaskctlError(
-            f"cannot copy {copy.source} to {copy.display} ({exc.strerror}); nothing was written"
-        ) from None
-    return backup
-
-
-def _remove_folder(folder: Path) -> None:
-    try:
-        if folder.is_symlink() or not folder.is_dir():
-            folder.unlink()
-        else:
-            shutil.rmtree(folder)
-    except OSError as exc:
-        raise TaskctlError(
-            f"the config was changed, but {folder} could not be removed ({exc.strerror}); remove it by hand"
-        ) from None
+        remove_folder(change.remove_folder)
 
 
 # -- where things are -----------------------------------------------------------------------------------
@@ -537,60 +474,7 @@ def config_path(workspace: Workspace, file: str) -> Path:
     return candidate
 
 
-def _display(workspace: Workspace, path: Path) -> str:
-    try:
-        return str(path.relative_to(workspace.root))
-    except ValueError:
-        return str(path)
-
-
 # -- thread files ---------------------------------------------------------------------------------------
-
-
-def _plan_copies(
-    workspace: Workspace, name: str, files: Sequence[ThreadFile], entry: dict[str, Any], replacing: bool
-) -> list[FileCopy]:
-    """The copies `files` need; sets `script:` / `input:` in `entry` to the copied names."""
-    copies: list[FileCopy] = []
-    for file in files:
-        flag = f"--{file.role.value}"
-        if not file.source.is_file():
-            what = "does not exist" if not file.source.exists() else "is not a file"
-            raise UsageError(f"{flag} '{file.source}' {what}")
-        target_name = file.name_as if file.name_as is not None else file.source.name
-        _check_file_name(target_name, "--as" if file.name_as is not None else flag)
-        folder = workspace.thread_dir(name)
-        if folder.exists() and not folder.is_dir():
-            raise TaskctlError(f"threads/{name} exists and is not a folder; move it away first")
-        target = folder / target_name
-        display = f"threads/{name}/{target_name}"
-        entry[file.role.value] = target_name
-        if target.exists() and target.resolve() == file.source.resolve():
-            continue  # already in place
-        if target.exists() and not replacing and not _same_bytes(target, file.source):
-            raise TaskctlError(
-                f"{display} already exists and differs from {file.source}; remove it, or pick another name "
-                "with --as"
-            )
-        copies.append(FileCopy(file.source, target, display))
-    return copies
-
-
-def _check_file_name(name: str, flag: str) -> None:
-    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
-        raise UsageError(f"{flag} '{name}' must be a plain file name (no folders, no '..')")
-
-
-def _same_bytes(a: Path, b: Path) -> bool:
-    if a.stat().st_size != b.stat().st_size:
-        return False
-    with a.open("rb") as left, b.open("rb") as right:
-        while True:
-            chunk = left.read(1 << 20)
-            if chunk != right.read(1 << 20):
-                return False
-            if not chunk:
-                return True
 
 
 def _check_thread_entry(name: str, entry: dict[str, Any], workspace: Workspace) -> None:
@@ -604,16 +488,6 @@ def _check_thread_entry(name: str, entry: dict[str, Any], workspace: Workspace) 
         )
     if entry.get("type") == ThreadType.SCRAPING.value and "input" not in entry:
         raise UsageError(f"a scraping thread needs --input, the CSV of links it works from (thread {name})")
-
-
-def _replaced_file_notes(workspace: Workspace, name: str, before: Any, after: dict[str, Any]) -> list[str]:
-    notes = []
-    old = before if isinstance(before, dict) else {}
-    for role in ThreadFileRole:
-        was, now = old.get(role.value), after.get(role.value)
-        if isinstance(was, str) and was != now and (workspace.thread_dir(name) / was).is_file():
-            notes.append(f"kept threads/{name}/{was}, which the thread no longer uses")
-    return notes
 
 
 # -- values ---------------------------------------------------------------------------------------------
