@@ -262,3 +262,12 @@ def test_a_new_file_and_its_folder_are_created(tmp_path: Path) -> None:
     assert unified_diff(before, "threads: {}\n") == (
         "--- /dev/null\n+++ b/config/team/threads.yaml\n@@ -0,0 +1 @@\n+threads: {}\n"
     )
+
+
+def test_a_file_that_cannot_be_written_is_one_sentence(tmp_path: Path) -> None:
+    write_to = tmp_path / "not-a-folder"
+    write_to.write_text("")
+    before = read_file_text(write_to / "threads.yaml", "config/threads.yaml")
+    with pytest.raises(EditError) as caught:
+        write_atomically(before, "threads: {}\n")
+    assert caught.value.message == "cannot write config/threads.yaml (File exists); nothing was written"

@@ -17,6 +17,7 @@ disk since it was read.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import io
 import os
@@ -676,10 +677,11 @@ def write_atomically(before: FileText, text: str) -> None:
     link stays a link (its target is replaced); the file keeps its permissions, a new one gets the umask's.
     """
     target = before.path.resolve() if before.path.is_symlink() else before.path
-    target.parent.mkdir(parents=True, exist_ok=True)
     data = ((_BOM if before.bom else "") + text).encode("utf-8")
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".taskctl-tmp", dir=target.parent)
+    temp: str | None = None
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".taskctl-tmp", dir=target.parent)
         with os.fdopen(fd, "wb") as out:
             out.write(data)
             out.flush()
@@ -687,10 +689,14 @@ def write_atomically(before: FileText, text: str) -> None:
             os.fsync(out.fileno())
         check_unchanged(before)
         os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    _fsync_folder(target.parent)
+        temp = None
+    except OSError as exc:
+        raise EditError(f"cannot write {before.display} ({exc.strerror}); nothing was written") from None
+    finally:
+        if temp is not None:
+            Path(temp).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # the file is written; this only makes the rename durable sooner
+        _fsync_folder(target.parent)
 
 
 def check_unchanged(before: FileText) -> None:
