@@ -64,6 +64,13 @@ def test_new_entries_copy_the_files_indentation_and_blank_line_style() -> None:
     )
 
 
+def test_a_key_is_added_inside_a_nested_block_mapping() -> None:
+    text = "threads:\n  a:\n    env:\n      A: '1'   # first\n    code: x\n"
+    assert edited(text, ("threads", "a", "env", "B"), "on") == (
+        "threads:\n  a:\n    env:\n      A: '1'   # first\n      B: 'on'\n    code: x\n"
+    )
+
+
 def test_list_items_are_added_and_removed_without_touching_the_others() -> None:
     text = "p:\n  schedule:\n    - daily at 06:00   # morning\n    - '30 2 * * *'   # night\n    - hourly\n  x: 1\n"
     assert edited(text, ("p", "schedule"), ["daily at 06:00", "hourly", "monday at 09:00"]) == (

@@ -230,14 +230,15 @@ def _dumper(step: int, dash: int) -> Any:
 def _styled(value: Any, key: str | None, depth: int) -> Any:
     """`value` as ruamel objects: entries in block style; short lists and mappings of scalars in flow style.
 
-    `depth` is the depth of `value` in the file (the document is 0, a section 1, an entry 2).
+    `depth` is the depth of `value` in the file (the document is 0, a section 1, an entry 2). A mapping
+    without a `key` is the one being written as lines, so it stays in block style.
     """
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
     from ruamel.yaml.scalarstring import LiteralScalarString
 
     if isinstance(value, dict):
         mapping = CommentedMap((k, _styled(v, k, depth + 1)) for k, v in value.items())
-        if depth >= 3 and _short_scalars([*value, *value.values()]):
+        if depth >= 3 and key is not None and _short_scalars([*value, *value.values()]):
             mapping.fa.set_flow_style()
         return mapping
     if isinstance(value, list):
