@@ -149,7 +149,7 @@ def test_a_huge_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
         out.truncate(50 * 1024 * 1024)  # sparse: costs no disk
     doc = read_yaml(huge, "config/huge.yaml")
     assert [p.render() for p in doc.problems] == [
-        "config/huge.yaml: is larger than 2 MiB, the limit for a config file; split it into several files under "
+        "config/huge.yaml: is larger than 1 MiB, the limit for a config file; split it into several files under "
         "config/"
     ]
     assert (
