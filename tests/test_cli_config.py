@@ -152,7 +152,7 @@ def test_thread_list_table_and_json(example: Workspace) -> None:
     code, out, _ = invoke(example, "thread", "list")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split() == ["name", "type", "runs", "schedules", "tags", "description"]
+    assert lines[0].split() == ["name", "type", "runs", "schedules", "enabled", "tags", "description"]
     assert lines[2].startswith("product_pages  scraping  threads/product_pages/main.py")
     assert lines[3].startswith("summary        others    threads/summary/main.py")
 
@@ -164,6 +164,7 @@ def test_thread_list_table_and_json(example: Workspace) -> None:
     assert records[0]["timeout"] == 600.0
     assert records[0]["retries"] == {"count": 1, "delay": 5.0, "backoff": 1.0}
     assert records[0]["declared_in"] == "config/threads.yaml:3"
+    assert records[0]["enabled"] is True
 
 
 def test_thread_show(example: Workspace) -> None:

@@ -335,3 +335,51 @@ def test_the_same_one_shot_is_valid_in_a_zone_without_that_gap(empty_workspace: 
         "processes:\n  p:\n    threads: [t]\n    timezone: Asia/Tokyo\n    schedule: ['2027-03-28 02:30']\n",
     )
     assert [s.text for s in load_config(ws).schedules["p"]] == ["2027-03-28 02:30"]
+
+
+def test_config_paths_that_are_not_regular_files_are_errors_naming_them(empty_workspace: Workspace) -> None:
+    import os
+
+    ws = empty_workspace
+    os.mkfifo(ws.config_dir / "taskctl.yaml")
+    (ws.config_dir / "old.yaml").mkdir()
+    (ws.config_dir / "team").mkdir()
+    (ws.config_dir / "team/threads.yaml").symlink_to("../../shared/threads.yaml")
+    assert problems(ws) == [
+        "config/old.yaml: is a folder, not a file; rename it so that it does not end in .yaml",
+        "config/taskctl.yaml: is a named pipe (FIFO), not a regular file; replace it with a YAML file or remove it",
+        "config/team/threads.yaml: is a link to '../../shared/threads.yaml', which does not exist; fix the link "
+        "or remove it",
+    ]
+
+
+def test_yaml_11_differences_are_warnings_or_errors_of_the_config(empty_workspace: Workspace) -> None:
+    ws = empty_workspace
+    write(ws.config_dir / "a.yaml", "threads:\n  t:\n    code: x\n    env: {AT: 10:30}\n")
+    config = load_config(ws)
+    assert config.threads["t"].env == {"AT": "10:30"}
+    assert [w.render() for w in config.warnings] == [
+        "config/a.yaml:4: threads.t.env.AT: 10:30 is read as the text '10:30', but YAML 1.1 tools read it as the "
+        'number 630; quote it ("10:30") so that every tool reads the same'
+    ]
+    write(ws.config_dir / "a.yaml", "threads:\n  t:\n    code: x\n    retries: {count: 010}\n")
+    assert problems(ws) == [
+        "config/a.yaml:4: threads.t.retries.count: 010 means the number 10 in YAML 1.2 but the number 8 in YAML 1.1; "
+        'write 10 for the number or "010" for the text'
+    ]
+
+
+def test_a_disabled_thread_stops_only_its_own_schedule(empty_workspace: Workspace) -> None:
+    ws = empty_workspace
+    write(
+        ws.config_dir / "a.yaml",
+        "threads:\n  t:\n    code: x\n    enabled: false\n    schedule: daily at 06:00\n"
+        "processes:\n  p:\n    threads: [t]\n  off:\n    threads: [t]\n    enabled: false\n",
+    )
+    config = load_config(ws)
+    assert config.threads["t"].enabled is False
+    assert config.processes["t"].enabled is False  # the scheduled thread's own process
+    assert [w.render() for w in config.warnings] == [
+        "config/a.yaml:8: processes.p.threads[0]: thread 't' is disabled, but this process still runs it (a "
+        "disabled thread only stops its own schedule); disable the process or remove the thread from it"
+    ]

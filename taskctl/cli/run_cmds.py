@@ -64,7 +64,8 @@ def run(
         taskctl run nightly --detach
     """
     config = common.load()
-    config.runnable(name)
+    if not config.runnable(name).enabled:
+        typer.echo(f"note: '{name}' is disabled (not scheduled); running it because you asked", err=True)
     _run_now(config, name, follow, dry_run, force, json_output, prepared)
 
 
@@ -332,23 +333,16 @@ _zones: dict[Path, Any] = {}
 
 def _display_zone() -> Any:
     """The workspace zone from config/taskctl.yaml (read alone, without loading the whole config)."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    from taskctl.config import display_zone
 
-    import yaml
-
-    from taskctl.clock import machine_zone_name
-
-    root = common.workspace().root
-    if root not in _zones:
-        # History stays readable when the config is broken: a missing or unreadable settings file, or a bad
-        # zone name in it, falls back to the machine's zone.
-        try:
-            settings = yaml.safe_load((root / "config" / "taskctl.yaml").read_text("utf-8"))
-            name = settings.get("timezone") if isinstance(settings, dict) else None
-            _zones[root] = ZoneInfo(str(name or machine_zone_name()))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError, ZoneInfoNotFoundError, ValueError):
-            _zones[root] = ZoneInfo(machine_zone_name())
-    return _zones[root]
+    workspace = common.workspace()
+    if workspace.root not in _zones:
+        # History stays readable when the settings file is broken: the machine's zone, and a warning.
+        zone, problem = display_zone(workspace)
+        if problem is not None:
+            typer.echo(f"warning: {problem.render()}; showing times in {zone.key}", err=True)
+        _zones[workspace.root] = zone
+    return _zones[workspace.root]
 
 
 def _statuses(values: list[str]) -> list[Any]:

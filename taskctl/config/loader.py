@@ -7,7 +7,7 @@ valid. A config either loads whole or raises `ConfigError`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from taskctl import schedule as schedules
 from taskctl.clock import machine_zone_name
 from taskctl.config.models import ConfigFile, ProcessConfig, Settings, ThreadConfig, ThreadType
-from taskctl.config.yamlfile import PathKey, YamlDocument, format_path, read_yaml
+from taskctl.config.yamlfile import PathKey, YamlDocument, format_path, parse_yaml, read_yaml
 from taskctl.errors import ConfigError, ConfigProblem, closest
 from taskctl.workspace import NAME_PATTERN, Workspace
 
@@ -90,12 +90,24 @@ class LoadedConfig:
         return own if own is not None else self.settings.defaults.timeout
 
 
-def load_config(workspace: Workspace, now: datetime | None = None) -> LoadedConfig:
+@dataclass(frozen=True)
+class PendingChanges:
+    """Edits not yet on disk, so that a change is checked as a whole before anything is written."""
+
+    texts: Mapping[Path, str] = field(default_factory=dict)  # config file -> its text after the change
+    new_files: frozenset[Path] = frozenset()  # files (resolved paths) the change will create in threads/
+
+
+def load_config(
+    workspace: Workspace, now: datetime | None = None, pending: PendingChanges | None = None
+) -> LoadedConfig:
     """Read, merge and check the config of `workspace`. Raises ConfigError listing every problem.
 
-    `now` (aware) enables the warning about one-shot schedules that are already in the past.
+    `now` (aware) enables the warning about one-shot schedules that are already in the past. `pending`
+    loads the config as it would be after an edit.
     """
-    files = config_files(workspace)
+    pending = pending or PendingChanges()
+    files = config_files(workspace, extra=pending.texts)
     problems: list[ConfigProblem] = []
     settings = Settings()
     threads: dict[str, ThreadConfig] = {}
@@ -105,14 +117,20 @@ def load_config(workspace: Workspace, now: datetime | None = None) -> LoadedConf
     lines: dict[str, dict[PathKey, int]] = {}  # key path -> line, per file
     thread_refs: dict[str, list[str]] = {}  # process -> the threads it names, even if the process is invalid
 
+    warnings: list[ConfigProblem] = []
     for path in files:
-        display = workspace.relative(path)
-        digest.update(display.encode() + b"\0" + _read_bytes(path) + b"\0")
-        doc = read_yaml(path, display)
+        display = config_display(workspace, path)
+        if path in pending.texts:
+            doc = parse_yaml(pending.texts[path], display)
+            doc.raw = pending.texts[path].encode()
+        else:
+            doc = read_yaml(path, display)
+        digest.update(display.encode() + b"\0" + doc.raw + b"\0")
         lines[display] = doc.lines
-        for problem in doc.problems:
+        for problem in (*doc.problems, *doc.warnings):
             problem.file = display
         problems.extend(doc.problems)
+        warnings.extend(doc.warnings)
         if doc.data is None and doc.problems:
             continue
         is_settings = path.name == SETTINGS_FILE and path.parent == workspace.config_dir
@@ -135,10 +153,11 @@ def load_config(workspace: Workspace, now: datetime | None = None) -> LoadedConf
                 processes[name] = parsed.processes[name]
 
     zone_name = settings.timezone or machine_zone_name()
-    _check_threads(workspace, threads, origins, lines, problems)
+    _check_threads(workspace, threads, origins, lines, problems, pending.new_files)
     declared_threads = {name for section, name in origins if section == "threads"}
     _check_thread_refs(declared_threads, thread_refs, origins, lines, problems)
     _check_processes(threads, processes, settings, origins, lines, problems)
+    warnings.extend(_disabled_threads_in_chains(threads, processes, origins, lines))
 
     resolved: dict[str, ProcessConfig] = {name: _with_defaults(p, settings) for name, p in processes.items()}
     implicit: set[str] = set()
@@ -148,7 +167,6 @@ def load_config(workspace: Workspace, now: datetime | None = None) -> LoadedConf
             implicit.add(name)
 
     parsed_schedules: dict[str, list[schedules.Schedule]] = {}
-    warnings: list[ConfigProblem] = []
     for name, process in resolved.items():
         section = "threads" if name in implicit else "processes"
         origin = origins.get((section, name), Origin("config", None))
@@ -188,28 +206,34 @@ def load_config(workspace: Workspace, now: datetime | None = None) -> LoadedConf
         schedules=parsed_schedules,
         zone_name=zone_name,
         revision=digest.hexdigest()[:12],
-        files=[workspace.relative(p) for p in files],
+        files=[config_display(workspace, p) for p in files],
         origins=origins,
         implicit=implicit,
         warnings=warnings,
     )
 
 
-def config_files(workspace: Workspace) -> list[Path]:
-    """Every *.yaml / *.yml under config/ (one level of subfolders), in a stable order."""
+def config_files(workspace: Workspace, extra: Mapping[Path, str] | None = None) -> list[Path]:
+    """Every *.yaml / *.yml under config/ (one level of subfolders) plus `extra`, in a stable order.
+
+    Whatever has such a name is listed, a folder, FIFO or dangling link too, so that the reader reports
+    it instead of skipping it silently.
+    """
     folder = workspace.config_dir
-    found = [p for pattern in ("*.yaml", "*.yml", "*/*.yaml", "*/*.yml") for p in folder.glob(pattern)]
+    found = {p for pattern in ("*.yaml", "*.yml", "*/*.yaml", "*/*.yml") for p in folder.glob(pattern)}
+    found.update(extra or {})
     return sorted(
-        (p for p in found if p.is_file() and not p.name.startswith(".")),
+        (p for p in found if not p.name.startswith(".")),
         key=lambda p: str(p.relative_to(folder)),
     )
 
 
-def _read_bytes(path: Path) -> bytes:
+def config_display(workspace: Workspace, path: Path) -> str:
+    """`config/x.yaml` for messages: the path as the user sees it, a symbolic link not followed."""
     try:
-        return path.read_bytes()
-    except OSError:
-        return b""
+        return str(path.relative_to(workspace.root))
+    except ValueError:
+        return workspace.relative(path)
 
 
 def _line_in(origin: Origin, doc_lines: dict[PathKey, int], path: PathKey) -> int | None:
@@ -436,7 +460,11 @@ def _check_threads(
     origins: dict[tuple[str, str], Origin],
     lines_by_file: dict[str, dict[PathKey, int]],
     problems: list[ConfigProblem],
+    new_files: frozenset[Path],
 ) -> None:
+    def exists(path: Path) -> bool:
+        return path.is_file() or path in new_files
+
     for name, thread in threads.items():
         origin = origins[("threads", name)]
         lines = lines_by_file.get(origin.file, {})
@@ -462,7 +490,7 @@ def _check_threads(
             script = _inside(folder, thread.script_name)
             if script is None:
                 report("script", f"'{thread.script_name}' must be a path inside threads/{name}/")
-            elif not script.is_file():
+            elif not exists(script):
                 key = "script" if thread.script else ""
                 report(
                     key,
@@ -477,14 +505,14 @@ def _check_threads(
                 csv = _inside(folder, thread.input)
                 if csv is None:
                     report("input", f"'{thread.input}' must be a path inside threads/{name}/")
-                elif not csv.is_file():
+                elif not exists(csv):
                     report(
                         "input",
                         f"input threads/{name}/{thread.input} does not exist; add the CSV or fix the path",
                     )
         elif thread.input is not None:
             csv = _inside(folder, thread.input)
-            if csv is None or not csv.is_file():
+            if csv is None or not exists(csv):
                 report(
                     "input",
                     f"input threads/{name}/{thread.input} does not exist; add the file or fix the path",
@@ -563,6 +591,31 @@ def _check_processes(
             )
 
 
+def _disabled_threads_in_chains(
+    threads: dict[str, ThreadConfig],
+    processes: dict[str, ProcessConfig],
+    origins: dict[tuple[str, str], Origin],
+    lines_by_file: dict[str, dict[PathKey, int]],
+) -> list[ConfigProblem]:
+    """`enabled: false` on a thread stops its own schedule only; say so where an enabled chain runs it."""
+    found = []
+    for name, process in processes.items():
+        if not process.enabled:
+            continue
+        origin = origins[("processes", name)]
+        for index, thread in enumerate(process.threads):
+            if thread in threads and not threads[thread].enabled:
+                path: PathKey = ("processes", name, "threads", index)
+                message = (
+                    f"thread '{thread}' is disabled, but this process still runs it "
+                    "(a disabled thread only stops its own schedule); disable the process or remove the "
+                    "thread from it"
+                )
+                line = _line_in(origin, lines_by_file.get(origin.file, {}), path)
+                found.append(ConfigProblem(origin.file, line, format_path(path), message))
+    return found
+
+
 def _with_defaults(process: ProcessConfig, settings: Settings) -> ProcessConfig:
     defaults = settings.defaults
     return process.model_copy(
@@ -580,7 +633,11 @@ def _with_defaults(process: ProcessConfig, settings: Settings) -> ProcessConfig:
 def _thread_as_process(thread: ThreadConfig, name: str, settings: Settings) -> ProcessConfig:
     return _with_defaults(
         ProcessConfig(
-            threads=[name], schedule=list(thread.schedule), timezone=thread.timezone, tags=list(thread.tags)
+            threads=[name],
+            schedule=list(thread.schedule),
+            timezone=thread.timezone,
+            tags=list(thread.tags),
+            enabled=thread.enabled,
         ),
         settings,
     )

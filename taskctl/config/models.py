@@ -192,6 +192,9 @@ class ThreadConfig(_Strict):
     description: str | None = None
     schedule: Schedules = Field(default_factory=list)
     timezone: ZoneName | None = None
+    enabled: bool = Field(
+        True, description="false: the thread's own schedule does not fire (it still runs by hand)"
+    )
 
     _check_zone = field_validator("timezone")(_zone_name)
 
@@ -228,7 +231,7 @@ class ProcessConfig(_Strict):
     catch_up: CatchUp | None = None
     misfire_grace: Duration | None = None
     timeout: Duration | None = Field(None, description="for the whole chain")
-    enabled: bool = True
+    enabled: bool = Field(True, description="false: not scheduled (it still runs by hand)")
     notify: list[str] = Field(default_factory=list)
     retention: Retention | None = Field(None, description="overrides the settings' retention, key by key")
     tags: list[str] = Field(default_factory=list)
