@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 
 from taskctl.cli.main import app
 from taskctl.config import load_config
-from taskctl.runner import admit_run, prepare_run
-from taskctl.runs import RunStatus, read_run_json
+from taskctl.runner import RunRequest, open_service
+from taskctl.runs import RunRecord, RunStatus, read_run_json
 from taskctl.store import Store
 from taskctl.workspace import Workspace
 from tests.conftest import write
@@ -68,18 +68,38 @@ def spawn(ws: Workspace, *args: str) -> subprocess.Popen[bytes]:
     )
 
 
+def thread_group(run_id: str) -> int | None:
+    """The process group of the thread running in `run_id` (its leader carries TASKCTL_RUN_ID)."""
+    marker = f"TASKCTL_RUN_ID={run_id}".encode()
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if marker in environ.read_bytes().split(b"\0"):
+                pid = int(environ.parent.name)
+                if os.getpgid(pid) == pid:
+                    return pid
+        except (OSError, ValueError):
+            continue
+    return None
+
+
 def wait_for_running_thread(ws: Workspace, process: str, timeout: float = 15.0) -> dict[str, object]:
+    """The run of `process` once its thread has started: its id, runner pid and the thread's process group."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        for run_json in (ws.root / "process" / process).glob("*/run.json"):
-            try:
-                data = json.loads(run_json.read_text())
-            except ValueError:
-                continue
-            if data["child_pgid"] and data["status"] == "running":
-                return dict(data)
+        if ws.state_db.exists():
+            with Store(ws.state_db) as store:
+                for row in store.active(process):
+                    group = thread_group(row.id) if row.status is RunStatus.RUNNING else None
+                    if group is not None:
+                        return {"id": row.id, "child_pgid": group, "pid": row.pid}
         time.sleep(0.05)
     raise AssertionError("the run did not start")
+
+
+def start_here(ws: Workspace, process: str) -> RunRecord:
+    """A run of `process` created as running by this (live) test process, which never executes it."""
+    with open_service(ws) as service:
+        return service.create(load_config(ws).resolved(process), RunRequest()).record
 
 
 def group_gone(group: int) -> bool:
@@ -157,10 +177,7 @@ def test_thread_run_runs_one_thread_alone(ws: Workspace) -> None:
 
 
 def test_a_run_is_skipped_while_another_runs_unless_forced(ws: Workspace) -> None:
-    config = load_config(ws)
-    with Store(ws.state_db) as store:
-        active = prepare_run(config, "hello")
-        admit_run(store, active, config.runnable("hello"))  # running, owned by this (live) process
+    active = start_here(ws, "hello")
 
     skipped = taskctl(ws, "run", "hello")
     forced = taskctl(ws, "run", "hello", "--force")
@@ -194,11 +211,9 @@ def test_cancel_from_another_terminal_stops_the_run(ws: Workspace) -> None:
 
 
 def test_cancel_of_a_run_whose_runner_died_marks_it_interrupted(ws: Workspace) -> None:
-    config = load_config(ws)
+    run = start_here(ws, "long")
+    run.pid, run.pid_start = 999_999, 1
     with Store(ws.state_db) as store:
-        run = prepare_run(config, "long")
-        admit_run(store, run, config.runnable("long"))
-        run.pid, run.pid_start = 999_999, 1
         store.save_run(run)
 
     result = taskctl(ws, "cancel", run.id)
@@ -448,10 +463,7 @@ def test_pack_into_a_missing_folder_is_refused(ws: Workspace, tmp_path: Path) ->
 
 
 def test_pack_of_a_running_run_is_refused_unless_allowed(ws: Workspace, tmp_path: Path) -> None:
-    config = load_config(ws)
-    with Store(ws.state_db) as store:
-        active = prepare_run(config, "long")
-        admit_run(store, active, config.runnable("long"))
+    active = start_here(ws, "long")
 
     refused = taskctl(ws, "pack", active.id, "-o", str(tmp_path / "a.zip"))
     allowed = taskctl(ws, "pack", active.id, "-o", str(tmp_path / "b.zip"), "--allow-running")
