@@ -1,7 +1,7 @@
 """Runner overhead: a one-thread process whose script does nothing, run through the run service (run folder,
-run.json, logs, run index, overlap check), against a bare `subprocess.run([python, script])` writing its output
-to a new file in a new folder. Both sides run in this process, interleaved run by run, so a machine busy with
-other work slows both alike. Target: <= 1.1x the bare time.
+run.json, logs, run index, overlap check), against a bare `subprocess.run([python, script])` writing its
+output to a new file in a new folder. Both sides run in this process, interleaved run by run, so a machine
+busy with other work slows both alike. Target: <= 1.1x the bare time.
 
     python bench/run_overhead.py [RUNS]
 """
@@ -17,10 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from taskctl.config import load_config  # noqa: E402
-from taskctl.runner import RunRequest, RunService  # noqa: E402
-from taskctl.store import open_index  # noqa: E402
-from taskctl.workspace import Workspace  # noqa: E402
+from taskctl.config import load_config
+from taskctl.runner import RunRequest, RunService
+from taskctl.store import open_index
+from taskctl.workspace import Workspace
 
 TARGET = 1.1
 
@@ -46,7 +46,9 @@ def main() -> None:
                 folder = root / "bare" / f"run-{index}"
                 folder.mkdir()
                 with (folder / "out.log").open("wb") as out:
-                    subprocess.run([sys.executable, str(script)], stdout=out, stderr=subprocess.STDOUT, check=True)
+                    subprocess.run(
+                        [sys.executable, str(script)], stdout=out, stderr=subprocess.STDOUT, check=True
+                    )
                 bare_times.append(time.perf_counter() - started)
 
                 started = time.perf_counter()

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import threading
-import time
 from pathlib import Path
 from typing import BinaryIO
 
@@ -17,7 +16,7 @@ from taskctl.config import LoadedConfig, load_config
 from taskctl.errors import ConfigError
 from taskctl.runner import CancelToken, RunHooks, open_service
 from taskctl.runner.capture import parse_progress
-from taskctl.runs import Progress, RunRecord, RunStatus, ThreadStatus, read_run_json
+from taskctl.runs import Progress, RunRecord, RunStatus, ThreadStatus, read_run_json, write_run_json
 from taskctl.workspace import Workspace
 from tests.conftest import write
 
@@ -470,3 +469,55 @@ def test_sigterm_to_a_thread_is_recorded_as_sigterm(empty_workspace: Workspace) 
     ws = workspace_with(empty_workspace, "  term:\n    command: sh -c 'kill -TERM $$'\n")
 
     assert run(ws, "term").threads[0].signal == signal.Signals.SIGTERM.name
+
+
+def test_a_cancel_during_the_timeout_grace_leaves_the_run_timed_out_like_its_thread(
+    empty_workspace: Workspace,
+) -> None:
+    write(empty_workspace.config_dir / "taskctl.yaml", "defaults: {kill_grace: 3s}\n")
+    write(
+        empty_workspace.config_dir / "threads.yaml",
+        "threads:\n  stubborn:\n    command: [bash, -c, \"trap '' TERM; sleep 30\"]\n    timeout: 0.5s\n"
+        "  after:\n    code: pass\n",
+    )
+    write(
+        empty_workspace.config_dir / "processes.yaml", "processes:\n  both:\n    threads: [stubborn, after]\n"
+    )
+    token = CancelToken()
+    threading.Timer(1.5, token.cancel).start()  # timed out at 0.5 s, killed at 3.5 s: cancelled in between
+
+    record = run(empty_workspace, "both", cancel=token)
+
+    assert (record.status, [t.status for t in record.threads]) == (
+        RunStatus.TIMED_OUT,
+        [ThreadStatus.TIMED_OUT, ThreadStatus.NOT_RUN],
+    )
+
+
+def test_a_run_json_is_written_at_the_start_at_each_boundary_and_at_the_end(
+    empty_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = workspace_with(
+        empty_workspace,
+        "  one:\n    code: pass\n  two:\n    code: pass\n  three:\n    code: pass\n",
+        "  chain:\n    threads: [one, two, three]\n",
+    )
+    from taskctl.runner import chain, service
+
+    written: list[str] = []
+
+    def spy(record: RunRecord) -> None:
+        written.append(f"{record.status} " + " ".join(str(t.status) for t in record.threads))
+        write_run_json(record)
+
+    monkeypatch.setattr(chain, "write_run_json", spy)
+    monkeypatch.setattr(service, "write_run_json", spy)
+
+    run(ws, "chain")
+
+    assert written == [
+        "running running queued queued",
+        "running succeeded running queued",
+        "running succeeded succeeded running",
+        "succeeded succeeded succeeded succeeded",
+    ]

@@ -95,9 +95,12 @@ def test_a_store_refuses_to_be_used_from_another_thread(tmp_path: Path) -> None:
 
 
 def test_transactions_do_not_nest(tmp_path: Path) -> None:
-    with Store(tmp_path / "state.db") as store, store.transaction():
-        with pytest.raises(RuntimeError, match="transactions do not nest"):
-            store.save_run(record("p", 1))
+    with (
+        Store(tmp_path / "state.db") as store,
+        store.transaction(),
+        pytest.raises(RuntimeError, match="transactions do not nest"),
+    ):
+        store.save_run(record("p", 1))
 
 
 def test_one_schedule_slot_holds_one_run(tmp_path: Path) -> None:
@@ -276,7 +279,9 @@ def test_a_damaged_index_is_moved_aside_with_its_journal(tmp_path: Path) -> None
     assert not path.exists()
 
 
-def test_a_lock_held_past_the_busy_timeout_fails_writes_in_one_sentence_and_reads_go_on(tmp_path: Path) -> None:
+def test_a_lock_held_past_the_busy_timeout_fails_writes_in_one_sentence_and_reads_go_on(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "state.db"
     with Store(path) as store:
         store.save_run(record("p", 1))

@@ -256,13 +256,13 @@ def execute_run(
                 )
                 if status is not ThreadStatus.SUCCEEDED and outcome is None:
                     outcome = _RUN_STATUS_OF.get(status, RunStatus.FAILED)
-                if cancel.is_set() and outcome is None:
-                    outcome = _STOPPED_RUN_STATUS.get(
-                        cancel.reason or StopReason.CANCELLED, RunStatus.CANCELLED
-                    )
-                go_on = not cancel.is_set() and record.error is None
-                go_on = go_on and (outcome is None or definition.on_failure is OnFailure.CONTINUE)
-                if not go_on or index + 1 == len(plans):
+                if index + 1 == len(plans):
+                    break
+                if cancel.is_set():  # a cancel (or the chain's timeout) keeps the next threads from running
+                    reason = cancel.reason or StopReason.CANCELLED
+                    outcome = outcome or _STOPPED_RUN_STATUS.get(reason, RunStatus.CANCELLED)
+                    break
+                if record.error is not None or (outcome and definition.on_failure is OnFailure.STOP):
                     break
                 _thread_starts(record.threads[index + 1], clock)
                 journal.save()  # a boundary: this thread's end and the next one's start, in one write

@@ -141,22 +141,14 @@ class RunService:
         Raises SlotTakenError when `request.scheduled_for` already has its run, IndexUnavailableError when the
         index cannot be written (nothing is created then).
         """
-        name = definition.name
-        runs_dir = self.workspace.runs_dir(name)
-        try:
-            runs_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise TaskctlError(
-                f"cannot create {self.workspace.relative(runs_dir)}/: {exc.strerror}."
-            ) from None
         created = self._insert(definition, request, within, give_way_to_stale=True)
         if created is None:  # a run in the way needs reaping: outside the transaction, as that takes time
-            self.reap(name)
+            self.reap(definition.name)
             created = self._insert(definition, request, within, give_way_to_stale=False)
         assert created is not None
         record, decision = created
         try:
-            record.folder.mkdir(exist_ok=True)
+            record.folder.mkdir(parents=True, exist_ok=True)
             write_run_json(record)
         except OSError as exc:
             error = f"cannot create the run folder {self.workspace.relative(record.folder)}/: {exc.strerror}"
