@@ -390,12 +390,6 @@ class Transaction(_Queries):
             (str(status), utc_text(finished), error, _sqlite_time(finished), run_id),
         )
 
-    def update_runner(self, run_id: str, child_pgid: int | None, progress: str | None) -> None:
-        """Record the process group of the thread running now and its progress (index only)."""
-        self.execute(
-            "UPDATE runs SET child_pgid = ?, progress = ? WHERE id = ?", (child_pgid, progress, run_id)
-        )
-
     def request_cancel(self, run_id: str) -> None:
         """Mark a run as asked to stop."""
         self.execute("UPDATE runs SET cancel_requested = 1 WHERE id = ?", (run_id,))

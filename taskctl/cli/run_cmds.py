@@ -67,7 +67,7 @@ def run(
         taskctl run nightly --dry-run
         taskctl run nightly --detach
     """
-    _run_now(name, follow, dry_run, force, json_output)
+    _run_now(common.load(), name, follow, dry_run, force, json_output)
 
 
 def thread_run(
@@ -85,16 +85,18 @@ def thread_run(
 
         taskctl thread run amazon_reviews
     """
-    common.load().thread(name)
-    _run_now(name, follow, dry_run, force, json_output)
+    config = common.load()
+    config.thread(name)
+    _run_now(config, name, follow, dry_run, force, json_output)
 
 
-def _run_now(name: str, follow: bool, dry_run: bool, force: bool, json_output: bool) -> None:
+def _run_now(
+    config: LoadedConfig, name: str, follow: bool, dry_run: bool, force: bool, json_output: bool
+) -> None:
     from taskctl.runner import CancelToken, RunHooks, RunRequest, cancel_on_signals, open_service
     from taskctl.runner.detached import start_detached
     from taskctl.runs import RunStatus
 
-    config = common.load()
     definition = config.resolved(name)
     workspace = config.workspace
     if dry_run:

@@ -95,16 +95,6 @@ class LoadedConfig:
     def zone_of(self, process: str) -> ZoneInfo:
         return ZoneInfo(self.processes[process].timezone or self.zone_name)
 
-    def runnable(self, name: str) -> ProcessConfig:
-        """The process called `name`, or a thread run alone as a one-thread process of the same name."""
-        from taskctl.errors import not_found
-
-        if name in self.processes:
-            return self.processes[name]
-        if name in self.threads:
-            return _thread_as_process(self.threads[name], name, self.settings)
-        raise not_found("process or thread", name, [*self.processes, *self.threads])
-
     def thread(self, name: str) -> ThreadConfig:
         from taskctl.errors import not_found
 

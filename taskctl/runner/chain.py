@@ -184,22 +184,21 @@ class RunJournal:
     hooks: RunHooks
     warned: list[str] = field(default_factory=list)
 
-    def save(self, index_only: bool = False) -> None:
-        if not index_only:
-            try:
-                write_run_json(self.record)
-            except OSError as exc:
-                if self.record.error is None:
-                    self.record.error = f"cannot write run.json: {exc.strerror or exc}"
-                self._warn(f"cannot write {self.record.folder / 'run.json'}: {exc.strerror or exc}.")
-        self.save_index(retry=not index_only)
+    def save(self) -> None:
+        try:
+            write_run_json(self.record)
+        except OSError as exc:
+            if self.record.error is None:
+                self.record.error = f"cannot write run.json: {exc.strerror or exc}"
+            self._warn(f"cannot write {self.record.folder / 'run.json'}: {exc.strerror or exc}.")
+        self.save_index()
         if self.hooks.on_status is not None:
             self.hooks.on_status(self.record)
 
-    def save_index(self, retry: bool = True) -> None:
+    def save_index(self) -> None:
         if self.store is None:
             return
-        for attempt in range(2 if retry else 1):
+        for attempt in range(2):
             try:
                 self.store.save_run(self.record)
                 return
@@ -207,7 +206,7 @@ class RunJournal:
                 self._warn(str(exc))
                 return
             except IndexUnavailableError as exc:
-                if attempt == 1 or not retry:
+                if attempt == 1:
                     self._warn(
                         f"{exc.message.rstrip('.')}; run.json keeps the run's record, and the next taskctl "
                         "command brings the index up to date."

@@ -15,6 +15,14 @@ creating the folder if need be. From then on run.json is the record and the inde
 disagree, run.json wins.
 
 A `RunService` holds a `Store`, so it belongs to one thread, like the store: open one per thread.
+
+How the daemon uses it: at start, `reap()` (runs left running by a dead daemon become interrupted, what is
+left of their processes is stopped); per due slot, `create(definition, RunRequest(trigger, scheduled_for,
+owner=RunOwner.DAEMON))` (SlotTakenError: the slot already has its run), `within=` to advance its cursor in
+the same transaction, `record_missed` for a slot that will not run; a START goes to a worker thread, which
+opens its own service and calls `execute`; a QUEUE or REPLACE run stays in memory and is decided again with
+`admit` when a run of its process ends (after `request_stop` of the blockers for REPLACE); `cancel_requests`
+tells which of its runs `taskctl cancel` asked to stop, and `CancelToken.cancel()` stops one.
 """
 
 from __future__ import annotations
