@@ -194,15 +194,22 @@ def test_a_run_is_skipped_while_another_runs_unless_forced(ws: Workspace) -> Non
     assert forced.exit_code == 0
 
 
-def test_ctrl_c_cancels_the_run_stops_its_threads_and_exits_130(ws: Workspace) -> None:
+@pytest.mark.parametrize(
+    ("signum", "exit_code"),
+    [(signal.SIGINT, 130), (signal.SIGTERM, 1), (signal.SIGHUP, 1)],
+    ids=["ctrl-c", "sigterm", "sighup (a closed terminal)"],
+)
+def test_a_signal_cancels_the_run_stops_its_threads_and_exits_130_for_ctrl_c(
+    ws: Workspace, signum: int, exit_code: int
+) -> None:
     child = spawn(ws, "run", "long")
     data = wait_for_running_thread(ws, "long")
 
-    child.send_signal(signal.SIGINT)
+    child.send_signal(signum)
 
-    assert child.wait(timeout=15) == 130
+    assert child.wait(timeout=15) == exit_code
     record = read_run_json(only_run(ws, "long"))
-    assert (record.status, record.threads[0].status) == (RunStatus.CANCELLED, "cancelled")
+    assert (record.status, record.threads[0].status) == (RunStatus.CANCELLED, ThreadStatus.CANCELLED)
     assert group_gone(int(str(data["child_pgid"])))
 
 
@@ -529,18 +536,6 @@ def wait_until(condition: Callable[[], bool], timeout: float = 15.0) -> bool:
             return True
         time.sleep(0.05)
     return condition()
-
-
-def test_sighup_cancels_the_run_like_sigterm_and_stops_its_threads(ws: Workspace) -> None:
-    child = spawn(ws, "run", "long")
-    data = wait_for_running_thread(ws, "long")
-
-    child.send_signal(signal.SIGHUP)
-
-    assert child.wait(timeout=15) == 1
-    record = read_run_json(only_run(ws, "long"))
-    assert (record.status, record.threads[0].status) == (RunStatus.CANCELLED, ThreadStatus.CANCELLED)
-    assert group_gone(int(str(data["child_pgid"])))
 
 
 def test_the_threads_of_a_runner_killed_with_sigkill_do_not_run_on(ws: Workspace) -> None:

@@ -204,12 +204,8 @@ def test_active_runs_are_the_queued_and_running_ones(tmp_path: Path) -> None:
 
 def test_rebuild_recreates_the_index_from_run_folders_and_reports_bad_ones(tmp_path: Path) -> None:
     process_dir = tmp_path / "process"
-    for run in (
-        record("nightly", 1, folder=process_dir),
-        record("nightly", 2, RunStatus.FAILED, folder=process_dir),
-    ):
-        run.folder.mkdir(parents=True)
-        write_run_json(run)
+    in_its_folder(record("nightly", 1, folder=process_dir))
+    in_its_folder(record("nightly", 2, RunStatus.FAILED, folder=process_dir))
     broken = process_dir / "nightly" / "2026-11-22_13-03-00"
     broken.mkdir()
     (broken / "run.json").write_text("{not json")
@@ -225,21 +221,21 @@ def test_rebuild_recreates_the_index_from_run_folders_and_reports_bad_ones(tmp_p
         assert store.counts_by_status() == {"succeeded": 1, "failed": 1}
 
 
-def test_a_deleted_index_is_rebuilt_when_opened(tmp_path: Path) -> None:
-    process_dir = tmp_path / "process"
-    run = record("nightly", 1, folder=process_dir)
+def in_its_folder(run: RunRecord) -> RunRecord:
     run.folder.mkdir(parents=True)
     write_run_json(run)
+    return run
+
+
+def test_a_deleted_index_is_rebuilt_when_opened(tmp_path: Path) -> None:
+    run = in_its_folder(record("nightly", 1, folder=tmp_path / "process"))
 
     with open_index(Workspace(tmp_path)) as store:
         assert store.latest_id("nightly") == run.id
 
 
 def test_a_state_db_deleted_under_a_long_lived_store_is_reopened_and_refilled(tmp_path: Path) -> None:
-    process_dir = tmp_path / "process"
-    old = record("nightly", 1, folder=process_dir)
-    old.folder.mkdir(parents=True)
-    write_run_json(old)
+    old = in_its_folder(record("nightly", 1, folder=tmp_path / "process"))
     with open_index(Workspace(tmp_path)) as store:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{store.path}{suffix}").unlink(missing_ok=True)
