@@ -449,7 +449,11 @@ class Store(_Queries):
                 raise IndexUnavailableError(f"cannot use the run index {self.label}: {exc}.") from None
             raise _problem(exc, self.label) from None
         if self.created and self.process_dir is not None:
-            self.rebuild(self.process_dir)
+            try:
+                self.rebuild(self.process_dir)
+            except IndexUnavailableError:
+                self._db.close()
+                raise
 
     def _open_read_only(self) -> None:
         """Read the index as it is on disk without writing a byte; else an in-memory index of the folders."""

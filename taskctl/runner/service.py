@@ -270,6 +270,7 @@ class RunService:
     def admit(self, record: RunRecord, definition: ResolvedProcess) -> OverlapDecision:
         """Decide again for a queued run, without waiting. On START it is running (recorded), on SKIP it has
         ended (it was cancelled or reaped meanwhile: `record.status` says which)."""
+        self.reap(record.process)  # a run ahead whose runner died must not keep this one waiting
         with self.store.transaction() as tx:
             row = tx.get(record.id)
             if row is None or row.status is not RunStatus.QUEUED or row.cancel_requested:
@@ -493,8 +494,8 @@ class RunService:
             return True
         if not is_alive(row.pid, row.pid_start):
             return False
-        if row.owner is RunOwner.DAEMON:
-            return True
+        if row.owner is RunOwner.DAEMON or row.pid == os.getpid():
+            return True  # it polls cancel_requested (and a runner never signals itself)
         assert row.pid is not None
         try:
             os.kill(row.pid, signal.SIGTERM)
