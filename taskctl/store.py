@@ -275,7 +275,7 @@ class _Queries:
     def highest_number(self, process: str, stamp: str) -> int:
         """The highest `-N` among the runs of `process` whose folder is `stamp` or `stamp-N` (1 for `stamp`
         alone, 0 for none)."""
-        base = f"{process}/{stamp}"
+        base = RunId.of(process, stamp)
         rows = self._rows(
             "SELECT MAX(CASE WHEN id = ?1 THEN 1 ELSE CAST(substr(id, length(?1) + 2) AS INTEGER) END) "
             "FROM runs WHERE id >= ?1 AND id < ?1 || '.'",  # '.' sorts right after '-': this second's ids
@@ -343,6 +343,16 @@ class Transaction(_Queries):
         self._check()
         try:
             return self._db.execute(sql, params).rowcount
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.Error as exc:
+            raise _problem(exc, self._store.label) from None
+
+    def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run one statement for each of `rows` (a bulk insert)."""
+        self._check()
+        try:
+            self._db.executemany(sql, rows)
         except sqlite3.IntegrityError:
             raise
         except sqlite3.Error as exc:
@@ -610,7 +620,7 @@ def _read_folders(process_dir: Path, report: RebuildReport) -> list[RunRecord]:
         except RunJsonError as exc:
             report.problems.append(str(exc))
             continue
-        expected = f"{folder.parent.name}/{folder.name}"
+        expected = f"{folder.parent.name}/{folder.name}"  # where it lies
         if record.id != expected:
             report.problems.append(f"{run_json} says its id is '{record.id}', expected '{expected}'; skipped")
             continue
