@@ -261,8 +261,10 @@ def execute_run(
                     reason = cancel.reason or StopReason.CANCELLED
                     outcome = outcome or _STOPPED_RUN_STATUS.get(reason, RunStatus.CANCELLED)
                     break
-                if record.error is not None or (outcome and definition.on_failure is OnFailure.STOP):
-                    break
+                if outcome is not None and (
+                    definition.on_failure is OnFailure.STOP or record.error is not None
+                ):
+                    break  # a log that cannot be written stops the chain even with on_failure: continue
                 _thread_starts(record.threads[index + 1], clock)
                 journal.save()  # a boundary: this thread's end and the next one's start, in one write
         finally:
