@@ -521,3 +521,31 @@ def test_a_run_json_is_written_at_the_start_at_each_boundary_and_at_the_end(
         "running succeeded succeeded running",
         "succeeded succeeded succeeded succeeded",
     ]
+
+
+def test_a_run_json_that_cannot_be_written_is_reported_once_and_the_chain_goes_on(
+    empty_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = workspace_with(
+        empty_workspace,
+        "  one:\n    code: pass\n  two:\n    code: pass\n",
+        "  chain:\n    threads: [one, two]\n",
+    )
+    from taskctl.runner import chain
+
+    def full_disk(record: RunRecord) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(chain, "write_run_json", full_disk)
+    warnings: list[str] = []
+
+    record = run(ws, "chain", hooks=RunHooks(on_warning=warnings.append))
+
+    assert [t.status for t in record.threads] == [ThreadStatus.SUCCEEDED, ThreadStatus.SUCCEEDED]
+    assert warnings == [f"cannot write {record.folder / 'run.json'}: No space left on device."]
+    with open_service(ws) as service:
+        row = service.store.get(record.id)
+    assert row is not None and (row.status, row.error) == (
+        RunStatus.SUCCEEDED,
+        "cannot write run.json: No space left on device",
+    )
