@@ -799,3 +799,13 @@ def test_runs_of_the_same_second_are_listed_in_their_order_2_before_10(ws: Works
         "hello/2026-01-01_00-00-00-4",
     ]
     assert shown[8] == "hello/2026-01-01_00-00-00-10"
+
+
+def test_history_and_show_do_not_wait_on_a_fifo_where_the_settings_file_should_be(ws: Workspace) -> None:
+    taskctl(ws, "run", "hello")
+    (ws.config_dir / "taskctl.yaml").unlink()
+    os.mkfifo(ws.config_dir / "taskctl.yaml")
+
+    for args in (["history"], ["show", "hello@latest"]):
+        out, err = spawn(ws, *args).communicate(timeout=30)  # a read of the FIFO would block for ever
+        assert b"hello" in out and err == b"", args
