@@ -10,8 +10,10 @@ once, and the next reader brings the index up to date from run.json.
 from __future__ import annotations
 
 import contextlib
+import functools
 import shlex
 import shutil
+import stat
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -377,14 +379,15 @@ def _check_before_start(plan: ThreadPlan, folder: Path) -> str | None:
     """A problem that appeared since the config was checked (a deleted script or input), else None."""
     if plan.script is not None:
         shown = f"threads/{plan.name}/{plan.script.name}"
-        if not plan.script.is_file():
-            return f"script {shown} does not exist (it was there when the config was checked); restore it"
         try:
-            compile(plan.script.read_bytes(), str(plan.script), "exec")
-        except SyntaxError as exc:
-            return f"{shown} is not a Python script (line {exc.lineno}: {exc.msg}); fix it or use 'command:'"
-        except (ValueError, OSError) as exc:
-            return f"{shown} is not a Python script ({exc}); fix it or use 'command:'"
+            info = plan.script.stat()
+        except OSError:
+            info = None
+        if info is None or not stat.S_ISREG(info.st_mode):
+            return f"script {shown} does not exist (it was there when the config was checked); restore it"
+        problem = _compile_problem(plan.script, info.st_mtime_ns, info.st_size)
+        if problem is not None:
+            return f"{shown} is not a Python script ({problem}); fix it or use 'command:'"
     if plan.input_source is not None and plan.input_copy is not None:
         try:
             shutil.copyfile(plan.input_source, plan.input_copy)
@@ -397,6 +400,19 @@ def _check_before_start(plan: ThreadPlan, folder: Path) -> str | None:
             return (
                 f"cannot copy input threads/{plan.name}/{plan.input_source.name} into the run folder: {exc}"
             )
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def _compile_problem(script: Path, mtime_ns: int, size: int) -> str | None:
+    """Why `script` does not compile, or None; remembered while the file is unchanged (a long-lived runner
+    starts the same scripts again and again)."""
+    try:
+        compile(script.read_bytes(), str(script), "exec")
+    except SyntaxError as exc:
+        return f"line {exc.lineno}: {exc.msg}"
+    except (ValueError, OSError) as exc:
+        return str(exc)
     return None
 
 
