@@ -34,8 +34,8 @@ def fill(store: Store, runs: int) -> None:
         stamp = started.strftime("%Y-%m-%d_%H-%M-%S")
         status = rng.choice(STATUSES)
         rows.append((f"{process}/{stamp}", process, "schedule", status, utc_text(started), 12.5))
-    with store.transaction() as db:
-        db.executemany(
+    with store.transaction() as tx:
+        tx.execute_many(
             "INSERT INTO runs (id, process, trigger, status, started, duration) VALUES (?, ?, ?, ?, ?, ?)",
             rows,
         )

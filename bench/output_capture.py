@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from taskctl.config import load_config
-from taskctl.runner import run_chain
+from taskctl.runner import open_service
 from taskctl.workspace import Workspace
 
 # the worst case for the runner: 1 MB blocks written straight to the binary stdout
@@ -66,7 +66,8 @@ def measure(label: str, writer: str, megabytes: int, repeats: int) -> None:
         for _ in range(repeats):
             before = peak_rss_mb()
             start = time.perf_counter()
-            record = run_chain(config, "noisy")
+            with open_service(config.workspace) as service:
+                record = service.run(config.resolved("noisy"))
             ours.append(time.perf_counter() - start)
             growth = max(growth, peak_rss_mb() - before)
             kept = (record.folder / "noisy.log").stat().st_size / 2**20

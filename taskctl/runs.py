@@ -1,21 +1,30 @@
-"""What a run is on disk: statuses, triggers, and `run.json`, the durable record of one run (DESIGN §4).
+"""What a run is: its id, statuses, triggers, owner, and `run.json`, its durable record (DESIGN §4).
 
-The run index in the state DB (`taskctl.store`) is a copy of these records and can be rebuilt from them.
+The fields of a run are declared once, in `RunFields`. `run.json` (`RunRecord`), the run index columns and the
+index row (`RunRow`, in `taskctl.store`) all follow from that declaration: adding a field there adds it to
+each. The run index in the state DB is a copy of these records and can be rebuilt from them.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
-from dataclasses import asdict, dataclass, field
+import re
+import secrets
+import typing
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 RUN_JSON = "run.json"
 CONSOLE_LOG = "console.log"
+STAMP_FORMAT = "%Y-%m-%d_%H-%M-%S"
+_STAMP_LENGTH = len("2026-11-22_02-30-00")
+_RUN_ID = re.compile(r"^([a-z0-9][a-z0-9_-]*)/([^/.][^/]*)$")
 
 
 class RunStatus(StrEnum):
@@ -34,6 +43,9 @@ class RunStatus(StrEnum):
         return self not in (RunStatus.QUEUED, RunStatus.RUNNING)
 
 
+ACTIVE_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
 class ThreadStatus(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
@@ -50,6 +62,55 @@ class Trigger(StrEnum):
     MANUAL = "manual"
     SCHEDULE = "schedule"
     CATCH_UP = "catch-up"
+
+
+class RunOwner(StrEnum):
+    """Who runs a run, which decides how it is cancelled."""
+
+    CLI = "cli"  # a `taskctl run` process: cancelled by a signal to its pid
+    DAEMON = "daemon"  # the daemon: cancelled by setting `cancel_requested`, which it polls
+
+
+class RunId(str):
+    """A run's id, `<process>/<stamp>`: the run folder `process/<process>/<stamp>/` relative to the workspace.
+
+    The stamp is the start time in the workspace zone, with `-2`, `-3`... when runs start in the same second.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, text: str) -> RunId:
+        if not _RUN_ID.match(text):
+            raise ValueError(f"'{text}' is not a run id (PROCESS/YYYY-MM-DD_HH-MM-SS)")
+        return super().__new__(cls, text)
+
+    @classmethod
+    def of(cls, process: str, stamp: str) -> RunId:
+        return cls(f"{process}/{stamp}")
+
+    @classmethod
+    def parse(cls, text: str) -> RunId | None:
+        """The run id `text` spells, or None if it is not one."""
+        return cls(text) if _RUN_ID.match(text) else None
+
+    @property
+    def process(self) -> str:
+        return self.split("/", 1)[0]
+
+    @property
+    def stamp(self) -> str:
+        return self.split("/", 1)[1]
+
+    def sort_key(self) -> tuple[str, str, int, str]:
+        """Orders runs of one process by stamp, then by suffix as a number (`-2` before `-10`)."""
+        stamp = self.stamp
+        base, suffix = stamp[:_STAMP_LENGTH], stamp[_STAMP_LENGTH:].removeprefix("-")
+        return (self.process, base, int(suffix) if suffix.isdigit() else 0, suffix)
+
+
+def run_stamp(moment: datetime, zone: ZoneInfo) -> str:
+    """The run folder name for a run starting at `moment`, in the workspace zone."""
+    return moment.astimezone(zone).strftime(STAMP_FORMAT)
 
 
 def utc_text(moment: datetime | None) -> str | None:
@@ -117,6 +178,13 @@ class ThreadRecord:
             return f"exit {self.exit_code}"
         return "-"
 
+    def end(self, status: ThreadStatus, moment: datetime) -> None:
+        """Record that the thread ended at `moment` (its duration follows from its start)."""
+        self.status = status
+        self.finished = moment
+        if self.started is not None and self.duration is None:
+            self.duration = round(max(0.0, (moment - self.started).total_seconds()), 3)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -153,33 +221,92 @@ class ThreadRecord:
         )
 
 
-@dataclass
-class RunRecord:
-    """One run of a process: the content of its run.json."""
+# -- the one declaration of a run's fields -----------------------------------------------------------
 
-    id: str
+
+@dataclass(kw_only=True)
+class RunFields:
+    """The fields every shape of a run has: run.json keys, index columns, `RunRow` attributes."""
+
+    id: RunId
     process: str
-    folder: Path
     trigger: Trigger
     status: RunStatus
     started: datetime
-    scheduled_for: datetime | None = None
+    scheduled_for: datetime | None = None  # the schedule slot this run fills (the daemon's runs)
     finished: datetime | None = None
     config_revision: str = ""
     user: str = ""
-    host: str = ""
-    pid: int | None = None
+    host: str = ""  # the machine the runner runs on; only that machine may declare it dead
+    owner: RunOwner = RunOwner.CLI
+    pid: int | None = None  # the runner's pid
     pid_start: int | None = None  # the runner's start time (clock ticks), to tell a reused pid apart
-    owner: str = "cli"  # who runs it: "cli" (a `taskctl run` process) or "daemon"
     child_pgid: int | None = None  # the process group of the thread running now
-    threads: list[ThreadRecord] = field(default_factory=list)
     error: str | None = None
 
     @property
     def duration(self) -> float | None:
         if self.finished is None:
             return None
-        return max(0.0, (self.finished - self.started).total_seconds())
+        return round(max(0.0, (self.finished - self.started).total_seconds()), 3)
+
+
+@dataclass(frozen=True)
+class Codec:
+    """How one field's value is written to JSON/SQLite and read back."""
+
+    encode: Callable[[Any], Any]
+    decode: Callable[[Any], Any]
+
+
+def _optional(decode: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None else decode(value)
+
+
+_PLAIN = Codec(lambda v: v, lambda v: v)
+_CODECS: dict[object, Codec] = {
+    datetime: Codec(utc_text, parse_utc),
+    RunId: Codec(str, RunId),
+    bool: Codec(int, bool),
+    Trigger: Codec(str, Trigger),
+    RunStatus: Codec(str, RunStatus),
+    RunOwner: Codec(str, RunOwner),
+}
+
+
+def field_codecs(cls: type) -> dict[str, Codec]:
+    """Each field of the dataclass `cls` with its codec, in declaration order."""
+    hints = typing.get_type_hints(cls)
+    codecs: dict[str, Codec] = {}
+    for item in fields(cls):
+        hint = hints[item.name]
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        optional = bool(args) and len(args) < len(typing.get_args(hint))
+        base = args[0] if optional and len(args) == 1 else hint
+        codec = _CODECS.get(base, _PLAIN)
+        codecs[item.name] = Codec(codec.encode, _optional(codec.decode)) if optional else codec
+    return codecs
+
+
+RUN_FIELDS = field_codecs(RunFields)
+
+
+def encode_fields(run: RunFields) -> dict[str, Any]:
+    """The declared fields of `run` as JSON/SQLite values."""
+    return {name: codec.encode(getattr(run, name)) for name, codec in RUN_FIELDS.items()}
+
+
+def decode_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """The declared fields from JSON/SQLite values (missing optional ones take their defaults)."""
+    return {name: codec.decode(data[name]) for name, codec in RUN_FIELDS.items() if name in data}
+
+
+@dataclass(kw_only=True)
+class RunRecord(RunFields):
+    """One run of a process: the content of its run.json."""
+
+    folder: Path
+    threads: list[ThreadRecord] = field(default_factory=list)
 
     @property
     def failed_thread(self) -> str | None:
@@ -200,47 +327,20 @@ class RunRecord:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "id": self.id,
-            "process": self.process,
-            "trigger": str(self.trigger),
-            "scheduled_for": utc_text(self.scheduled_for),
-            "started": utc_text(self.started),
-            "finished": utc_text(self.finished),
+            **encode_fields(self),
             "duration": self.duration,
-            "status": str(self.status),
-            "config_revision": self.config_revision,
-            "user": self.user,
-            "host": self.host,
-            "pid": self.pid,
-            "pid_start": self.pid_start,
-            "owner": self.owner,
-            "child_pgid": self.child_pgid,
-            "error": self.error,
             "threads": [t.to_json() for t in self.threads],
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any], folder: Path) -> RunRecord:
-        started = parse_utc(data["started"])
-        if started is None:
+        values = decode_fields(data)
+        if values.get("started") is None:
             raise ValueError("'started' is empty")
+        values.setdefault("trigger", Trigger.MANUAL)
         return cls(
-            id=str(data["id"]),
-            process=str(data["process"]),
+            **values,
             folder=folder,
-            trigger=Trigger(data.get("trigger", "manual")),
-            status=RunStatus(data["status"]),
-            started=started,
-            scheduled_for=parse_utc(data.get("scheduled_for")),
-            finished=parse_utc(data.get("finished")),
-            config_revision=str(data.get("config_revision", "")),
-            user=str(data.get("user", "")),
-            host=str(data.get("host", "")),
-            pid=data.get("pid"),
-            pid_start=data.get("pid_start"),
-            owner=str(data.get("owner", "cli")),
-            child_pgid=data.get("child_pgid"),
-            error=data.get("error"),
             threads=[ThreadRecord.from_json(t) for t in data.get("threads", [])],
         )
 
@@ -250,16 +350,37 @@ class RunJsonError(Exception):
 
 
 def write_run_json(record: RunRecord) -> None:
-    """Write `record` to its folder's run.json atomically (temp file + rename), so readers never see half."""
-    data = json.dumps(record.to_json(), indent=2, ensure_ascii=False) + "\n"
-    fd, temp = tempfile.mkstemp(prefix=".run.json.", dir=record.folder)
+    """Write `record` to its folder's run.json atomically (temp file + rename), so readers never see half.
+
+    The file is created like any other (mode 0666 less the umask), not 0600 as a temp file would be.
+    """
+    data = _layout(record.to_json()).encode()
+    temp = record.folder / f".run.json.{secrets.token_hex(4)}"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
+        with os.fdopen(fd, "wb") as out:
             out.write(data)
         os.replace(temp, record.folder / RUN_JSON)
     except BaseException:
-        Path(temp).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise
+
+
+def _layout(data: dict[str, Any]) -> str:
+    """JSON with one key per line and one thread per line: readable, and written by the C encoder (`indent=`
+    would switch to the pure-Python one, the largest cost of a record write)."""
+    lines = []
+    for key, value in data.items():
+        if isinstance(value, list) and value:
+            items = ",\n".join(f"    {_compact(item)}" for item in value)
+            lines.append(f"  {_compact(key)}: [\n{items}\n  ]")
+        else:
+            lines.append(f"  {_compact(key)}: {_compact(value)}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
 
 
 def read_run_json(folder: Path) -> RunRecord:

@@ -1,30 +1,42 @@
 """The state DB (`.taskctl/state.db`): one class owns the SQLite connection, the schema and transactions.
 
-The run index here is a copy of the run folders' run.json files (rebuildable with `rebuild`). The daemon adds
-its own tables (slot claims, schedule cursors) by appending to `MIGRATIONS`; a migration is never edited once
-released, because `PRAGMA user_version` records how many have been applied.
+The run index here is a cache of the run folders' run.json files: `rebuild` recreates it, and a reader that
+finds it behind a run.json brings it up to date. A module that owns tables of its own (the daemon's slot
+cursors) appends a migration to `MIGRATIONS` and works in `Store.transaction()`; a migration is never edited
+once released, because `PRAGMA user_version` records how many have been applied.
+
+A `Store` belongs to the thread that opened it (SQLite connections must not be shared across threads): open
+one per thread. Write transactions are short: nothing sleeps, waits for a process or writes a file inside one.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from taskctl.errors import TaskctlError
 from taskctl.runs import (
+    ACTIVE_STATUSES,
     RUN_JSON,
+    RunFields,
+    RunId,
     RunJsonError,
     RunRecord,
     RunStatus,
-    Trigger,
-    parse_utc,
+    field_codecs,
     read_run_json,
     utc_text,
 )
+from taskctl.workspace import Workspace
+
+BUSY_TIMEOUT = 10.0  # seconds a write waits for another writer before giving up
 
 MIGRATIONS: list[str] = [
     # 1: the run index. `started` is fixed-width UTC text, so text order is time order.
@@ -75,66 +87,121 @@ MIGRATIONS: list[str] = [
         UPDATE run_counts SET n = n - 1 WHERE process = old.process AND status = old.status;
     END;
     """,
+    # 2: one schedule slot, one run: the daemon claims a slot by inserting its run. A slot recorded as missed
+    # is a row without a run folder.
+    """
+    ALTER TABLE runs ADD COLUMN has_folder INTEGER NOT NULL DEFAULT 1;
+    CREATE UNIQUE INDEX runs_by_slot ON runs (process, scheduled_for) WHERE scheduled_for IS NOT NULL;
+    """,
 ]
 
-_COLUMNS = [
-    "id", "process", "trigger", "status", "scheduled_for", "started", "finished", "duration",
-    "failed_thread", "current_thread", "progress", "pid", "pid_start", "child_pgid", "owner",
-    "user", "host", "config_revision", "error", "cancel_requested",
-]  # fmt: skip
-_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM runs"
-_SAVED = [c for c in _COLUMNS if c != "cancel_requested"]  # a save never clears a cancel request
-# built once: save_run is called at every state change of every run
-_SAVE_RUN = (
-    f"INSERT INTO runs ({', '.join(_SAVED)}) VALUES ({', '.join('?' for _ in _SAVED)}) "
-    f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{n} = excluded.{n}' for n in _SAVED if n != 'id')}"
-)
+
+# -- errors ------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RunRow:
-    """One run as the index knows it."""
+class IndexUnavailableError(TaskctlError):
+    """The run index cannot be read or written now (locked, full disk, I/O error)."""
 
-    id: str
-    process: str
-    trigger: Trigger
-    status: RunStatus
-    scheduled_for: datetime | None
-    started: datetime
-    finished: datetime | None
-    duration: float | None
-    failed_thread: str | None
-    current_thread: str | None
-    progress: str | None
-    pid: int | None
-    pid_start: int | None
-    child_pgid: int | None
-    owner: str
-    user: str
-    host: str
-    config_revision: str
-    error: str | None
-    cancel_requested: bool
+
+class IndexCorruptError(IndexUnavailableError):
+    """The run index file is damaged; `taskctl history --rebuild` moves it aside and rebuilds it."""
+
+
+class SlotTakenError(TaskctlError):
+    """A run for this schedule slot already exists: one slot, one run."""
+
+
+def _problem(exc: sqlite3.Error, label: str) -> IndexUnavailableError:
+    """The one sentence a user reads for an SQLite failure of the run index."""
+    name = str(getattr(exc, "sqlite_errorname", ""))
+    text = str(exc)
+    if (
+        name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
+        or "malformed" in text
+        or "not a database" in text
+    ):
+        return IndexCorruptError(
+            f"the run index {label} is damaged ({text}); run 'taskctl history --rebuild' to move it aside "
+            "and rebuild it from the run folders."
+        )
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
+        return IndexUnavailableError(
+            f"the run index {label} is locked by another process ({text}); try again when it has finished."
+        )
+    if name == "SQLITE_FULL" or "full" in text:
+        return IndexUnavailableError(
+            f"cannot write the run index {label}: {text}; free some disk space (run.json in each run folder "
+            "keeps the record)."
+        )
+    return IndexUnavailableError(f"cannot use the run index {label}: {text}.")
+
+
+# -- the index row: RunFields plus what the index adds ---------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class RunRow(RunFields):
+    """One run as the index knows it: the declared run fields and a summary of its threads."""
+
+    failed_thread: str | None = None
+    current_thread: str | None = None
+    progress: str | None = None
+    cancel_requested: bool = False  # set by `taskctl cancel`; a runner's save never clears it
+    has_folder: bool = True  # False for a schedule slot recorded as missed: an index row only
+
+    @classmethod
+    def of(cls, record: RunRecord, has_folder: bool = True) -> RunRow:
+        current = record.current
+        values = {name: getattr(record, name) for name in _RUN_FIELD_NAMES}
+        return cls(
+            **values,
+            failed_thread=record.failed_thread,
+            current_thread=current.name if current else None,
+            progress=current.progress.text() if current and current.progress else None,
+            has_folder=has_folder,
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The row for `--json` listings: snake_case keys, UTC instants, seconds."""
-        return {
-            "id": self.id,
-            "process": self.process,
-            "trigger": str(self.trigger),
-            "status": str(self.status),
-            "scheduled_for": utc_text(self.scheduled_for),
-            "started": utc_text(self.started),
-            "finished": utc_text(self.finished),
-            "duration": self.duration,
-            "failed_thread": self.failed_thread,
-            "current_thread": self.current_thread,
-            "progress": self.progress,
-            "user": self.user,
-            "host": self.host,
-            "config_revision": self.config_revision,
-            "error": self.error,
-        }
+        values = {name: codec.encode(getattr(self, name)) for name, codec in _ROW_CODECS.items()}
+        shown = {name: value for name, value in values.items() if name not in _PRIVATE}
+        return {**shown, "duration": self.duration}
+
+
+_RUN_FIELD_NAMES = list(field_codecs(RunFields))
+_ROW_CODECS = field_codecs(RunRow)
+_PRIVATE = {"pid", "pid_start", "child_pgid", "owner", "cancel_requested", "has_folder"}
+_COLUMNS = list(_ROW_CODECS)
+_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM runs"
+_SAVED = [c for c in _COLUMNS if c != "cancel_requested"] + ["duration"]  # a save never clears a request
+_INSERT_RUN = f"INSERT INTO runs ({', '.join(_SAVED)}) VALUES ({', '.join('?' for _ in _SAVED)})"
+# What a save changes; the rest is fixed when the run is created, and leaving it out spares its indexes.
+_FIXED = {
+    "id",
+    "process",
+    "trigger",
+    "started",
+    "scheduled_for",
+    "config_revision",
+    "user",
+    "host",
+    "has_folder",
+}
+_SAVE_RUN = f"{_INSERT_RUN} ON CONFLICT (id) DO UPDATE SET " + ", ".join(
+    f"{n} = excluded.{n}" for n in _SAVED if n not in _FIXED
+)
+_NEWEST_FIRST = "ORDER BY started DESC, length(id) DESC, id DESC"  # `-10` after `-9` in the same second
+
+
+def _values(row: RunRow) -> list[Any]:
+    encoded = {name: codec.encode(getattr(row, name)) for name, codec in _ROW_CODECS.items()}
+    encoded["duration"] = row.duration
+    return [encoded[name] for name in _SAVED]
+
+
+def _row(values: Sequence[Any]) -> RunRow:
+    data = dict(zip(_COLUMNS, values, strict=True))
+    return RunRow(**{name: codec.decode(data[name]) for name, codec in _ROW_CODECS.items()})
 
 
 @dataclass
@@ -143,150 +210,24 @@ class RebuildReport:
 
     runs: int = 0
     problems: list[str] = field(default_factory=list)
+    moved_aside: Path | None = None  # where a damaged index was moved before the rebuild
 
 
-class Store:
-    """The state DB of one workspace. Use as a context manager, or call `close()`."""
+def connect(path: Path | str, timeout: float, uri: bool = False) -> sqlite3.Connection:
+    """Open an SQLite connection (the one place that does; tests replace it to inject disk faults)."""
+    return sqlite3.connect(path, timeout=timeout, isolation_level=None, uri=uri)
 
-    def __init__(self, path: Path, busy_timeout: float = 10.0) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self.created = not path.exists() or path.stat().st_size == 0
-        self._db = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
 
-    def __enter__(self) -> Store:
-        return self
+class _Queries:
+    """The reads of the run index, shared by `Store` and `Transaction`."""
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._db.close()
-
-    @property
-    def connection(self) -> sqlite3.Connection:
-        """The raw connection, for modules that own their own tables (the daemon's)."""
-        return self._db
-
-    def _migrate(self) -> None:
-        with self.transaction():
-            version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
-            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                for statement in _statements(script):
-                    self._db.execute(statement)
-                self._db.execute(f"PRAGMA user_version={number}")
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (BEGIN IMMEDIATE, so check-then-insert is atomic across processes)."""
-        if self._db.in_transaction:
-            yield self._db
-            return
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
-
-    # -- writing -------------------------------------------------------------------------------------
-
-    def save_run(self, record: RunRecord) -> None:
-        """Insert or update the index row of `record` (called at every state change of a run)."""
-        current = record.current
-        values = {
-            "id": record.id,
-            "process": record.process,
-            "trigger": str(record.trigger),
-            "status": str(record.status),
-            "scheduled_for": utc_text(record.scheduled_for),
-            "started": utc_text(record.started),
-            "finished": utc_text(record.finished),
-            "duration": record.duration,
-            "failed_thread": record.failed_thread,
-            "current_thread": current.name if current else None,
-            "progress": current.progress.text() if current and current.progress else None,
-            "pid": record.pid,
-            "pid_start": record.pid_start,
-            "child_pgid": record.child_pgid,
-            "owner": record.owner,
-            "user": record.user,
-            "host": record.host,
-            "config_revision": record.config_revision,
-            "error": record.error,
-        }
-        with self.transaction() as db:
-            db.execute(_SAVE_RUN, [values[name] for name in _SAVED])
-
-    def save_many(self, records: Sequence[RunRecord]) -> None:
-        """Index many runs in one transaction."""
-        with self.transaction():
-            for record in records:
-                self.save_run(record)
-
-    def set_status(
-        self, run_id: str, status: RunStatus, finished: datetime | None, error: str | None
-    ) -> None:
-        """Change a run's status in the index alone (for runs whose runner is gone)."""
-        with self.transaction() as db:
-            db.execute(
-                "UPDATE runs SET status = ?, finished = ?, current_thread = NULL, progress = NULL, "
-                "child_pgid = NULL, error = COALESCE(?, error), "
-                "duration = ROUND((julianday(?) - julianday(started)) * 86400, 3) WHERE id = ?",
-                (str(status), utc_text(finished), error, _sqlite_time(finished), run_id),
-            )
-
-    def request_cancel(self, run_id: str) -> None:
-        """Mark a run as asked to stop (the daemon watches this for runs it owns)."""
-        with self.transaction() as db:
-            db.execute("UPDATE runs SET cancel_requested = 1 WHERE id = ?", (run_id,))
-
-    def delete_runs(self, run_ids: Sequence[str]) -> int:
-        """Remove these runs from the index in one transaction (their folders are the caller's business);
-        returns how many rows there were."""
-        with self.transaction() as db:
-            return db.executemany("DELETE FROM runs WHERE id = ?", [(run_id,) for run_id in run_ids]).rowcount
-
-    def rebuild(self, process_dir: Path) -> RebuildReport:
-        """Recreate the run index from the run.json files under `process_dir`; reports unreadable ones."""
-        report = RebuildReport()
-        records: list[RunRecord] = []
-        for run_json in sorted(process_dir.glob(f"*/*/{RUN_JSON}")) if process_dir.is_dir() else []:
-            folder = run_json.parent
-            try:
-                record = read_run_json(folder)
-            except RunJsonError as exc:
-                report.problems.append(str(exc))
-                continue
-            expected = f"{folder.parent.name}/{folder.name}"
-            if record.id != expected:
-                report.problems.append(
-                    f"{run_json} says its id is '{record.id}', expected '{expected}'; skipped"
-                )
-                continue
-            records.append(record)
-        for folder in sorted(process_dir.glob("*/*")) if process_dir.is_dir() else []:
-            if folder.is_dir() and not (folder / RUN_JSON).exists():
-                report.problems.append(f"{folder / RUN_JSON} is missing")
-        with self.transaction() as db:
-            db.execute("DELETE FROM runs")
-            db.execute("DELETE FROM run_counts")
-            self.save_many(records)
-        report.runs = len(records)
-        return report
-
-    # -- reading -------------------------------------------------------------------------------------
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
 
     def get(self, run_id: str) -> RunRow | None:
         """The run with exactly this id, or None."""
-        row = self._db.execute(f"{_SELECT} WHERE id = ?", (run_id,)).fetchone()
-        return None if row is None else _row(row)
+        rows = self._rows(f"{_SELECT} WHERE id = ?", (run_id,))
+        return _row(rows[0]) if rows else None
 
     def runs(
         self,
@@ -313,36 +254,53 @@ class Store:
         sql = _SELECT
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY started DESC, id DESC"
+        sql += f" {_NEWEST_FIRST}"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        return [_row(r) for r in self._db.execute(sql, params)]
+        return [_row(r) for r in self._rows(sql, params)]
 
     def active(self, process: str | None = None) -> list[RunRow]:
         """Runs that are queued or running (oldest first), of one process or all."""
-        rows = self.runs(process, (RunStatus.QUEUED, RunStatus.RUNNING), limit=None)
-        return rows[::-1]
+        return self.runs(process, ACTIVE_STATUSES, limit=None)[::-1]
 
-    def ids_with_prefix(self, prefix: str, limit: int = 20) -> list[str]:
-        """Run ids starting with `prefix` (an index range scan, not LIKE)."""
-        rows = self._db.execute(
+    def ids_with_prefix(self, prefix: str, limit: int | None = 20) -> list[RunId]:
+        """Run ids starting with `prefix` (an index range scan, not LIKE), in run order."""
+        rows = self._rows(
             "SELECT id FROM runs WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
-            (prefix, prefix + "\U0010ffff", limit),
+            (prefix, prefix + "\U0010ffff", -1 if limit is None else limit),
         )
-        return [r[0] for r in rows]
+        return sorted((RunId(r[0]) for r in rows), key=RunId.sort_key)
 
-    def latest_id(self, process: str) -> str | None:
+    def highest_number(self, process: str, stamp: str) -> int:
+        """The highest `-N` among the runs of `process` whose folder is `stamp` or `stamp-N` (1 for `stamp`
+        alone, 0 for none)."""
+        base = RunId.of(process, stamp)
+        rows = self._rows(
+            "SELECT MAX(CASE WHEN id = ?1 THEN 1 ELSE CAST(substr(id, length(?1) + 2) AS INTEGER) END) "
+            "FROM runs WHERE id >= ?1 AND id < ?1 || '.'",  # '.' sorts right after '-': this second's ids
+            (base,),
+        )
+        return int(rows[0][0] or 0)
+
+    def latest_id(self, process: str) -> RunId | None:
         """The id of the newest run of `process`, or None."""
-        row = self._db.execute(
-            "SELECT id FROM runs WHERE process = ? ORDER BY started DESC, id DESC LIMIT 1", (process,)
-        ).fetchone()
-        return None if row is None else str(row[0])
+        rows = self._rows(f"SELECT id FROM runs WHERE process = ? {_NEWEST_FIRST} LIMIT 1", (process,))
+        return RunId(rows[0][0]) if rows else None
 
     def processes(self) -> list[str]:
         """Every process that has runs in the index."""
-        rows = self._db.execute("SELECT DISTINCT process FROM run_counts WHERE n > 0 ORDER BY process")
+        rows = self._rows("SELECT DISTINCT process FROM run_counts WHERE n > 0 ORDER BY process")
         return [r[0] for r in rows]
+
+    def cancel_requested(self, run_ids: Iterable[str]) -> set[RunId]:
+        """Which of `run_ids` someone asked to cancel (the daemon polls this for the runs it owns)."""
+        wanted = list(run_ids)
+        if not wanted:
+            return set()
+        marks = ", ".join("?" for _ in wanted)
+        rows = self._rows(f"SELECT id FROM runs WHERE cancel_requested = 1 AND id IN ({marks})", wanted)
+        return {RunId(r[0]) for r in rows}
 
     def counts_by_status(self, process: str | None = None, since: datetime | None = None) -> dict[str, int]:
         """How many runs have each status (all time from the counters, or since a moment from the index)."""
@@ -352,7 +310,7 @@ class Store:
             if process is not None:
                 sql += " WHERE process = ?"
                 params.append(process)
-            rows = self._db.execute(sql + " GROUP BY status", params)
+            rows = self._rows(sql + " GROUP BY status", params)
         else:
             # the planner would rather walk the status index to group; a time range is far smaller
             if process is None:
@@ -364,8 +322,337 @@ class Store:
                     "WHERE process = ? AND started >= ?"
                 )
                 params = [process, utc_text(since)]
-            rows = self._db.execute(sql + " GROUP BY status", params)
+            rows = self._rows(sql + " GROUP BY status", params)
         return {str(status): int(n) for status, n in rows if n}
+
+
+class Transaction(_Queries):
+    """One write transaction (BEGIN IMMEDIATE): what is read inside it cannot change before it commits.
+
+    Modules that own tables use `execute` and `query`; the run index has typed methods. Keep it short: no
+    sleeping, waiting or file writing while it is open.
+    """
+
+    def __init__(self, store: Store, db: sqlite3.Connection) -> None:
+        self._store = store
+        self._db = db
+        self.open = True
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; returns the number of rows it changed. IntegrityError passes through."""
+        self._check()
+        try:
+            return self._db.execute(sql, params).rowcount
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.Error as exc:
+            raise _problem(exc, self._store.label) from None
+
+    def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run one statement for each of `rows` (a bulk insert)."""
+        self._check()
+        try:
+            self._db.executemany(sql, rows)
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.Error as exc:
+            raise _problem(exc, self._store.label) from None
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows of one SELECT."""
+        return self._rows(sql, params)
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        self._check()
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise _problem(exc, self._store.label) from None
+
+    def _check(self) -> None:
+        if not self.open:
+            raise RuntimeError("this transaction has ended; open a new one with Store.transaction()")
+        self._store.check_thread()
+
+    def insert_run(self, row: RunRow) -> None:
+        """Add a new run. Raises SlotTakenError if a run already fills its schedule slot."""
+        try:
+            self.execute(_INSERT_RUN, _values(row))
+        except sqlite3.IntegrityError as exc:
+            if row.scheduled_for is not None and "scheduled_for" in str(exc):
+                raise SlotTakenError(
+                    f"{row.process} already has a run for the slot {utc_text(row.scheduled_for)}."
+                ) from None
+            raise TaskctlError(f"the run index already has a run with id '{row.id}'.") from None
+
+    def save_run(self, record: RunRecord) -> None:
+        """Insert or update the index row of `record`."""
+        self.execute(_SAVE_RUN, _values(RunRow.of(record)))
+
+    def set_status(
+        self, run_id: str, status: RunStatus, finished: datetime | None, error: str | None
+    ) -> None:
+        """Change a run's status in the index alone (for a run whose run.json cannot be written)."""
+        self.execute(
+            "UPDATE runs SET status = ?, finished = ?, current_thread = NULL, progress = NULL, "
+            "child_pgid = NULL, error = COALESCE(?, error), "
+            "duration = ROUND((julianday(?) - julianday(started)) * 86400, 3) WHERE id = ?",
+            (str(status), utc_text(finished), error, _sqlite_time(finished), run_id),
+        )
+
+    def request_cancel(self, run_id: str) -> None:
+        """Mark a run as asked to stop."""
+        self.execute("UPDATE runs SET cancel_requested = 1 WHERE id = ?", (run_id,))
+
+    def delete_runs(self, run_ids: Sequence[str]) -> int:
+        """Remove these runs from the index (their folders are the caller's business); returns how many."""
+        removed = 0
+        for run_id in run_ids:
+            removed += self.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+        return removed
+
+
+class Store(_Queries):
+    """The state DB of one workspace, for the thread that opens it. Use as a context manager, or `close()`.
+
+    `read_only_fallback` is for commands that only read: when the index cannot be opened for writing (a full
+    disk, say) they still read it, or, failing that, an in-memory copy rebuilt from `process_dir`.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        busy_timeout: float | None = None,
+        label: str | None = None,
+        process_dir: Path | None = None,
+        read_only_fallback: bool = False,
+    ) -> None:
+        self.path = path
+        self.label = label or str(path)
+        self.process_dir = process_dir
+        self.read_only = False
+        self._thread = threading.get_ident()
+        self._timeout = BUSY_TIMEOUT if busy_timeout is None else busy_timeout
+        self._in_transaction = False
+        self._inode: int | None = None
+        try:
+            self._open()
+        except IndexCorruptError:
+            raise
+        except IndexUnavailableError:
+            if not read_only_fallback:
+                raise
+            self._open_read_only()
+
+    def _open(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.created = not self.path.exists() or self.path.stat().st_size == 0
+        except OSError as exc:
+            raise IndexUnavailableError(f"cannot use the run index {self.label}: {exc.strerror}.") from None
+        try:
+            self._db = connect(self.path, self._timeout)
+        except sqlite3.Error as exc:
+            raise _problem(exc, self.label) from None
+        try:
+            if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+            self._inode = os.stat(self.path).st_ino
+        except (sqlite3.Error, OSError) as exc:
+            self._db.close()
+            if isinstance(exc, OSError):
+                raise IndexUnavailableError(f"cannot use the run index {self.label}: {exc}.") from None
+            raise _problem(exc, self.label) from None
+        if self.created and self.process_dir is not None:
+            try:
+                self.rebuild(self.process_dir)
+            except IndexUnavailableError:
+                self._db.close()
+                raise
+
+    def _open_read_only(self) -> None:
+        """Read the index as it is on disk without writing a byte; else an in-memory index of the folders."""
+        self.read_only = True
+        if self.path.is_file() and self.path.stat().st_size > 0:
+            db = connect(f"{self.path.resolve().as_uri()}?mode=ro&immutable=1", self._timeout, uri=True)
+            try:
+                version = int(db.execute("PRAGMA user_version").fetchone()[0])
+                if version >= len(MIGRATIONS):
+                    self._db = db
+                    self.created = False
+                    return
+            except sqlite3.Error:
+                pass
+            db.close()
+        self._db = connect(":memory:", self._timeout)
+        self._migrate()
+        self.created = True
+        if self.process_dir is not None:
+            self._fill(self.process_dir, RebuildReport())
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def check_thread(self) -> None:
+        """Raise if called from another thread than the one that opened this Store."""
+        if threading.get_ident() != self._thread:
+            raise RuntimeError(
+                "a Store was used from a thread that did not open it; open one Store per thread"
+            )
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        self.check_thread()
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise _problem(exc, self.label) from None
+
+    def _migrate(self) -> None:
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        if version >= len(MIGRATIONS):
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in _statements(script):
+                    self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version={number}")
+        except BaseException:
+            with suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _reopen_if_replaced(self) -> None:
+        """A state.db deleted or replaced under a long-lived Store (`rm .taskctl/state.db*`) is reopened, so
+        writes do not go on into a file nobody reads."""
+        try:
+            inode: int | None = os.stat(self.path).st_ino
+        except OSError:
+            inode = None
+        if inode != self._inode:
+            self._db.close()
+            self._open()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """One write transaction. Transactions do not nest: opening one inside another is an error."""
+        self.check_thread()
+        if self._in_transaction:
+            raise RuntimeError("a transaction is already open on this Store; transactions do not nest")
+        if self.read_only:
+            raise IndexUnavailableError(
+                f"the run index {self.label} can only be read now (it could not be opened for writing)."
+            )
+        self._reopen_if_replaced()
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise _problem(exc, self.label) from None
+        self._in_transaction = True
+        tx = Transaction(self, self._db)
+        try:
+            yield tx
+            self._db.execute("COMMIT")
+        except BaseException as exc:
+            with suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError):
+                raise _problem(exc, self.label) from None
+            raise
+        finally:
+            tx.open = False
+            self._in_transaction = False
+
+    # -- writing, one transaction each ----------------------------------------------------------------
+
+    def save_run(self, record: RunRecord) -> None:
+        """Insert or update the index row of `record`."""
+        with self.transaction() as tx:
+            tx.save_run(record)
+
+    def save_many(self, records: Sequence[RunRecord]) -> None:
+        """Index many runs in one transaction."""
+        with self.transaction() as tx:
+            for record in records:
+                tx.save_run(record)
+
+    def set_status(
+        self, run_id: str, status: RunStatus, finished: datetime | None, error: str | None
+    ) -> None:
+        """Change a run's status in the index alone (for a run whose run.json cannot be written)."""
+        with self.transaction() as tx:
+            tx.set_status(run_id, status, finished, error)
+
+    def request_cancel(self, run_id: str) -> None:
+        """Mark a run as asked to stop (the daemon watches this for runs it owns)."""
+        with self.transaction() as tx:
+            tx.request_cancel(run_id)
+
+    def delete_runs(self, run_ids: Sequence[str]) -> int:
+        """Remove these runs from the index in one transaction; returns how many rows there were."""
+        with self.transaction() as tx:
+            return tx.delete_runs(run_ids)
+
+    def rebuild(self, process_dir: Path) -> RebuildReport:
+        """Recreate the run index from the run.json files under `process_dir`; reports unreadable ones.
+
+        Rows without a run folder (slots recorded as missed) are kept.
+        """
+        report = RebuildReport()
+        records = _read_folders(process_dir, report)
+        with self.transaction() as tx:
+            tx.execute("DELETE FROM runs WHERE has_folder = 1")
+            _insert_all(tx, records, report)
+        return report
+
+    def _fill(self, process_dir: Path, report: RebuildReport) -> None:
+        """Fill an in-memory index (read-only mode) from the run folders."""
+        self._db.execute("BEGIN")
+        tx = Transaction(self, self._db)
+        _insert_all(tx, _read_folders(process_dir, report), report)
+        self._db.execute("COMMIT")
+
+
+def _read_folders(process_dir: Path, report: RebuildReport) -> list[RunRecord]:
+    records: list[RunRecord] = []
+    for run_json in sorted(process_dir.glob(f"*/*/{RUN_JSON}")) if process_dir.is_dir() else []:
+        folder = run_json.parent
+        try:
+            record = read_run_json(folder)
+        except RunJsonError as exc:
+            report.problems.append(str(exc))
+            continue
+        expected = f"{folder.parent.name}/{folder.name}"  # where it lies
+        if record.id != expected:
+            report.problems.append(f"{run_json} says its id is '{record.id}', expected '{expected}'; skipped")
+            continue
+        records.append(record)
+    for folder in sorted(process_dir.glob("*/*")) if process_dir.is_dir() else []:
+        if folder.is_dir() and not folder.name.startswith(".") and not (folder / RUN_JSON).exists():
+            report.problems.append(f"{folder / RUN_JSON} is missing")
+    return records
+
+
+def _insert_all(tx: Transaction, records: Sequence[RunRecord], report: RebuildReport) -> None:
+    for record in records:
+        try:
+            tx.save_run(record)
+        except sqlite3.IntegrityError:
+            report.problems.append(
+                f"{record.folder / RUN_JSON} fills the same schedule slot as another run; skipped"
+            )
+            continue
+        report.runs += 1
 
 
 def _statements(script: str) -> list[str]:
@@ -389,37 +676,21 @@ def _sqlite_time(moment: datetime | None) -> str | None:
     return None if text is None else text.rstrip("Z")
 
 
-def _row(row: Sequence[Any]) -> RunRow:
-    data = dict(zip(_COLUMNS, row, strict=True))
-    started = parse_utc(data["started"])
-    assert started is not None
-    return RunRow(
-        id=data["id"],
-        process=data["process"],
-        trigger=Trigger(data["trigger"]),
-        status=RunStatus(data["status"]),
-        scheduled_for=parse_utc(data["scheduled_for"]),
-        started=started,
-        finished=parse_utc(data["finished"]),
-        duration=data["duration"],
-        failed_thread=data["failed_thread"],
-        current_thread=data["current_thread"],
-        progress=data["progress"],
-        pid=data["pid"],
-        pid_start=data["pid_start"],
-        child_pgid=data["child_pgid"],
-        owner=data["owner"],
-        user=data["user"],
-        host=data["host"],
-        config_revision=data["config_revision"],
-        error=data["error"],
-        cancel_requested=bool(data["cancel_requested"]),
+def open_index(workspace: Workspace, read_only_fallback: bool = False) -> Store:
+    """The run index of `workspace`; a new (or deleted) one is filled from the run folders at once."""
+    return Store(
+        workspace.state_db,
+        label=workspace.relative(workspace.state_db),
+        process_dir=workspace.process_dir,
+        read_only_fallback=read_only_fallback,
     )
 
 
-def open_index(state_db: Path, process_dir: Path) -> Store:
-    """The state DB of a workspace; a new (or deleted) DB is filled from the run folders at once."""
-    store = Store(state_db)
-    if store.created and process_dir.is_dir():
-        store.rebuild(process_dir)
-    return store
+def move_aside(path: Path, stamp: str) -> Path:
+    """Rename a damaged state DB (and its -wal/-shm) to `<name>.corrupt-<stamp>`; returns the new path."""
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        source = path.with_name(path.name + suffix)
+        if source.exists():
+            os.replace(source, target.with_name(target.name + suffix))
+    return target

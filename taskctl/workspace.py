@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from taskctl.errors import WorkspaceError
+from taskctl.runs import RunId
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -47,6 +48,10 @@ class Workspace:
 
     def runs_dir(self, process: str) -> Path:
         return self.process_dir / process
+
+    def run_folder(self, run_id: RunId) -> Path:
+        """The folder of the run `run_id`: `process/<process>/<stamp>/`."""
+        return self.process_dir / run_id.process / run_id.stamp
 
     def relative(self, path: Path) -> str:
         """`path` relative to the root when inside it, for messages; absolute otherwise."""

@@ -5,22 +5,29 @@ from __future__ import annotations
 import io
 import json
 import os
+import random
 import re
+import resource
 import signal
+import sqlite3
+import stat
 import subprocess
 import sys
 import tarfile
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
+from taskctl import store as store_module
 from taskctl.cli.main import app
 from taskctl.config import load_config
-from taskctl.runner import admit_run, prepare_run
-from taskctl.runs import RunStatus, read_run_json
+from taskctl.runner import RunRequest, open_service
+from taskctl.runs import RunId, RunRecord, RunStatus, ThreadStatus, read_run_json, write_run_json
 from taskctl.store import Store
 from taskctl.workspace import Workspace
 from tests.conftest import write
@@ -68,18 +75,38 @@ def spawn(ws: Workspace, *args: str) -> subprocess.Popen[bytes]:
     )
 
 
+def thread_group(run_id: str) -> int | None:
+    """The process group of the thread running in `run_id` (its leader carries TASKCTL_RUN_ID)."""
+    marker = f"TASKCTL_RUN_ID={run_id}".encode()
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if marker in environ.read_bytes().split(b"\0"):
+                pid = int(environ.parent.name)
+                if os.getpgid(pid) == pid:
+                    return pid
+        except (OSError, ValueError):
+            continue
+    return None
+
+
 def wait_for_running_thread(ws: Workspace, process: str, timeout: float = 15.0) -> dict[str, object]:
+    """The run of `process` once its thread has started: its id, runner pid and the thread's process group."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        for run_json in (ws.root / "process" / process).glob("*/run.json"):
-            try:
-                data = json.loads(run_json.read_text())
-            except ValueError:
-                continue
-            if data["child_pgid"] and data["status"] == "running":
-                return dict(data)
+        if ws.state_db.exists():
+            with Store(ws.state_db) as store:
+                for row in store.active(process):
+                    group = thread_group(row.id) if row.status is RunStatus.RUNNING else None
+                    if group is not None:
+                        return {"id": row.id, "child_pgid": group, "pid": row.pid}
         time.sleep(0.05)
     raise AssertionError("the run did not start")
+
+
+def start_here(ws: Workspace, process: str) -> RunRecord:
+    """A run of `process` created as running by this (live) test process, which never executes it."""
+    with open_service(ws) as service:
+        return service.create(load_config(ws).resolved(process), RunRequest()).record
 
 
 def group_gone(group: int) -> bool:
@@ -87,9 +114,9 @@ def group_gone(group: int) -> bool:
         os.killpg(group, 0)
     except ProcessLookupError:
         return True
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
         if fields[2] == str(group) and fields[0] != "Z":
@@ -157,10 +184,7 @@ def test_thread_run_runs_one_thread_alone(ws: Workspace) -> None:
 
 
 def test_a_run_is_skipped_while_another_runs_unless_forced(ws: Workspace) -> None:
-    config = load_config(ws)
-    with Store(ws.state_db) as store:
-        active = prepare_run(config, "hello")
-        admit_run(store, active, config.runnable("hello"))  # running, owned by this (live) process
+    active = start_here(ws, "hello")
 
     skipped = taskctl(ws, "run", "hello")
     forced = taskctl(ws, "run", "hello", "--force")
@@ -170,15 +194,22 @@ def test_a_run_is_skipped_while_another_runs_unless_forced(ws: Workspace) -> Non
     assert forced.exit_code == 0
 
 
-def test_ctrl_c_cancels_the_run_stops_its_threads_and_exits_130(ws: Workspace) -> None:
+@pytest.mark.parametrize(
+    ("signum", "exit_code"),
+    [(signal.SIGINT, 130), (signal.SIGTERM, 1), (signal.SIGHUP, 1)],
+    ids=["ctrl-c", "sigterm", "sighup (a closed terminal)"],
+)
+def test_a_signal_cancels_the_run_stops_its_threads_and_exits_130_for_ctrl_c(
+    ws: Workspace, signum: int, exit_code: int
+) -> None:
     child = spawn(ws, "run", "long")
     data = wait_for_running_thread(ws, "long")
 
-    child.send_signal(signal.SIGINT)
+    child.send_signal(signum)
 
-    assert child.wait(timeout=15) == 130
+    assert child.wait(timeout=15) == exit_code
     record = read_run_json(only_run(ws, "long"))
-    assert (record.status, record.threads[0].status) == (RunStatus.CANCELLED, "cancelled")
+    assert (record.status, record.threads[0].status) == (RunStatus.CANCELLED, ThreadStatus.CANCELLED)
     assert group_gone(int(str(data["child_pgid"])))
 
 
@@ -194,11 +225,9 @@ def test_cancel_from_another_terminal_stops_the_run(ws: Workspace) -> None:
 
 
 def test_cancel_of_a_run_whose_runner_died_marks_it_interrupted(ws: Workspace) -> None:
-    config = load_config(ws)
+    run = start_here(ws, "long")
+    run.pid, run.pid_start = 999_999, 1
     with Store(ws.state_db) as store:
-        run = prepare_run(config, "long")
-        admit_run(store, run, config.runnable("long"))
-        run.pid, run.pid_start = 999_999, 1
         store.save_run(run)
 
     result = taskctl(ws, "cancel", run.id)
@@ -448,10 +477,7 @@ def test_pack_into_a_missing_folder_is_refused(ws: Workspace, tmp_path: Path) ->
 
 
 def test_pack_of_a_running_run_is_refused_unless_allowed(ws: Workspace, tmp_path: Path) -> None:
-    config = load_config(ws)
-    with Store(ws.state_db) as store:
-        active = prepare_run(config, "long")
-        admit_run(store, active, config.runnable("long"))
+    active = start_here(ws, "long")
 
     refused = taskctl(ws, "pack", active.id, "-o", str(tmp_path / "a.zip"))
     allowed = taskctl(ws, "pack", active.id, "-o", str(tmp_path / "b.zip"), "--allow-running")
@@ -498,3 +524,289 @@ def test_history_shows_start_times_in_the_workspace_zone_like_the_folder_names(w
     result = taskctl(ws, "history")
 
     assert f"{day} {clock.replace('-', ':')}" in result.stdout
+
+
+# -- faults: a run never hangs, never outlives its runner, never loses its outcome ------------------------
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 15.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def test_the_threads_of_a_runner_killed_with_sigkill_do_not_run_on(ws: Workspace) -> None:
+    write(
+        ws.config_dir / "more.yaml", "threads:\n  pair:\n    command: ['sh', '-c', 'sleep 30 & sleep 30']\n"
+    )
+    child = spawn(ws, "run", "pair")
+    group = int(str(wait_for_running_thread(ws, "pair")["child_pgid"]))
+
+    child.kill()
+    child.wait(timeout=15)
+
+    assert wait_until(lambda: group_gone(group), timeout=10)  # with no taskctl command run in between
+
+
+def test_escaped_descendants_of_a_killed_runner_are_stopped_by_the_next_reader(ws: Workspace) -> None:
+    write(
+        ws.config_dir / "more.yaml",
+        "threads:\n  escaper:\n    command: ['sh', '-c', 'setsid sleep 30 & echo $! > escaped.pid; sleep 30']\n",
+    )
+    child = spawn(ws, "run", "escaper")
+    wait_for_running_thread(ws, "escaper")
+    pid_file = only_run(ws, "escaper") / "escaped.pid"
+    assert wait_until(lambda: pid_file.is_file() and pid_file.read_text().strip() != "")
+    escaped = int(pid_file.read_text())
+    child.kill()
+    child.wait(timeout=15)
+
+    (row,) = json.loads(taskctl(ws, "history", "--json").stdout)
+
+    assert row["status"] == "interrupted"
+    assert wait_until(lambda: gone(escaped), timeout=5)
+
+
+def gone(pid: int) -> bool:
+    """True if `pid` no longer runs (a zombie counts as gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_a_thread_interrupted_with_its_runner_keeps_its_duration(ws: Workspace) -> None:
+    child = spawn(ws, "run", "long")
+    wait_for_running_thread(ws, "long")
+    child.kill()
+    child.wait(timeout=15)
+
+    data = json.loads(taskctl(ws, "show", "long@latest", "--json").stdout)
+
+    assert data["threads"][0]["status"] == "interrupted"
+    assert isinstance(data["threads"][0]["duration"], float)
+
+
+def test_kill_9_at_any_moment_never_leaves_a_run_that_history_misses_or_that_stays_running(
+    ws: Workspace,
+) -> None:
+    rng = random.Random(20261122)
+    runs_dir = ws.root / "process" / "hello"
+    started = time.monotonic()
+    spawn(ws, "run", "hello").wait(timeout=30)
+    lifetime = time.monotonic() - started
+    for _ in range(12):  # killed just as its run folder appears: while the run is being created
+        before = len(list(runs_dir.iterdir()))
+        child = spawn(ws, "run", "hello", "--force")
+        wait_until(
+            lambda count=before, process=child: (
+                len(list(runs_dir.iterdir())) > count or process.poll() is not None
+            ),
+            timeout=30,
+        )
+        time.sleep(rng.uniform(0.0, 0.01))
+        child.kill()
+        child.wait(timeout=15)
+    for _ in range(4):  # three at a time, each killed at a random moment of its life
+        children = [spawn(ws, "run", "hello", "--force") for _ in range(3)]
+        for child in children:
+            time.sleep(rng.uniform(0.0, lifetime / 3))
+            child.kill()
+        for child in children:
+            child.wait(timeout=15)
+
+    result = taskctl(ws, "history", "hello", "--json", "--limit", "1000")
+
+    rows = json.loads(result.stdout)
+    assert {row["id"] for row in rows} == {f"hello/{folder.name}" for folder in runs_dir.iterdir()}
+    assert [row["id"] for row in rows if row["status"] in ("queued", "running")] == []
+    for row in rows:
+        assert read_run_json(ws.root / "process" / row["id"]).status == row["status"]
+
+
+def test_history_and_show_work_on_a_full_disk(ws: Workspace) -> None:
+    taskctl(ws, "run", "hello")
+    run_id = f"hello/{only_run(ws, 'hello').name}"
+
+    def full_disk() -> None:  # no file may grow: as on a full disk (writes fail with EFBIG, not ENOSPC)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (0, resource.RLIM_INFINITY))
+
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for args, expected in ((["history", "--json"], run_id), (["show", "hello@latest"], "succeeded")):
+        result = subprocess.run(
+            [sys.executable, "-m", "taskctl", "--root", str(ws.root), *args],
+            env=env,
+            capture_output=True,
+            preexec_fn=full_disk,
+            timeout=60,
+        )
+        assert (result.returncode, result.stderr) == (0, b""), args
+        assert expected in result.stdout.decode(), args
+
+
+def test_run_with_the_index_locked_fails_in_one_sentence_and_creates_nothing(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT", 0.2)
+    Store(ws.state_db).close()
+    holder = sqlite3.connect(ws.state_db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        result = taskctl(ws, "run", "hello")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "error: the run index .taskctl/state.db is locked by another process (database is locked); "
+        "try again when it has finished.\n",
+    )
+    assert not (ws.root / "process").exists()
+
+
+CORRUPT = (
+    "error: the run index .taskctl/state.db is damaged (file is not a database); run 'taskctl history "
+    "--rebuild' to move it aside and rebuild it from the run folders.\n"
+)
+
+
+def test_a_corrupt_index_names_its_fix_and_history_rebuild_moves_it_aside(ws: Workspace) -> None:
+    taskctl(ws, "run", "hello")
+    run_id = f"hello/{only_run(ws, 'hello').name}"
+    for suffix in ("-wal", "-shm"):
+        Path(f"{ws.state_db}{suffix}").unlink(missing_ok=True)
+    ws.state_db.write_bytes(b"not a database at all " * 500)
+
+    for args in (
+        ["history"],
+        ["show", "hello@latest"],
+        ["logs", "hello"],
+        ["run", "hello"],
+        ["cancel", run_id],
+    ):
+        result = taskctl(ws, *args)
+        assert (result.exit_code, result.stderr) == (1, CORRUPT), args
+    rebuilt = taskctl(ws, "history", "--rebuild", "--json")
+
+    assert rebuilt.exit_code == 0, rebuilt.stderr
+    assert re.match(r"moved the damaged index to \.taskctl/state\.db\.corrupt-\d{8}-\d{6}\n", rebuilt.stderr)
+    assert [row["id"] for row in json.loads(rebuilt.stdout)] == [run_id]
+    assert len(list(ws.state_dir.glob("state.db.corrupt-*"))) == 1
+
+
+class _DiskFillsAfterTheFirstCommit(sqlite3.Connection):
+    """The disk fills up once the run has been created: every later write fails as SQLite reports it."""
+
+    commits = 0
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+        verb = sql.lstrip().split()[0].upper()
+        if verb in ("INSERT", "UPDATE", "DELETE", "COMMIT") and _DiskFillsAfterTheFirstCommit.commits >= 1:
+            raise sqlite3.OperationalError("database or disk is full")
+        if verb == "COMMIT":
+            _DiskFillsAfterTheFirstCommit.commits += 1
+        return super().execute(sql, *args)
+
+
+def test_a_run_whose_index_writes_fail_keeps_its_outcome_and_history_shows_it(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Store(ws.state_db).close()
+
+    def connect(path: Path | str, timeout: float, uri: bool = False) -> sqlite3.Connection:
+        factory = sqlite3.Connection if str(path) == ":memory:" else _DiskFillsAfterTheFirstCommit
+        return sqlite3.connect(path, timeout=timeout, isolation_level=None, uri=uri, factory=factory)
+
+    monkeypatch.setattr(store_module, "connect", connect)
+    result = taskctl(ws, "run", "hello")
+    monkeypatch.undo()  # the disk has space again
+
+    assert result.exit_code == 0
+    assert result.stderr.count("warning:") == 1
+    assert (
+        "warning: cannot write the run index .taskctl/state.db: database or disk is full; free some disk space "
+        "(run.json in each run folder keeps the record); run.json keeps the run's record, and the next taskctl "
+        "command brings the index up to date.\n"
+    ) in result.stderr
+    assert read_run_json(only_run(ws, "hello")).status is RunStatus.SUCCEEDED
+    (row,) = json.loads(taskctl(ws, "history", "--json").stdout)
+    assert row["status"] == "succeeded"
+
+
+def test_deleting_the_index_during_a_run_still_ends_with_the_run_succeeded(ws: Workspace) -> None:
+    write(
+        ws.config_dir / "more.yaml", "threads:\n  nap:\n    command: ['sh', '-c', 'sleep 1; echo rested']\n"
+    )
+    child = spawn(ws, "run", "nap")
+    wait_for_running_thread(ws, "nap")
+
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{ws.state_db}{suffix}").unlink(missing_ok=True)
+    assert "running" in taskctl(ws, "history").stdout  # a new index, rebuilt while the run goes on
+
+    assert child.wait(timeout=15) == 0
+    (row,) = json.loads(taskctl(ws, "history", "--json").stdout)
+    assert row["status"] == "succeeded"
+    assert read_run_json(only_run(ws, "nap")).status is RunStatus.SUCCEEDED
+
+
+def test_show_of_an_unreadable_run_json_shows_what_the_index_knows(ws: Workspace) -> None:
+    taskctl(ws, "run", "hello")
+    run_json = only_run(ws, "hello") / "run.json"
+    run_json.write_text("{")
+
+    result = taskctl(ws, "show", "hello@latest")
+
+    assert result.exit_code == 0
+    assert result.stderr.startswith(f"warning: {run_json} is unreadable: ")
+    assert result.stderr.endswith("; showing what the run index knows.\n")
+    assert re.search(r"^status\s+succeeded$", result.stdout, re.M)
+
+
+def test_run_json_is_created_with_the_mode_of_any_other_file(ws: Workspace) -> None:
+    old = os.umask(0o022)
+    try:
+        taskctl(ws, "run", "hello")
+    finally:
+        os.umask(old)
+
+    folder = only_run(ws, "hello")
+    assert stat.S_IMODE((folder / "run.json").stat().st_mode) == 0o644
+    assert stat.S_IMODE((folder / "console.log").stat().st_mode) == 0o644
+
+
+def test_runs_of_the_same_second_are_listed_in_their_order_2_before_10(ws: Workspace) -> None:
+    taskctl(ws, "run", "hello")
+    record = read_run_json(only_run(ws, "hello"))
+    for number in range(2, 12):
+        record.id = RunId(f"hello/2026-01-01_00-00-00-{number}")
+        record.folder = ws.root / "process" / record.id
+        record.folder.mkdir()
+        write_run_json(record)
+    taskctl(ws, "history", "--rebuild")
+
+    result = taskctl(ws, "show", "hello/2026-01-01")
+
+    shown = [line.strip() for line in result.stderr.splitlines()[1:]]
+    assert shown[:3] == [
+        "hello/2026-01-01_00-00-00-2",
+        "hello/2026-01-01_00-00-00-3",
+        "hello/2026-01-01_00-00-00-4",
+    ]
+    assert shown[8] == "hello/2026-01-01_00-00-00-10"
+
+
+def test_history_and_show_do_not_wait_on_a_fifo_where_the_settings_file_should_be(ws: Workspace) -> None:
+    taskctl(ws, "run", "hello")
+    (ws.config_dir / "taskctl.yaml").unlink()
+    os.mkfifo(ws.config_dir / "taskctl.yaml")
+
+    for args in (["history"], ["show", "hello@latest"]):
+        out, err = spawn(ws, *args).communicate(timeout=30)  # a read of the FIFO would block for ever
+        assert b"hello" in out, args
+        assert err.startswith(b"warning: config/taskctl.yaml"), err  # said, not silently another zone

@@ -1,4 +1,4 @@
-"""The runner, with real tiny subprocesses: outcomes, signals, timeouts, retries, logs, progress."""
+"""Executing runs, with real tiny subprocesses: outcomes, signals, timeouts, retries, logs, progress."""
 
 from __future__ import annotations
 
@@ -7,28 +7,16 @@ import json
 import os
 import signal
 import threading
-import time
 from pathlib import Path
 from typing import BinaryIO
 
 import pytest
 
-from taskctl.config import load_config
-from taskctl.config.models import Overlap
+from taskctl.config import LoadedConfig, load_config
 from taskctl.errors import ConfigError
-from taskctl.runner import (
-    Admission,
-    CancelToken,
-    RunHooks,
-    admit_run,
-    create_run_folder,
-    decide_overlap,
-    prepare_run,
-    run_chain,
-)
+from taskctl.runner import CancelToken, RunHooks, open_service
 from taskctl.runner.capture import parse_progress
-from taskctl.runs import Progress, RunStatus, ThreadStatus, read_run_json
-from taskctl.store import Store
+from taskctl.runs import Progress, RunRecord, RunStatus, ThreadStatus, read_run_json, write_run_json
 from taskctl.workspace import Workspace
 from tests.conftest import write
 
@@ -43,8 +31,17 @@ def workspace_with(ws: Workspace, threads: str, processes: str = "", settings: s
     return ws
 
 
-def run(ws: Workspace, name: str, **kwargs: object):  # type: ignore[no-untyped-def]
-    return run_chain(load_config(ws), name, **kwargs)  # type: ignore[arg-type]
+def run(
+    ws: Workspace,
+    name: str,
+    config: LoadedConfig | None = None,
+    cancel: CancelToken | None = None,
+    hooks: RunHooks | None = None,
+) -> RunRecord:
+    """Run `name` now through the run service, as `taskctl run` does."""
+    definition = (config or load_config(ws)).resolved(name)
+    with open_service(ws) as service:
+        return service.run(definition, cancel=cancel, hooks=hooks)
 
 
 def gone(pid: int) -> bool:
@@ -354,7 +351,7 @@ def test_a_script_deleted_after_validation_fails_with_a_clear_message(empty_work
     config = load_config(ws)
     (ws.thread_dir("gone") / "main.py").unlink()
 
-    record = run_chain(config, "gone")
+    record = run(ws, "gone", config)
 
     assert record.status is RunStatus.FAILED
     assert record.threads[0].error == (
@@ -381,7 +378,7 @@ def test_an_input_deleted_after_validation_fails_with_a_clear_message(empty_work
     config = load_config(ws)
     (ws.thread_dir("scrape") / "input.csv").unlink()
 
-    record = run_chain(config, "scrape")
+    record = run(ws, "scrape", config)
 
     assert record.threads[0].error == (
         "input threads/scrape/input.csv does not exist (it was there when the config was checked); restore it"
@@ -416,9 +413,9 @@ def test_a_full_disk_while_writing_the_log_fails_the_run_cleanly(empty_workspace
     def opener(path: Path, mode: str) -> BinaryIO:
         return _FullDisk(path, mode, room)  # type: ignore[return-value]
 
-    with Store(ws.state_db) as store:
-        record = run_chain(load_config(ws), "both", store=store, hooks=RunHooks(open_log=opener))
-        row = store.get(record.id)
+    record = run(ws, "both", hooks=RunHooks(open_log=opener))
+    with open_service(ws) as service:
+        row = service.store.get(record.id)
 
     assert record.status is RunStatus.FAILED
     assert "No space left on device" in (record.error or "")
@@ -458,85 +455,6 @@ def test_cancelling_a_run_stops_its_thread_and_records_cancelled(empty_workspace
     )
 
 
-def test_two_runs_in_the_same_second_get_their_own_folders(tmp_path: Path) -> None:
-    first = create_run_folder(tmp_path, "2026-11-22_02-30-00")
-    second = create_run_folder(tmp_path, "2026-11-22_02-30-00")
-    third = create_run_folder(tmp_path, "2026-11-22_02-30-00")
-
-    assert [p.name for p in (first, second, third)] == [
-        "2026-11-22_02-30-00",
-        "2026-11-22_02-30-00-2",
-        "2026-11-22_02-30-00-3",
-    ]
-
-
-def test_the_overlap_policy_decides_whether_a_run_starts() -> None:
-    assert decide_overlap(Overlap.SKIP, 1, []).admission is Admission.START
-    assert decide_overlap(Overlap.SKIP, 1, ["p/1"]).admission is Admission.SKIP
-    assert decide_overlap(Overlap.SKIP, 1, ["p/1"], force=True).admission is Admission.START
-    assert decide_overlap(Overlap.QUEUE, 1, ["p/1"]).admission is Admission.QUEUE
-    assert decide_overlap(Overlap.ALLOW, 2, ["p/1"]).admission is Admission.START
-    assert decide_overlap(Overlap.ALLOW, 2, ["p/1", "p/2"]).admission is Admission.SKIP
-    assert decide_overlap(Overlap.REPLACE, 1, ["p/1"]).blockers == ["p/1"]
-
-
-def test_a_second_run_is_skipped_while_the_first_runs_and_a_dead_one_is_interrupted(
-    empty_workspace: Workspace,
-) -> None:
-    ws = workspace_with(empty_workspace, "  job:\n    code: pass\n")
-    config = load_config(ws)
-    with Store(ws.state_db) as store:
-        first = prepare_run(config, "job")
-        assert admit_run(store, first, config.runnable("job")) is Admission.START  # running, in this process
-        second = prepare_run(config, "job")
-        assert admit_run(store, second, config.runnable("job")) is Admission.SKIP
-        assert read_run_json(second.folder).status is RunStatus.SKIPPED
-
-        first.pid, first.pid_start = 999_999, 1  # as if its runner had died
-        store.save_run(first)
-        third = prepare_run(config, "job")
-        assert admit_run(store, third, config.runnable("job")) is Admission.START
-        assert store.get(first.id).status is RunStatus.INTERRUPTED  # type: ignore[union-attr]
-
-
-def test_a_run_prepared_by_another_process_is_claimed_by_the_one_that_admits_it(
-    empty_workspace: Workspace,
-) -> None:
-    ws = workspace_with(empty_workspace, "  job:\n    code: pass\n")
-    config = load_config(ws)
-    record = prepare_run(config, "job")
-    record.pid, record.pid_start = 999_999, 1  # `run --detach` prepared it and has exited
-
-    with Store(ws.state_db) as store:
-        assert admit_run(store, record, config.runnable("job")) is Admission.START
-        row = store.get(record.id)
-
-    assert row is not None and row.pid == os.getpid()
-    assert read_run_json(record.folder).pid == os.getpid()
-
-
-def test_a_queued_run_waits_for_the_running_one(empty_workspace: Workspace) -> None:
-    ws = workspace_with(
-        empty_workspace, "  job:\n    code: pass\n", "  queued:\n    threads: [job]\n    overlap: queue\n"
-    )
-    config = load_config(ws)
-    with Store(ws.state_db) as store:
-        first = prepare_run(config, "queued")
-        admit_run(store, first, config.runnable("queued"))
-        second = prepare_run(config, "queued")
-
-        def finish_first() -> None:
-            time.sleep(0.3)
-            with Store(ws.state_db) as other:
-                first.status = RunStatus.SUCCEEDED
-                other.save_run(first)
-
-        threading.Thread(target=finish_first).start()
-        started = time.monotonic()
-        assert admit_run(store, second, config.runnable("queued"), poll=0.05) is Admission.START
-        assert time.monotonic() - started >= 0.25
-
-
 def test_a_process_name_with_unicode_is_rejected_by_the_config(empty_workspace: Workspace) -> None:
     write(empty_workspace.config_dir / "processes.yaml", "processes:\n  nächtlich:\n    threads: [job]\n")
     write(empty_workspace.config_dir / "threads.yaml", "threads:\n  job:\n    code: pass\n")
@@ -551,3 +469,83 @@ def test_sigterm_to_a_thread_is_recorded_as_sigterm(empty_workspace: Workspace) 
     ws = workspace_with(empty_workspace, "  term:\n    command: sh -c 'kill -TERM $$'\n")
 
     assert run(ws, "term").threads[0].signal == signal.Signals.SIGTERM.name
+
+
+def test_a_cancel_during_the_timeout_grace_leaves_the_run_timed_out_like_its_thread(
+    empty_workspace: Workspace,
+) -> None:
+    write(empty_workspace.config_dir / "taskctl.yaml", "defaults: {kill_grace: 3s}\n")
+    write(
+        empty_workspace.config_dir / "threads.yaml",
+        "threads:\n  stubborn:\n    command: [bash, -c, \"trap '' TERM; sleep 30\"]\n    timeout: 0.5s\n"
+        "  after:\n    code: pass\n",
+    )
+    write(
+        empty_workspace.config_dir / "processes.yaml", "processes:\n  both:\n    threads: [stubborn, after]\n"
+    )
+    token = CancelToken()
+    threading.Timer(1.5, token.cancel).start()  # timed out at 0.5 s, killed at 3.5 s: cancelled in between
+
+    record = run(empty_workspace, "both", cancel=token)
+
+    assert (record.status, [t.status for t in record.threads]) == (
+        RunStatus.TIMED_OUT,
+        [ThreadStatus.TIMED_OUT, ThreadStatus.NOT_RUN],
+    )
+
+
+def test_a_run_json_is_written_at_the_start_at_each_boundary_and_at_the_end(
+    empty_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = workspace_with(
+        empty_workspace,
+        "  one:\n    code: pass\n  two:\n    code: pass\n  three:\n    code: pass\n",
+        "  chain:\n    threads: [one, two, three]\n",
+    )
+    from taskctl.runner import chain, service
+
+    written: list[str] = []
+
+    def spy(record: RunRecord) -> None:
+        written.append(f"{record.status} " + " ".join(str(t.status) for t in record.threads))
+        write_run_json(record)
+
+    monkeypatch.setattr(chain, "write_run_json", spy)
+    monkeypatch.setattr(service, "write_run_json", spy)
+
+    run(ws, "chain")
+
+    assert written == [
+        "running running queued queued",
+        "running succeeded running queued",
+        "running succeeded succeeded running",
+        "succeeded succeeded succeeded succeeded",
+    ]
+
+
+def test_a_run_json_that_cannot_be_written_is_reported_once_and_the_chain_goes_on(
+    empty_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = workspace_with(
+        empty_workspace,
+        "  one:\n    code: pass\n  two:\n    code: pass\n",
+        "  chain:\n    threads: [one, two]\n",
+    )
+    from taskctl.runner import chain
+
+    def full_disk(record: RunRecord) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(chain, "write_run_json", full_disk)
+    warnings: list[str] = []
+
+    record = run(ws, "chain", hooks=RunHooks(on_warning=warnings.append))
+
+    assert [t.status for t in record.threads] == [ThreadStatus.SUCCEEDED, ThreadStatus.SUCCEEDED]
+    assert warnings == [f"cannot write {record.folder / 'run.json'}: No space left on device."]
+    with open_service(ws) as service:
+        row = service.store.get(record.id)
+    assert row is not None and (row.status, row.error) == (
+        RunStatus.SUCCEEDED,
+        "cannot write run.json: No space left on device",
+    )

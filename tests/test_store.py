@@ -2,11 +2,36 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from taskctl.runs import RunRecord, RunStatus, ThreadRecord, ThreadStatus, Trigger, write_run_json
-from taskctl.store import MIGRATIONS, Store, open_index
+import pytest
+
+from taskctl import store as store_module
+from taskctl.runs import (
+    RunFields,
+    RunId,
+    RunRecord,
+    RunStatus,
+    ThreadRecord,
+    ThreadStatus,
+    Trigger,
+    write_run_json,
+)
+from taskctl.store import (
+    MIGRATIONS,
+    IndexCorruptError,
+    IndexUnavailableError,
+    RunRow,
+    SlotTakenError,
+    Store,
+    move_aside,
+    open_index,
+)
+from taskctl.workspace import Workspace
 
 NOON = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -17,7 +42,7 @@ def record(
     stamp = f"2026-11-22_13-{minute:02d}-00"
     started = NOON + timedelta(minutes=minute)
     return RunRecord(
-        id=f"{process}/{stamp}",
+        id=RunId.of(process, stamp),
         process=process,
         folder=folder / process / stamp if folder else Path("."),
         trigger=Trigger.MANUAL,
@@ -33,11 +58,98 @@ def record(
 def test_a_new_db_is_migrated_in_wal_mode(tmp_path: Path) -> None:
     with Store(tmp_path / ".taskctl" / "state.db") as store:
         assert store.created
-        db = store.connection
-        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
-        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        with store.transaction() as tx:
+            assert tx.query("PRAGMA user_version") == [(len(MIGRATIONS),)]
+            assert tx.query("PRAGMA journal_mode") == [("wal",)]
     with Store(tmp_path / ".taskctl" / "state.db") as again:
         assert not again.created
+
+
+def test_the_index_columns_and_run_json_follow_the_one_declaration_of_a_run(tmp_path: Path) -> None:
+    declared = list(RunFields.__dataclass_fields__)
+    with Store(tmp_path / "state.db") as store, store.transaction() as tx:
+        columns = [row[1] for row in tx.query("PRAGMA table_info(runs)")]
+    summary = ["failed_thread", "current_thread", "progress", "cancel_requested", "has_folder", "duration"]
+
+    assert sorted(columns) == sorted(declared + summary)
+    assert set(declared) <= set(record("p", 1).to_json())
+
+
+def test_a_store_refuses_to_be_used_from_another_thread(tmp_path: Path) -> None:
+    errors: list[Exception] = []
+    with Store(tmp_path / "state.db") as store:
+
+        def use() -> None:
+            try:
+                store.runs()
+            except RuntimeError as exc:
+                errors.append(exc)
+
+        worker = threading.Thread(target=use)
+        worker.start()
+        worker.join()
+
+    assert [str(e) for e in errors] == [
+        "a Store was used from a thread that did not open it; open one Store per thread"
+    ]
+
+
+def test_transactions_do_not_nest(tmp_path: Path) -> None:
+    with (
+        Store(tmp_path / "state.db") as store,
+        store.transaction(),
+        pytest.raises(RuntimeError, match="transactions do not nest"),
+    ):
+        store.save_run(record("p", 1))
+
+
+def test_one_schedule_slot_holds_one_run(tmp_path: Path) -> None:
+    slot = datetime(2026, 11, 22, 1, 30, tzinfo=UTC)
+    first, second, manual = record("nightly", 1), record("nightly", 2), record("nightly", 3)
+    first.scheduled_for = second.scheduled_for = slot
+    with Store(tmp_path / "state.db") as store:
+        with store.transaction() as tx:
+            tx.insert_run(RunRow.of(first))
+            tx.insert_run(RunRow.of(manual))
+        with pytest.raises(SlotTakenError), store.transaction() as tx:
+            tx.insert_run(RunRow.of(second))
+
+        assert [r.id for r in store.runs()] == [manual.id, first.id]
+
+
+def test_a_rebuild_keeps_the_slots_recorded_without_a_folder(tmp_path: Path) -> None:
+    missed = RunRow(
+        id=RunId("nightly/2026-11-22_02-30-00-missed"),
+        process="nightly",
+        trigger=Trigger.SCHEDULE,
+        status=RunStatus.SKIPPED,
+        started=NOON,
+        scheduled_for=NOON,
+        error="missed",
+        has_folder=False,
+    )
+    with Store(tmp_path / "state.db") as store:
+        with store.transaction() as tx:
+            tx.insert_run(missed)
+        store.rebuild(tmp_path / "process")
+
+        assert [(r.id, r.status, r.error) for r in store.runs()] == [(missed.id, RunStatus.SKIPPED, "missed")]
+
+
+def test_runs_started_in_the_same_second_sort_by_their_number(tmp_path: Path) -> None:
+    runs = [record("p", 1) for _ in range(11)]
+    for number, run in enumerate(runs, start=1):
+        run.id = RunId(f"p/2026-11-22_13-01-00-{number}" if number > 1 else "p/2026-11-22_13-01-00")
+    with Store(tmp_path / "state.db") as store:
+        store.save_many(runs)
+
+        assert store.latest_id("p") == "p/2026-11-22_13-01-00-11"
+        assert store.ids_with_prefix("p/2026-11-22_13-01-00")[:3] == [
+            "p/2026-11-22_13-01-00",
+            "p/2026-11-22_13-01-00-2",
+            "p/2026-11-22_13-01-00-3",
+        ]
+        assert store.runs("p", limit=2)[1].id == "p/2026-11-22_13-01-00-10"
 
 
 def test_saving_a_run_twice_updates_it(tmp_path: Path) -> None:
@@ -92,12 +204,8 @@ def test_active_runs_are_the_queued_and_running_ones(tmp_path: Path) -> None:
 
 def test_rebuild_recreates_the_index_from_run_folders_and_reports_bad_ones(tmp_path: Path) -> None:
     process_dir = tmp_path / "process"
-    for run in (
-        record("nightly", 1, folder=process_dir),
-        record("nightly", 2, RunStatus.FAILED, folder=process_dir),
-    ):
-        run.folder.mkdir(parents=True)
-        write_run_json(run)
+    in_its_folder(record("nightly", 1, folder=process_dir))
+    in_its_folder(record("nightly", 2, RunStatus.FAILED, folder=process_dir))
     broken = process_dir / "nightly" / "2026-11-22_13-03-00"
     broken.mkdir()
     (broken / "run.json").write_text("{not json")
@@ -113,14 +221,119 @@ def test_rebuild_recreates_the_index_from_run_folders_and_reports_bad_ones(tmp_p
         assert store.counts_by_status() == {"succeeded": 1, "failed": 1}
 
 
-def test_a_deleted_index_is_rebuilt_when_opened(tmp_path: Path) -> None:
-    process_dir = tmp_path / "process"
-    run = record("nightly", 1, folder=process_dir)
+def in_its_folder(run: RunRecord) -> RunRecord:
     run.folder.mkdir(parents=True)
     write_run_json(run)
+    return run
 
-    with open_index(tmp_path / ".taskctl" / "state.db", process_dir) as store:
+
+def test_a_deleted_index_is_rebuilt_when_opened(tmp_path: Path) -> None:
+    run = in_its_folder(record("nightly", 1, folder=tmp_path / "process"))
+
+    with open_index(Workspace(tmp_path)) as store:
         assert store.latest_id("nightly") == run.id
+
+
+def test_a_state_db_deleted_under_a_long_lived_store_is_reopened_and_refilled(tmp_path: Path) -> None:
+    old = in_its_folder(record("nightly", 1, folder=tmp_path / "process"))
+    with open_index(Workspace(tmp_path)) as store:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{store.path}{suffix}").unlink(missing_ok=True)
+
+        store.save_run(record("nightly", 2))
+
+    with Store(tmp_path / ".taskctl" / "state.db") as fresh:
+        assert [r.id for r in fresh.runs()] == ["nightly/2026-11-22_13-02-00", old.id]
+
+
+# -- a failing state DB: one sentence, never a traceback ------------------------------------------------
+
+
+def test_a_corrupt_index_is_one_sentence_naming_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    path.write_bytes(b"this is not a database, just garbage bytes" * 100)
+
+    with pytest.raises(IndexCorruptError) as caught:
+        Store(path, label=".taskctl/state.db")
+
+    assert caught.value.message == (
+        "the run index .taskctl/state.db is damaged (file is not a database); run 'taskctl history --rebuild' "
+        "to move it aside and rebuild it from the run folders."
+    )
+
+
+def test_a_damaged_index_is_moved_aside_with_its_journal(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    path.write_bytes(b"garbage")
+    Path(f"{path}-wal").write_bytes(b"more garbage")
+
+    moved = move_aside(path, "20261122-130000")
+
+    assert moved == tmp_path / "state.db.corrupt-20261122-130000"
+    assert moved.read_bytes() == b"garbage"
+    assert Path(f"{moved}-wal").read_bytes() == b"more garbage"
+    assert not path.exists()
+
+
+def test_a_lock_held_past_the_busy_timeout_fails_writes_in_one_sentence_and_reads_go_on(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "state.db"
+    with Store(path) as store:
+        store.save_run(record("p", 1))
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with Store(path, busy_timeout=0.2, label="state.db") as store:
+            assert [r.id for r in store.runs()] == ["p/2026-11-22_13-01-00"]
+            with pytest.raises(IndexUnavailableError) as caught:
+                store.save_run(record("p", 2))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+    assert caught.value.message == (
+        "the run index state.db is locked by another process (database is locked); try again when it has "
+        "finished."
+    )
+
+
+class _FullDisk(sqlite3.Connection):
+    """A connection to a database on a disk that is full: every write fails as SQLite reports it."""
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+        if sql.lstrip().split()[0].upper() in ("INSERT", "UPDATE", "DELETE", "COMMIT"):
+            raise sqlite3.OperationalError("database or disk is full")
+        return super().execute(sql, *args)
+
+
+def fill_the_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every state DB opened from now on sits on a full disk (in-memory ones excepted)."""
+    real = store_module.connect
+
+    def connect(path: Path | str, timeout: float, uri: bool = False) -> sqlite3.Connection:
+        if str(path) == ":memory:":
+            return real(path, timeout, uri)
+        return sqlite3.connect(path, timeout=timeout, isolation_level=None, uri=uri, factory=_FullDisk)
+
+    monkeypatch.setattr(store_module, "connect", connect)
+
+
+def test_a_full_disk_fails_a_write_in_one_sentence_and_rolls_it_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "state.db"
+    Store(path).close()
+    fill_the_disk(monkeypatch)
+    with Store(path, label="state.db") as store:
+        with pytest.raises(IndexUnavailableError) as caught:
+            store.save_run(record("p", 1))
+        assert store.runs() == []
+
+    assert caught.value.message == (
+        "cannot write the run index state.db: database or disk is full; free some disk space (run.json in each "
+        "run folder keeps the record)."
+    )
 
 
 def test_set_status_marks_a_run_whose_runner_is_gone(tmp_path: Path) -> None:

@@ -247,7 +247,7 @@ def _confirm_purge(name: str, yes: bool) -> None:
     from taskctl.store import open_index
 
     workspace = common.workspace()
-    with open_index(workspace.state_db, workspace.process_dir) as store:
+    with open_index(workspace) as store:
         active = store.active(name)
     if active:
         raise TaskctlError(f"run {active[0].id} is still running; cancel it before --purge-runs deletes it")
@@ -262,7 +262,7 @@ def _confirm_purge(name: str, yes: bool) -> None:
 
 
 def _purge_runs(name: str, dry_run: bool) -> tuple[str, dict[str, Any]]:
-    """Delete process/NAME/ and rebuild the run index without its runs; refused while one of them runs."""
+    """Delete process/NAME/ and its runs' index rows; refused while one of them runs."""
     import shutil
 
     from taskctl.errors import TaskctlError
@@ -274,7 +274,7 @@ def _purge_runs(name: str, dry_run: bool) -> tuple[str, dict[str, Any]]:
     runs = "run folder" if count == 1 else "run folders"
     if dry_run:
         return f"would delete {count} {runs} in process/{name}/", {"runs_removed": count}
-    with open_index(workspace.state_db, workspace.process_dir) as store:
+    with open_index(workspace) as store:
         active = store.active(name)
         if active:
             raise TaskctlError(
@@ -285,5 +285,5 @@ def _purge_runs(name: str, dry_run: bool) -> tuple[str, dict[str, Any]]:
             folder.unlink()
         elif folder.is_dir():
             shutil.rmtree(folder)
-        store.rebuild(workspace.process_dir)
+        store.delete_runs([row.id for row in store.runs(name, limit=None)])
     return f"deleted {count} {runs} in process/{name}/", {"runs_removed": count}

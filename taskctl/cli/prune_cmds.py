@@ -51,7 +51,7 @@ def prune(
         config.process(name)
     fmt = format_for("", format_name)
     workspace = config.workspace
-    with open_index(workspace.state_db, workspace.process_dir) as store:
+    with open_index(workspace) as store:
         report = apply_retention(
             config, store, SYSTEM_CLOCK.now(), names or None, dry_run, archive, archive_format=fmt
         )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,8 +15,9 @@ from taskctl.cli import common
 
 if TYPE_CHECKING:
     from taskctl.config import LoadedConfig
-    from taskctl.runs import RunRecord
-    from taskctl.store import RunRow, Store
+    from taskctl.config.loader import ResolvedProcess
+    from taskctl.runs import RunId, RunRecord
+    from taskctl.store import RunRow
     from taskctl.workspace import Workspace
 
 
@@ -51,11 +55,11 @@ def run(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print what would run; run nothing."),
     force: bool = typer.Option(False, "--force", help="Run even if the overlap policy says skip or wait."),
     json_output: bool = common.JSON_OPTION,
-    prepared: str | None = typer.Option(None, "--prepared", hidden=True),
 ) -> None:
     """Run a process now: its threads in series in a new run folder; exits 0 if it succeeded, 1 if not.
 
-    Ctrl-C cancels the run (its threads are stopped) and exits 130.
+    Ctrl-C cancels the run (its threads are stopped) and exits 130; SIGTERM and SIGHUP (a closed terminal)
+    cancel it too.
 
     Example:
 
@@ -64,9 +68,10 @@ def run(
         taskctl run nightly --detach
     """
     config = common.load()
-    if not config.runnable(name).enabled:
+    entry = config.processes.get(name) or config.threads.get(name)
+    if entry is not None and not entry.enabled:
         typer.echo(f"note: '{name}' is disabled (not scheduled); running it because you asked", err=True)
-    _run_now(config, name, follow, dry_run, force, json_output, prepared)
+    _run_now(config, name, follow, dry_run, force, json_output)
 
 
 def thread_run(
@@ -86,68 +91,56 @@ def thread_run(
     """
     config = common.load()
     config.thread(name)
-    _run_now(config, name, follow, dry_run, force, json_output, None)
+    _run_now(config, name, follow, dry_run, force, json_output)
 
 
 def _run_now(
-    config: LoadedConfig,
-    name: str,
-    follow: bool,
-    dry_run: bool,
-    force: bool,
-    json_output: bool,
-    prepared: str | None,
+    config: LoadedConfig, name: str, follow: bool, dry_run: bool, force: bool, json_output: bool
 ) -> None:
+    from taskctl.runner import CancelToken, RunHooks, RunRequest, cancel_on_signals, open_service
+    from taskctl.runner.detached import start_detached
+    from taskctl.runs import RunStatus
+
+    definition = config.resolved(name)
+    workspace = config.workspace
     if dry_run:
-        _print_plan(config, name, json_output)
+        _print_plan(config, definition, json_output)
         return
     if not follow:
-        _detach(config, name, force, json_output)
+        run_id = start_detached(workspace, name, force)
+        if json_output:
+            common.print_json({"id": run_id, "folder": str(workspace.run_folder(run_id))})
+        else:
+            typer.echo(run_id)
         return
-    import signal
-
-    from taskctl.runner import Admission, CancelToken, RunHooks, admit_run, execute_run, prepare_run
-    from taskctl.runs import RunStatus, read_run_json
-    from taskctl.store import open_index
-
-    workspace = config.workspace
     token = CancelToken()
-    interrupted = []
-
-    def on_interrupt(signum: int, frame: object) -> None:
-        interrupted.append(signum)
-        token.cancel()
-
-    def on_terminate(signum: int, frame: object) -> None:
-        token.cancel()
-
-    previous = {
-        signal.SIGINT: signal.signal(signal.SIGINT, on_interrupt),
-        signal.SIGTERM: signal.signal(signal.SIGTERM, on_terminate),
-    }
+    hooks = RunHooks(echo=None if json_output else _stdout_echo(), on_warning=_warn)
     try:
-        with open_index(workspace.state_db, workspace.process_dir) as store:
-            record = (
-                read_run_json(workspace.process_dir / prepared) if prepared else prepare_run(config, name)
-            )
-            admission = admit_run(store, record, config.runnable(name), cancel=token, force=force)
-            if admission is Admission.START:
-                echo = None if json_output else _stdout_echo()
-                record = execute_run(config, record, store, cancel=token, hooks=RunHooks(echo=echo))
+        with cancel_on_signals(token) as received, open_service(workspace, on_warning=_warn) as service:
+            record = service.run(definition, RunRequest(force=force), token, hooks)
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
         token.close()
     if json_output:
-        common.print_json(record.to_json())
+        _say(lambda: common.print_json(record.to_json()))
     else:
-        typer.echo(_outcome_line(record, workspace), err=True)
+        _say(lambda: typer.echo(_outcome_line(record, workspace), err=True))
     if record.status is RunStatus.SUCCEEDED:
         return
-    raise typer.Exit(130 if interrupted and record.status is RunStatus.CANCELLED else 1)
+    interrupted = signal.SIGINT in received and record.status is RunStatus.CANCELLED
+    raise typer.Exit(130 if interrupted else 1)
 
 
-def _stdout_echo() -> Any:
+def _warn(message: str) -> None:
+    _say(lambda: typer.echo(f"warning: {message}", err=True))
+
+
+def _say(show: Callable[[], None]) -> None:
+    """Print the outcome; a terminal that went away (SIGHUP) must not turn it into a traceback."""
+    with contextlib.suppress(OSError):
+        show()
+
+
+def _stdout_echo() -> Callable[[bytes], None]:
     out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
     broken: list[bool] = []
 
@@ -182,25 +175,19 @@ def _outcome_line(record: RunRecord, workspace: Workspace) -> str:
         line += f": {record.error}"
     if record.status is not RunStatus.SUCCEEDED:
         line += f" (see taskctl logs {record.id})"
-    return line + f"\nrun folder: {workspace.relative(workspace.process_dir / record.id)}/"
+    return line + f"\nrun folder: {workspace.relative(record.folder)}/"
 
 
-def _print_plan(config: LoadedConfig, name: str, json_output: bool) -> None:
-    from zoneinfo import ZoneInfo
+def _print_plan(config: LoadedConfig, definition: ResolvedProcess, json_output: bool) -> None:
+    from taskctl.runner import plan_run
 
-    from taskctl.clock import SYSTEM_CLOCK
-    from taskctl.runner import plan_chain, run_stamp
-
-    stamp = run_stamp(SYSTEM_CLOCK.now(), ZoneInfo(config.zone_name))
-    folder = config.workspace.runs_dir(name) / stamp
-    plans = plan_chain(config, name, folder, f"{name}/{stamp}")
-    process = config.runnable(name)
+    plans = plan_run(config.workspace, definition)
     if json_output:
         common.print_json(
             {
-                "process": name,
-                "timeout": process.timeout,
-                "on_failure": str(process.on_failure),
+                "process": definition.name,
+                "timeout": definition.timeout,
+                "on_failure": str(definition.on_failure),
                 "threads": [p.to_json() for p in plans],
             }
         )
@@ -209,9 +196,10 @@ def _print_plan(config: LoadedConfig, name: str, json_output: bool) -> None:
 
     from taskctl.units import format_duration
 
-    chain_timeout = format_duration(process.timeout) if process.timeout else "none"
+    chain_timeout = format_duration(definition.timeout) if definition.timeout else "none"
     typer.echo(
-        f"process {name}: {len(plans)} thread(s), on_failure {process.on_failure}, timeout {chain_timeout}"
+        f"process {definition.name}: {len(plans)} thread(s), on_failure {definition.on_failure}, "
+        f"timeout {chain_timeout}"
     )
     for plan in plans:
         typer.echo(f"\n{plan.step} {plan.name} ({plan.kind})")
@@ -228,35 +216,6 @@ def _print_plan(config: LoadedConfig, name: str, json_output: bool) -> None:
             typer.echo(f"    {key}={value}")
 
 
-def _detach(config: LoadedConfig, name: str, force: bool, json_output: bool) -> None:
-    import os
-    import subprocess
-
-    from taskctl.runner import prepare_run
-
-    record = prepare_run(config, name)
-    package_root = str(Path(__file__).resolve().parents[2])
-    from taskctl import inherited_env
-
-    env = inherited_env()
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
-    argv = [sys.executable, "-m", "taskctl", "--root", str(config.workspace.root), "run", name]
-    argv += ["--prepared", record.id] + (["--force"] if force else [])
-    subprocess.Popen(
-        argv,
-        cwd=config.workspace.root,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    if json_output:
-        common.print_json({"id": record.id, "folder": str(record.folder)})
-    else:
-        typer.echo(record.id)
-
-
 # -- history / show --------------------------------------------------------------------------------
 
 
@@ -266,7 +225,9 @@ def history(
     since: str | None = typer.Option(None, "--since", help="Only runs started within this long, e.g. 7d."),
     limit: int = typer.Option(20, "--limit", min=1, help="At most this many runs (newest first)."),
     rebuild: bool = typer.Option(
-        False, "--rebuild", help="Recreate the run index from the run folders first."
+        False,
+        "--rebuild",
+        help="Recreate the run index from the run folders first (a damaged one is moved aside).",
     ),
     json_output: bool = common.JSON_OPTION,
 ) -> None:
@@ -278,25 +239,23 @@ def history(
         taskctl history nightly --status failed --since 7d --json
         taskctl history --rebuild
     """
-    from taskctl.runner import reap_dead_runs
-    from taskctl.store import Store, open_index
+    from taskctl.runner import open_service
+    from taskctl.runner.service import rebuild_index
 
     workspace = common.workspace()
     statuses = _statuses(status)
     moment = _since(since)
     if rebuild:
-        with Store(workspace.state_db) as store:
-            report = store.rebuild(workspace.process_dir)
+        report = rebuild_index(workspace)
+        if report.moved_aside is not None:
+            typer.echo(f"moved the damaged index to {workspace.relative(report.moved_aside)}", err=True)
         for problem in report.problems:
             typer.echo(f"warning: {problem}", err=True)
         typer.echo(
             f"indexed {report.runs} run(s) from {workspace.relative(workspace.process_dir)}/", err=True
         )
-    with open_index(workspace.state_db, workspace.process_dir) as store:
-        if name is not None:
-            _check_process_name(store, workspace, name)
-        reap_dead_runs(store)
-        rows = store.runs(name, statuses, moment, limit)
+    with open_service(workspace, read_only=True) as service:
+        rows = service.history(name, statuses, moment, limit, known=_configured_names)
     if json_output:
         common.print_json([r.to_json() for r in rows])
         return
@@ -305,6 +264,15 @@ def history(
         ["ID", "PROCESS", "TRIGGER", "STATUS", "STARTED", "DURATION", "FAILED THREAD"],
         empty="no runs yet" if not (name or statuses or moment) else "no runs match",
     )
+
+
+def _configured_names() -> list[str]:
+    """The processes and threads of the config; none when it cannot be loaded (history stays readable)."""
+    try:
+        config = common.load()
+    except Exception:  # a broken config must not hide the history of the runs that exist
+        return []
+    return [*config.processes, *config.threads]
 
 
 def _history_row(row: RunRow) -> list[str]:
@@ -376,22 +344,6 @@ def _since(text: str | None) -> Any:
     return SYSTEM_CLOCK.now() - timedelta(seconds=seconds)
 
 
-def _check_process_name(store: Store, workspace: Workspace, name: str) -> None:
-    from taskctl.errors import not_found
-
-    known = set(store.processes())
-    if name in known:
-        return
-    try:
-        config = common.load()
-        known.update(config.processes)
-        known.update(config.threads)
-    except Exception:  # a broken config must not hide the history of the runs that exist
-        pass
-    if name not in known:
-        raise not_found("process", name, known)
-
-
 def show(
     run_id: str = typer.Argument(
         ..., metavar="RUN_ID", help="A run id, a unique prefix of one, or NAME@latest."
@@ -408,7 +360,7 @@ def show(
     from taskctl.units import format_duration, format_size
 
     workspace = common.workspace()
-    record = _record(workspace, run_id)
+    record = _load(workspace, run_id)
     files = _files(record.folder)
     if json_output:
         common.print_json({**record.to_json(), "folder": str(record.folder), "files": files})
@@ -445,6 +397,7 @@ def show(
             for t in record.threads
         ],
         ["THREAD", "STATUS", "OUTCOME", "DURATION", "RETRIES", "PROGRESS", "ERROR"],
+        empty="no threads recorded",
     )
     typer.echo("")
     common.print_table(
@@ -454,33 +407,21 @@ def show(
 
 def _files(folder: Path) -> list[dict[str, object]]:
     found = []
-    for path in sorted(folder.rglob("*")):
+    for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
         if path.is_file() and not path.name.startswith("."):
             found.append({"name": str(path.relative_to(folder)), "size": path.stat().st_size})
     return found
 
 
-def _resolve(store: Store, workspace: Workspace, text: str) -> str:
-    from taskctl.runner import resolve_run_id
+def _load(workspace: Workspace, text: str, latest_for_name: bool = False) -> RunRecord:
+    """The run meant by `text`; a warning on stderr when its run.json could not be read."""
+    from taskctl.runner import open_service
 
-    return resolve_run_id(store, text, workspace.process_dir)
-
-
-def _record(workspace: Workspace, text: str, latest_for_name: bool = False) -> RunRecord:
-    from taskctl.errors import TaskctlError
-    from taskctl.runner import reap_dead_runs
-    from taskctl.runs import RunJsonError, read_run_json
-    from taskctl.store import open_index
-
-    with open_index(workspace.state_db, workspace.process_dir) as store:
-        reap_dead_runs(store)
-        if latest_for_name and "/" not in text and "@" not in text and store.latest_id(text) is not None:
-            text = f"{text}@latest"
-        run_id = _resolve(store, workspace, text)
-    try:
-        return read_run_json(workspace.process_dir / run_id)
-    except RunJsonError as exc:
-        raise TaskctlError(f"{exc}; run 'taskctl history --rebuild' to re-index the run folders.") from None
+    with open_service(workspace, read_only=True) as service:
+        loaded = service.load(text, latest_for_name)
+    if loaded.problem:
+        typer.echo(f"warning: {loaded.problem}; showing what the run index knows.", err=True)
+    return loaded.record
 
 
 # -- logs ------------------------------------------------------------------------------------------
@@ -508,7 +449,7 @@ def logs(
     from taskctl.runs import CONSOLE_LOG
 
     workspace = common.workspace()
-    record = _record(workspace, target, latest_for_name=True)
+    record = _load(workspace, target, latest_for_name=True)
     if thread is not None and thread not in [t.name for t in record.threads]:
         raise not_found(f"thread in run {record.id}", thread, [t.name for t in record.threads])
     path = record.folder / (f"{thread}.log" if thread else CONSOLE_LOG)
@@ -550,7 +491,7 @@ def _follow(path: Path, folder: Path, start: int) -> None:
     if terminal and shown:
         sys.stderr.write("\r\x1b[K")
     if last is not None and not last.status.finished:
-        last = _record(common.workspace(), last.id)  # its runner died: now marked interrupted
+        last = _load(common.workspace(), last.id)  # its runner died: now marked interrupted
     if last is not None:
         typer.echo(f"run {last.id} {last.status}" + (f": {last.error}" if last.error else ""), err=True)
 
@@ -579,12 +520,10 @@ def cancel(
         taskctl cancel nightly/2026-11-22_02-30-00
         taskctl cancel nightly@latest
     """
-    from taskctl.runner import CancelOutcome, cancel_run
-    from taskctl.store import open_index
+    from taskctl.runner import CancelOutcome, open_service
 
-    workspace = common.workspace()
-    with open_index(workspace.state_db, workspace.process_dir) as store:
-        result = cancel_run(store, _resolve(store, workspace, run_id))
+    with open_service(common.workspace()) as service:
+        result = service.cancel(service.resolve(run_id))
     if json_output:
         common.print_json({"id": result.run_id, "outcome": str(result.outcome), "status": str(result.status)})
         return
@@ -616,12 +555,16 @@ def pack(
     """
     from taskctl.archive import PackedRun, format_for, pack_runs
     from taskctl.errors import UsageError
+    from taskctl.runner import open_service
     from taskctl.units import format_size
 
     workspace = common.workspace()
-    run_ids = _pack_selection(workspace, targets, latest, since, allow_running)
+    with open_service(workspace, read_only=True) as service:
+        run_ids = service.select(
+            targets, latest, _since(since), since or "", allow_running, known=_configured_names
+        )
     fmt = format_for(output or "", format_name)
-    runs = [PackedRun(run_id=i, folder=workspace.process_dir / i) for i in run_ids]
+    runs = [PackedRun(run_id=i, folder=workspace.run_folder(i)) for i in run_ids]
     if output == "-":
         report = pack_runs(runs, sys.stdout.buffer, fmt)
         sys.stdout.buffer.flush()
@@ -644,46 +587,9 @@ def pack(
     )
 
 
-def _pack_selection(
-    workspace: Workspace, targets: list[str], latest: bool, since: str | None, allow_running: bool
-) -> list[str]:
-    from taskctl.errors import TaskctlError, UsageError
-    from taskctl.store import open_index
-
-    if latest and since:
-        raise UsageError("--latest and --since choose runs in different ways; give one of them.")
-    moment = _since(since)
-    with open_index(workspace.state_db, workspace.process_dir) as store:
-        if latest or since:
-            if len(targets) != 1 or "/" in targets[0] or "@" in targets[0]:
-                raise UsageError("--latest and --since take one process NAME, not run ids.")
-            name = targets[0]
-            _check_process_name(store, workspace, name)
-            rows = store.runs(name, since=moment, limit=1 if latest else None)
-            if not rows:
-                raise TaskctlError(f"process '{name}' has no runs{f' since {since} ago' if since else ''}.")
-            run_ids = [r.id for r in reversed(rows)]
-        else:
-            bare = len(targets) == 1 and "/" not in targets[0] and "@" not in targets[0]
-            if bare and store.latest_id(targets[0]) is not None:
-                raise UsageError(
-                    f"'{targets[0]}' is a process; add --latest or --since 7d to choose which of its runs."
-                )
-            run_ids = list(dict.fromkeys(_resolve(store, workspace, t) for t in targets))
-        if not allow_running:
-            for run_id in run_ids:
-                row = store.get(run_id)
-                if row is not None and not row.status.finished:
-                    raise TaskctlError(
-                        f"run {run_id} is still {row.status}; "
-                        "wait for it, cancel it, or pass --allow-running."
-                    )
-    return run_ids
-
-
-def _default_archive_name(run_ids: list[str], extension: str) -> str:
-    processes = {i.split("/", 1)[0] for i in run_ids}
-    newest = max(i.split("/", 1)[1] for i in run_ids)
+def _default_archive_name(run_ids: list[RunId], extension: str) -> str:
+    processes = {i.process for i in run_ids}
+    newest = max(run_ids, key=lambda i: i.sort_key()[1:]).stamp
     if len(run_ids) == 1:
         stem = run_ids[0].replace("/", "_")
     elif len(processes) == 1:

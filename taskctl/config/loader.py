@@ -19,7 +19,15 @@ from pydantic import BaseModel, ValidationError
 
 from taskctl import schedule as schedules
 from taskctl.clock import machine_zone_name
-from taskctl.config.models import ConfigFile, ProcessConfig, Settings, ThreadConfig, ThreadType
+from taskctl.config.models import (
+    ConfigFile,
+    OnFailure,
+    Overlap,
+    ProcessConfig,
+    Settings,
+    ThreadConfig,
+    ThreadType,
+)
 from taskctl.config.yamlfile import PathKey, YamlDocument, format_path, parse_yaml, read_yaml
 from taskctl.errors import ConfigError, ConfigProblem, closest
 from taskctl.workspace import NAME_PATTERN, Workspace
@@ -41,7 +49,33 @@ class Origin:
         return f"{self.file}:{self.line}" if self.line else self.file
 
 
-@dataclass
+@dataclass(frozen=True)
+class ResolvedThread:
+    """A thread as a run uses it: every default applied."""
+
+    name: str
+    config: ThreadConfig
+    timeout: float | None  # its own, else the workspace default; None = no limit
+    kill_grace: float
+    max_log_size: int
+
+
+@dataclass(frozen=True)
+class ResolvedProcess:
+    """What a run executes, fully resolved and immutable: a process, or a thread run alone as a one-thread
+    process of the same name. The runner reads only this, never the settings it came from."""
+
+    name: str
+    threads: tuple[ResolvedThread, ...]
+    on_failure: OnFailure
+    overlap: Overlap
+    max_instances: int
+    timeout: float | None  # for the whole chain
+    zone_name: str  # the workspace zone: run folder names and log time stamps
+    revision: str
+
+
+@dataclass(frozen=True)
 class LoadedConfig:
     """A whole, valid config. Processes include one-thread processes for scheduled threads."""
 
@@ -56,19 +90,10 @@ class LoadedConfig:
     origins: dict[tuple[str, str], Origin] = field(default_factory=dict)
     implicit: set[str] = field(default_factory=set)  # processes that are scheduled threads
     warnings: list[ConfigProblem] = field(default_factory=list)
+    definitions: dict[str, ResolvedProcess] = field(default_factory=dict)  # every runnable name, resolved
 
     def zone_of(self, process: str) -> ZoneInfo:
         return ZoneInfo(self.processes[process].timezone or self.zone_name)
-
-    def runnable(self, name: str) -> ProcessConfig:
-        """The process called `name`, or a thread run alone as a one-thread process of the same name."""
-        from taskctl.errors import not_found
-
-        if name in self.processes:
-            return self.processes[name]
-        if name in self.threads:
-            return _thread_as_process(self.threads[name], name, self.settings)
-        raise not_found("process or thread", name, [*self.processes, *self.threads])
 
     def thread(self, name: str) -> ThreadConfig:
         from taskctl.errors import not_found
@@ -88,6 +113,14 @@ class LoadedConfig:
         """The per-thread timeout: the thread's own, else the workspace default."""
         own = self.threads[thread].timeout
         return own if own is not None else self.settings.defaults.timeout
+
+    def resolved(self, name: str) -> ResolvedProcess:
+        """What a run of `name` (a process, or a thread alone) executes. Raises NotFoundError."""
+        from taskctl.errors import not_found
+
+        if name not in self.definitions:
+            raise not_found("process or thread", name, [*self.processes, *self.threads])
+        return self.definitions[name]
 
 
 @dataclass(frozen=True)
@@ -198,6 +231,7 @@ def load_config(
 
     if problems:
         raise ConfigError(_sorted(problems))
+    revision = digest.hexdigest()[:12]
     return LoadedConfig(
         workspace=workspace,
         settings=settings,
@@ -205,12 +239,50 @@ def load_config(
         processes=resolved,
         schedules=parsed_schedules,
         zone_name=zone_name,
-        revision=digest.hexdigest()[:12],
+        revision=revision,
         files=[config_display(workspace, p) for p in files],
         origins=origins,
         implicit=implicit,
         warnings=warnings,
+        definitions=_definitions(threads, resolved, settings, zone_name, revision),
     )
+
+
+def _definitions(
+    threads: dict[str, ThreadConfig],
+    processes: dict[str, ProcessConfig],  # with their defaults applied
+    settings: Settings,
+    zone_name: str,
+    revision: str,
+) -> dict[str, ResolvedProcess]:
+    """Every runnable name with its defaults filled once: each process, and each thread as a one-thread
+    process (a scheduled thread is both)."""
+    defaults = settings.defaults
+    resolved_threads = {
+        name: ResolvedThread(
+            name=name,
+            config=thread,
+            timeout=thread.timeout if thread.timeout is not None else defaults.timeout,
+            kill_grace=defaults.kill_grace,
+            max_log_size=defaults.max_log_size,
+        )
+        for name, thread in threads.items()
+    }
+    runnable = {name: _thread_as_process(thread, name, settings) for name, thread in threads.items()}
+    runnable.update(processes)
+    return {
+        name: ResolvedProcess(
+            name=name,
+            threads=tuple(resolved_threads[thread] for thread in process.threads),
+            on_failure=process.on_failure or defaults.on_failure,
+            overlap=process.overlap or defaults.overlap,
+            max_instances=process.max_instances,
+            timeout=process.timeout,
+            zone_name=zone_name,
+            revision=revision,
+        )
+        for name, process in runnable.items()
+    }
 
 
 def config_files(workspace: Workspace, extra: Mapping[Path, str] | None = None) -> list[Path]:

@@ -108,7 +108,9 @@ class NotifyEvent(StrEnum):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_enum_values=False, validate_default=True)
+    # frozen: a loaded config is never changed in place (a reload builds a new one), so a running chain keeps
+    # the definition it started with
+    model_config = ConfigDict(extra="forbid", use_enum_values=False, validate_default=True, frozen=True)
 
 
 class Retries(_Strict):

@@ -1,49 +1,39 @@
 """Running chains of threads in run folders (DESIGN §4). Knows nothing of schedules.
 
-`run_chain` runs a process now; the daemon may call `prepare_run`, `admit_run` and `execute_run` itself.
+`service.RunService` is the seam the CLI, the daemon and a web API use to start, select, load, cancel and reap
+runs; the other modules are its parts.
 """
 
-from taskctl.runner.chain import (
-    RunHooks,
-    ThreadPlan,
-    admit_run,
-    create_run_folder,
-    execute_run,
-    plan_chain,
-    prepare_run,
-    run_chain,
-    run_stamp,
-)
-from taskctl.runner.control import (
+from taskctl.runner.chain import RunHooks, ThreadPlan
+from taskctl.runner.overlap import ActiveRun, Admission, OverlapDecision, decide_overlap
+from taskctl.runner.process import CancelToken, StopReason, cancel_on_signals
+from taskctl.runner.service import (
     CancelOutcome,
-    cancel_run,
-    is_alive,
-    mark_interrupted,
-    reap_dead_runs,
-    resolve_run_id,
+    CancelResult,
+    CreatedRun,
+    LoadedRun,
+    RunRequest,
+    RunService,
+    open_service,
+    plan_run,
 )
-from taskctl.runner.overlap import Admission, OverlapDecision, decide_overlap
-from taskctl.runner.process import CancelToken, StopReason
 
 __all__ = [
+    "ActiveRun",
     "Admission",
     "CancelOutcome",
+    "CancelResult",
     "CancelToken",
+    "CreatedRun",
+    "LoadedRun",
     "OverlapDecision",
     "RunHooks",
+    "RunRequest",
+    "RunService",
     "StopReason",
     "ThreadPlan",
-    "admit_run",
-    "cancel_run",
-    "create_run_folder",
+    "cancel_on_signals",
     "decide_overlap",
-    "execute_run",
-    "is_alive",
-    "mark_interrupted",
-    "plan_chain",
-    "prepare_run",
-    "reap_dead_runs",
-    "resolve_run_id",
-    "run_chain",
-    "run_stamp",
+    "open_service",
+    "plan_run",
 ]

@@ -1,35 +1,32 @@
-"""Running one chain of threads in a run folder (DESIGN §4). Knows nothing of schedules.
+"""Executing one admitted run: its threads in series in its run folder (DESIGN §4). Knows nothing of
+schedules.
 
-`run_chain` = `prepare_run` (the folder and a first run.json) + `admit_run` (the overlap policy, atomically in
-the state DB) + `execute_run` (the threads, in series). The daemon can call the three steps itself.
+`run.json` is the record that must survive, so it is written first and the run index (a cache) after it, and
+only at the run's start, at each boundary between threads and at its end (plus, at most once a second, the
+progress a thread reports). A failed index write never stops or changes the run: it is retried once, reported
+once, and the next reader brings the index up to date from run.json.
 """
 
 from __future__ import annotations
 
 import contextlib
-import getpass
-import itertools
-import os
+import functools
 import shlex
 import shutil
-import socket
+import stat
 import sys
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
 from taskctl import inherited_env
 from taskctl.clock import SYSTEM_CLOCK, Clock
-from taskctl.config.loader import LoadedConfig
-from taskctl.config.models import OnFailure, Overlap, ProcessConfig, ThreadConfig, ThreadType
+from taskctl.config.loader import ResolvedProcess, ResolvedThread
+from taskctl.config.models import OnFailure, ThreadType
 from taskctl.runner.capture import LogCapture, LogOpener, LogWriteError, open_log
-from taskctl.runner.control import is_alive, mark_interrupted, process_start_ticks, signal_runner
-from taskctl.runner.overlap import Admission, OverlapDecision, decide_overlap
-from taskctl.runner.process import AttemptResult, CancelToken, StopReason, run_attempt
+from taskctl.runner.process import AttemptLimits, AttemptResult, CancelToken, StopReason, run_attempt
 from taskctl.runs import (
     CONSOLE_LOG,
     Progress,
@@ -37,14 +34,14 @@ from taskctl.runs import (
     RunStatus,
     ThreadRecord,
     ThreadStatus,
-    Trigger,
     write_run_json,
 )
-from taskctl.store import RunRow, Store
+from taskctl.store import IndexCorruptError, IndexUnavailableError, Store
+from taskctl.workspace import Workspace
 
-STAMP_FORMAT = "%Y-%m-%d_%H-%M-%S"
-PROGRESS_SAVE_INTERVAL = 1.0  # seconds between run.json updates for progress alone
+PROGRESS_SAVE_INTERVAL = 1.0  # seconds between records of progress alone
 _RUN_STATUS_OF = {ThreadStatus.TIMED_OUT: RunStatus.TIMED_OUT, ThreadStatus.CANCELLED: RunStatus.CANCELLED}
+_STOPPED_RUN_STATUS = {StopReason.CHAIN_TIMEOUT: RunStatus.TIMED_OUT, StopReason.TIMEOUT: RunStatus.TIMED_OUT}
 
 
 @dataclass(frozen=True)
@@ -58,6 +55,8 @@ class ThreadPlan:
     cwd: Path
     env: dict[str, str]  # what taskctl adds to the inherited environment
     timeout: float | None
+    kill_grace: float
+    max_log_size: int
     retries: int
     retry_delay: float
     retry_backoff: float
@@ -80,60 +79,36 @@ class ThreadPlan:
 
 
 @dataclass
-class RunSettings:
-    """What a run takes from the workspace settings."""
-
-    kill_grace: float = 10.0
-    max_log_size: int = 50 * 1024 * 1024
-
-
-@dataclass
 class RunHooks:
-    """Optional callbacks and seams: console echo for `--follow`; how logs are opened (tests fill disks)."""
+    """Optional callbacks and seams of a run's execution.
+
+    `echo` receives the console output as it is written (`run --follow`); `on_status` the record after each
+    recorded change; `on_warning` one sentence when the run index could not be updated; `open_log` opens the
+    log files (tests pass one that fills the disk).
+    """
 
     echo: Callable[[bytes], None] | None = None
-    open_log: LogOpener = open_log
     on_status: Callable[[RunRecord], None] | None = None
+    on_warning: Callable[[str], None] | None = None
+    open_log: LogOpener = open_log
 
 
-def run_stamp(moment: datetime, zone: ZoneInfo) -> str:
-    """The run folder name for a run starting at `moment`, in the workspace zone."""
-    return moment.astimezone(zone).strftime(STAMP_FORMAT)
-
-
-def create_run_folder(runs_dir: Path, stamp: str) -> Path:
-    """Make `runs_dir/stamp` (or `stamp-2`, `stamp-3`, ...): mkdir is atomic, so two runs never share one."""
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    for number in itertools.count(1):
-        folder = runs_dir / (stamp if number == 1 else f"{stamp}-{number}")
-        try:
-            folder.mkdir()
-        except FileExistsError:
-            continue
-        return folder
-    raise AssertionError("unreachable")
-
-
-def plan_chain(config: LoadedConfig, process: str, folder: Path, run_id: str) -> list[ThreadPlan]:
-    """How each thread of `process` would start in `folder` (nothing is created or run)."""
-    chain = config.runnable(process).threads
+def plan_chain(
+    workspace: Workspace, definition: ResolvedProcess, folder: Path, run_id: str
+) -> list[ThreadPlan]:
+    """How each thread of `definition` would start in `folder` (nothing is created or run)."""
+    count = len(definition.threads)
     return [
-        plan_thread(config, process, name, config.threads[name], folder, run_id, f"{index}/{len(chain)}")
-        for index, name in enumerate(chain, start=1)
+        plan_thread(workspace, definition.name, thread, folder, run_id, f"{index}/{count}")
+        for index, thread in enumerate(definition.threads, start=1)
     ]
 
 
 def plan_thread(
-    config: LoadedConfig,
-    process: str,
-    name: str,
-    thread: ThreadConfig,
-    folder: Path,
-    run_id: str,
-    step: str,
+    workspace: Workspace, process: str, resolved: ResolvedThread, folder: Path, run_id: str, step: str
 ) -> ThreadPlan:
     """The command line, environment and limits of one thread of a run."""
-    workspace = config.workspace
+    name, thread = resolved.name, resolved.config
     thread_dir = workspace.thread_dir(name)
     input_source = input_copy = None
     if thread.type is ThreadType.SCRAPING and thread.input:
@@ -172,7 +147,9 @@ def plan_thread(
         argv=argv,
         cwd=folder,
         env=env,
-        timeout=config.thread_timeout(name),
+        timeout=resolved.timeout,
+        kill_grace=resolved.kill_grace,
+        max_log_size=resolved.max_log_size,
         retries=thread.retries.count,
         retry_delay=thread.retries.delay,
         retry_backoff=thread.retries.backoff,
@@ -188,189 +165,117 @@ def _fill(text: str, values: dict[str, str]) -> str:
     return text
 
 
-def prepare_run(
-    config: LoadedConfig,
-    process: str,
-    trigger: Trigger = Trigger.MANUAL,
-    scheduled_for: datetime | None = None,
-    clock: Clock = SYSTEM_CLOCK,
-) -> RunRecord:
-    """Create the run folder and its first run.json (status `queued`). Raises NotFoundError for a bad name."""
-    chain = config.runnable(process)
-    started = clock.now()
-    folder = create_run_folder(
-        config.workspace.runs_dir(process), run_stamp(started, ZoneInfo(config.zone_name))
-    )
-    record = RunRecord(
-        id=f"{process}/{folder.name}",
-        process=process,
-        folder=folder,
-        trigger=trigger,
-        status=RunStatus.QUEUED,
-        started=started,
-        scheduled_for=scheduled_for,
-        config_revision=config.revision,
-        user=_user(),
-        host=socket.gethostname(),
-        threads=[ThreadRecord(name=name, log=f"{name}.log") for name in chain.threads],
-    )
-    _claim(record)
-    write_run_json(record)
-    return record
+def mark_started(record: RunRecord, clock: Clock) -> None:
+    """The run is admitted: it and its first thread are running (recorded by the caller's next write)."""
+    record.status = RunStatus.RUNNING
+    if record.threads:
+        _thread_starts(record.threads[0], clock)
 
 
-def _claim(record: RunRecord) -> None:
-    """Record this process as the run's runner: `cancel` signals it, and a dead pid means the run was lost.
-
-    A run prepared by `run --detach` is admitted and executed by another process, which must claim it before
-    its first save, or its run would look abandoned (and be marked interrupted) while it waits.
-    """
-    record.pid = os.getpid()
-    record.pid_start = process_start_ticks(record.pid)
+def _thread_starts(thread: ThreadRecord, clock: Clock) -> None:
+    thread.status = ThreadStatus.RUNNING
+    thread.started = clock.now()
 
 
-def admit_run(
-    store: Store,
-    record: RunRecord,
-    process: ProcessConfig,
-    clock: Clock = SYSTEM_CLOCK,
-    cancel: CancelToken | None = None,
-    force: bool = False,
-    poll: float = 0.2,
-) -> Admission:
-    """Apply the process's overlap policy to a prepared run, atomically against other runners.
+@dataclass
+class RunJournal:
+    """Records a run's changes: run.json first, then the index. See the module docstring."""
 
-    Returns START once the run may go (its status is then `running`), or SKIP (the run is recorded `skipped`).
-    QUEUE and REPLACE wait here until the runs in the way have finished (or `cancel` fires: SKIP).
-    """
-    policy = process.overlap or Overlap.SKIP
-    _claim(record)
-    signalled: set[str] = set()
-    waiting = False
-    while True:
-        with store.transaction():
-            active = [
-                row
-                for row in store.active(record.process)
-                if row.id != record.id and not _reap_if_dead(store, row, clock)
-            ]
-            if waiting:
-                # a waiting run waits for the running ones and for those queued before it
-                blockers = [
-                    r.id
-                    for r in active
-                    if r.status is RunStatus.RUNNING or (r.started, r.id) < (record.started, record.id)
-                ]
-                decision = OverlapDecision(Admission.START if not blockers else Admission.QUEUE, blockers)
-                if policy is Overlap.REPLACE and blockers:
-                    decision = OverlapDecision(Admission.REPLACE, blockers)
-            else:
-                decision = decide_overlap(policy, process.max_instances, [r.id for r in active], force)
-                if decision.admission is Admission.QUEUE and any(
-                    r.status is RunStatus.QUEUED for r in active
-                ):
-                    decision = OverlapDecision(Admission.SKIP, decision.blockers)  # at most one waiting
-            if decision.admission is Admission.START:
-                record.status = RunStatus.RUNNING
-                _save(store, record)
-                return Admission.START
-            if decision.admission is Admission.SKIP:
-                _end_unstarted(
-                    record,
-                    RunStatus.SKIPPED,
-                    f"skipped: {', '.join(decision.blockers)} still active (overlap: {policy})",
-                    clock,
-                )
-                _save(store, record)
-                return Admission.SKIP
-            if not waiting:
-                record.status = RunStatus.QUEUED
-                _save(store, record)
-                waiting = True
-        if decision.admission is Admission.REPLACE:
-            for blocker in decision.blockers:
-                row = store.get(blocker)
-                if blocker not in signalled and row is not None:
-                    signal_runner(store, row)
-                    signalled.add(blocker)
-        if cancel is not None:
-            if cancel.wait(poll):
-                _end_unstarted(
-                    record, RunStatus.CANCELLED, "cancelled while waiting for the runs ahead of it", clock
-                )
-                _save(store, record)
-                return Admission.SKIP
-        else:
-            time.sleep(poll)
+    record: RunRecord
+    store: Store | None
+    hooks: RunHooks
+    warned: list[str] = field(default_factory=list)
 
+    def save(self) -> None:
+        try:
+            write_run_json(self.record)
+        except OSError as exc:
+            if self.record.error is None:
+                self.record.error = f"cannot write run.json: {exc.strerror or exc}"
+            self._warn(f"cannot write {self.record.folder / 'run.json'}: {exc.strerror or exc}.")
+        self.save_index()
+        if self.hooks.on_status is not None:
+            self.hooks.on_status(self.record)
 
-def _end_unstarted(record: RunRecord, status: RunStatus, error: str, clock: Clock) -> None:
-    record.status = status
-    record.finished = clock.now()
-    record.error = error
-    for thread in record.threads:
-        thread.status = ThreadStatus.NOT_RUN
+    def save_index(self) -> None:
+        if self.store is None:
+            return
+        for attempt in range(2):
+            try:
+                self.store.save_run(self.record)
+                return
+            except IndexCorruptError as exc:
+                self._warn(str(exc))
+                return
+            except IndexUnavailableError as exc:
+                if attempt == 1:
+                    self._warn(
+                        f"{exc.message.rstrip('.')}; run.json keeps the run's record, and the next taskctl "
+                        "command brings the index up to date."
+                    )
 
-
-def _reap_if_dead(store: Store, row: RunRow, clock: Clock) -> bool:
-    """Mark a run whose runner died as interrupted; True if it was dead."""
-    if is_alive(row.pid, row.pid_start):
-        return False
-    mark_interrupted(store, row, clock)
-    return True
+    def _warn(self, message: str) -> None:
+        if self.warned:
+            return  # one sentence per run: the first failure says what the user needs to know
+        self.warned.append(message)
+        if self.hooks.on_warning is not None:
+            self.hooks.on_warning(message)
 
 
 def execute_run(
-    config: LoadedConfig,
+    workspace: Workspace,
+    definition: ResolvedProcess,
     record: RunRecord,
     store: Store | None = None,
     clock: Clock = SYSTEM_CLOCK,
     cancel: CancelToken | None = None,
     hooks: RunHooks | None = None,
 ) -> RunRecord:
-    """Run the threads of an admitted run in series; returns the finished record (also in run.json)."""
+    """Run the threads of an admitted run (`mark_started` done and recorded) in series; returns the finished
+    record (also in run.json). The run's status is the outcome of its first thread that did not succeed; a
+    cancel or the chain's timeout before any failure makes it cancelled or timed_out."""
     hooks = hooks or RunHooks()
     own_cancel = cancel is None
     cancel = cancel or CancelToken()
-    settings = RunSettings(
-        kill_grace=config.settings.defaults.kill_grace, max_log_size=config.settings.defaults.max_log_size
-    )
-    process = config.runnable(record.process)
-    plans = plan_chain(config, record.process, record.folder, record.id)
-    zone = ZoneInfo(config.zone_name)
-    chain_deadline = clock.monotonic() + process.timeout if process.timeout else None
-    on_failure = process.on_failure or OnFailure.STOP
-    record.status = RunStatus.RUNNING
-    _claim(record)  # saved with the first thread's start (or with the end, if the console cannot open)
+    journal = RunJournal(record, store, hooks)
+    plans = plan_chain(workspace, definition, record.folder, record.id)
+    zone = ZoneInfo(definition.zone_name)
+    chain_deadline = clock.monotonic() + definition.timeout if definition.timeout else None
     outcome: RunStatus | None = None
     try:
-        console = hooks.open_log(record.folder / CONSOLE_LOG, "ab")
-    except OSError as exc:
-        if own_cancel:
-            cancel.close()
-        return _finish(record, RunStatus.FAILED, f"cannot open {CONSOLE_LOG}: {exc}", store, clock, hooks)
-    try:
-        for plan, thread in zip(plans, record.threads, strict=True):
-            if outcome is not None and (
-                on_failure is OnFailure.STOP or cancel.is_set() or record.error is not None
-            ):
-                thread.status = ThreadStatus.NOT_RUN
-                continue
-            status = _run_thread(
-                plan, thread, record, console, zone, settings, chain_deadline, cancel, clock, store, hooks
-            )
-            if status is not ThreadStatus.SUCCEEDED and outcome is None:
-                outcome = _RUN_STATUS_OF.get(status, RunStatus.FAILED)
-            if cancel.reason is StopReason.CHAIN_TIMEOUT:
-                outcome = RunStatus.TIMED_OUT
-            elif cancel.reason is StopReason.CANCELLED:
-                outcome = RunStatus.CANCELLED
+        try:
+            console = hooks.open_log(record.folder / CONSOLE_LOG, "ab")
+        except OSError as exc:
+            record.error = f"cannot open {CONSOLE_LOG}: {exc}"
+            return _finish(journal, RunStatus.FAILED, clock)
+        try:
+            for index, (plan, thread) in enumerate(zip(plans, record.threads, strict=True)):
+                if thread.status is not ThreadStatus.RUNNING:
+                    _thread_starts(thread, clock)
+                status = _run_thread(
+                    plan, thread, record, console, zone, chain_deadline, cancel, clock, journal
+                )
+                if status is not ThreadStatus.SUCCEEDED and outcome is None:
+                    outcome = _RUN_STATUS_OF.get(status, RunStatus.FAILED)
+                if index + 1 == len(plans):
+                    break
+                if cancel.is_set():  # a cancel (or the chain's timeout) keeps the next threads from running
+                    reason = cancel.reason or StopReason.CANCELLED
+                    outcome = outcome or _STOPPED_RUN_STATUS.get(reason, RunStatus.CANCELLED)
+                    break
+                if outcome is not None and (
+                    definition.on_failure is OnFailure.STOP or record.error is not None
+                ):
+                    break  # a log that cannot be written stops the chain even with on_failure: continue
+                _thread_starts(record.threads[index + 1], clock)
+                journal.save()  # a boundary: this thread's end and the next one's start, in one write
+        finally:
+            with contextlib.suppress(OSError):
+                console.close()
+        return _finish(journal, outcome or RunStatus.SUCCEEDED, clock)
     finally:
-        with contextlib.suppress(OSError):
-            console.close()
         if own_cancel:
             cancel.close()
-    return _finish(record, outcome or RunStatus.SUCCEEDED, record.error, store, clock, hooks)
 
 
 def _run_thread(
@@ -379,66 +284,59 @@ def _run_thread(
     record: RunRecord,
     console: BinaryIO,
     zone: ZoneInfo,
-    settings: RunSettings,
     chain_deadline: float | None,
     cancel: CancelToken,
     clock: Clock,
-    store: Store | None,
-    hooks: RunHooks,
+    journal: RunJournal,
 ) -> ThreadStatus:
-    thread.status = ThreadStatus.RUNNING
-    thread.started = clock.now()
     started = clock.monotonic()
-    _save(store, record, hooks)
-    last_saved = [clock.monotonic()]
+    last_saved = [started]
 
     def on_progress(progress: Progress) -> None:
         thread.progress = progress
         if clock.monotonic() - last_saved[0] >= PROGRESS_SAVE_INTERVAL:
             last_saved[0] = clock.monotonic()
-            _save(store, record, hooks)
+            journal.save()
 
     def on_start(pid: int) -> None:
+        # Kept in memory and in progress records only: if the runner dies, its watcher stops this group, and
+        # the reaper finds what is left by the TASKCTL_RUN_ID it inherited (see `descendants`).
         record.child_pgid = pid
-        _save(store, record, hooks)
 
     try:
         capture = LogCapture(
             record.folder,
             plan.name,
             console,
-            settings.max_log_size,
+            plan.max_log_size,
             zone,
             clock,
-            opener=hooks.open_log,
+            opener=journal.hooks.open_log,
             on_progress=on_progress,
-            echo=hooks.echo,
+            echo=journal.hooks.echo,
         )
     except LogWriteError as exc:
         record.error = str(exc)
-        return _end_thread(thread, ThreadStatus.FAILED, str(exc), started, clock, store, record, hooks)
+        return _end_thread(thread, ThreadStatus.FAILED, str(exc), started, clock, record)
     status = ThreadStatus.FAILED
     try:
         problem = _check_before_start(plan, record.folder)
         if problem is not None:
             capture.note(problem)
-            return _end_thread(thread, ThreadStatus.FAILED, problem, started, clock, store, record, hooks)
+            return _end_thread(thread, ThreadStatus.FAILED, problem, started, clock, record)
         delay = plan.retry_delay
         for attempt in range(1, plan.retries + 2):
             thread.attempts = attempt
             if attempt > 1:
                 capture.note(f"attempt {attempt} of {plan.retries + 1} in {delay:g}s")
-                wait_until = clock.monotonic() + delay
-                if chain_deadline is not None and wait_until >= chain_deadline:
+                if chain_deadline is not None and clock.monotonic() + delay >= chain_deadline:
                     cancel.cancel(StopReason.CHAIN_TIMEOUT)
                 if cancel.wait(delay):
                     status = _stopped_status(cancel.reason)
                     break
                 delay *= plan.retry_backoff
-                _save(store, record, hooks)
             elif plan.retries:
                 capture.note(f"attempt 1 of {plan.retries + 1}")
-            deadline, reason = _deadline(plan.timeout, chain_deadline, clock)
             result = run_attempt(
                 plan.argv,
                 plan.cwd,
@@ -446,9 +344,8 @@ def _run_thread(
                 capture,
                 clock,
                 cancel,
-                deadline,
-                reason,
-                settings.kill_grace,
+                _limits(plan, chain_deadline, clock),
+                (record.id, plan.name),
                 on_start,
             )
             thread.exit_code, thread.signal = result.exit_code, result.signal
@@ -475,21 +372,22 @@ def _run_thread(
             record.error = record.error or str(exc)
             thread.error = thread.error or str(exc)
             status = ThreadStatus.FAILED
-    return _end_thread(thread, status, thread.error, started, clock, store, record, hooks)
+    return _end_thread(thread, status, thread.error, started, clock, record)
 
 
 def _check_before_start(plan: ThreadPlan, folder: Path) -> str | None:
     """A problem that appeared since the config was checked (a deleted script or input), else None."""
     if plan.script is not None:
         shown = f"threads/{plan.name}/{plan.script.name}"
-        if not plan.script.is_file():
-            return f"script {shown} does not exist (it was there when the config was checked); restore it"
         try:
-            compile(plan.script.read_bytes(), str(plan.script), "exec")
-        except SyntaxError as exc:
-            return f"{shown} is not a Python script (line {exc.lineno}: {exc.msg}); fix it or use 'command:'"
-        except (ValueError, OSError) as exc:
-            return f"{shown} is not a Python script ({exc}); fix it or use 'command:'"
+            info = plan.script.stat()
+        except OSError:
+            info = None
+        if info is None or not stat.S_ISREG(info.st_mode):
+            return f"script {shown} does not exist (it was there when the config was checked); restore it"
+        problem = _compile_problem(plan.script, info.st_mtime_ns, info.st_size)
+        if problem is not None:
+            return f"{shown} is not a Python script ({problem}); fix it or use 'command:'"
     if plan.input_source is not None and plan.input_copy is not None:
         try:
             shutil.copyfile(plan.input_source, plan.input_copy)
@@ -505,13 +403,24 @@ def _check_before_start(plan: ThreadPlan, folder: Path) -> str | None:
     return None
 
 
-def _deadline(
-    timeout: float | None, chain_deadline: float | None, clock: Clock
-) -> tuple[float | None, StopReason]:
-    own = clock.monotonic() + timeout if timeout else None
+@functools.lru_cache(maxsize=256)
+def _compile_problem(script: Path, mtime_ns: int, size: int) -> str | None:
+    """Why `script` does not compile, or None; remembered while the file is unchanged (a long-lived runner
+    starts the same scripts again and again)."""
+    try:
+        compile(script.read_bytes(), str(script), "exec")
+    except SyntaxError as exc:
+        return f"line {exc.lineno}: {exc.msg}"
+    except (ValueError, OSError) as exc:
+        return str(exc)
+    return None
+
+
+def _limits(plan: ThreadPlan, chain_deadline: float | None, clock: Clock) -> AttemptLimits:
+    own = clock.monotonic() + plan.timeout if plan.timeout else None
     if chain_deadline is not None and (own is None or chain_deadline < own):
-        return chain_deadline, StopReason.CHAIN_TIMEOUT
-    return own, StopReason.TIMEOUT
+        return AttemptLimits(chain_deadline, StopReason.CHAIN_TIMEOUT, plan.kill_grace)
+    return AttemptLimits(own, StopReason.TIMEOUT, plan.kill_grace)
 
 
 def _attempt_status(result: AttemptResult) -> ThreadStatus:
@@ -536,72 +445,23 @@ def _end_thread(
     error: str | None,
     started: float,
     clock: Clock,
-    store: Store | None,
     record: RunRecord,
-    hooks: RunHooks,
 ) -> ThreadStatus:
-    thread.status = status
     thread.error = error
-    record.child_pgid = None
-    thread.finished = clock.now()
     thread.duration = round(clock.monotonic() - started, 3)
-    _save(store, record, hooks)
+    thread.end(status, clock.now())
+    record.child_pgid = None
     return status
 
 
-def _finish(
-    record: RunRecord,
-    status: RunStatus,
-    error: str | None,
-    store: Store | None,
-    clock: Clock,
-    hooks: RunHooks,
-) -> RunRecord:
+def _finish(journal: RunJournal, status: RunStatus, clock: Clock) -> RunRecord:
+    record = journal.record
     record.status = status
-    record.error = error
     record.finished = clock.now()
+    record.child_pgid = None
     for thread in record.threads:
         if thread.status in (ThreadStatus.QUEUED, ThreadStatus.RUNNING):
             thread.status = ThreadStatus.NOT_RUN
-    _save(store, record, hooks)
+            thread.started = None
+    journal.save()
     return record
-
-
-def _save(store: Store | None, record: RunRecord, hooks: RunHooks | None = None) -> None:
-    """Record a state change in run.json and the index. A full disk must not break the run's bookkeeping."""
-    try:
-        write_run_json(record)
-    except OSError as exc:
-        if record.error is None:
-            record.error = f"cannot write run.json: {exc}"
-    if store is not None:
-        store.save_run(record)
-    if hooks is not None and hooks.on_status is not None:
-        hooks.on_status(record)
-
-
-def run_chain(
-    config: LoadedConfig,
-    process: str,
-    trigger: Trigger = Trigger.MANUAL,
-    scheduled_for: datetime | None = None,
-    clock: Clock = SYSTEM_CLOCK,
-    cancel: CancelToken | None = None,
-    store: Store | None = None,
-    force: bool = False,
-    hooks: RunHooks | None = None,
-) -> RunRecord:
-    """Run `process` (or a thread alone) now, in a new run folder, and return its finished record."""
-    record = prepare_run(config, process, trigger, scheduled_for, clock)
-    if store is not None:
-        admission = admit_run(store, record, config.runnable(process), clock, cancel, force)
-        if admission is Admission.SKIP:
-            return record
-    return execute_run(config, record, store, clock, cancel, hooks)
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return str(os.getuid())

@@ -1,7 +1,14 @@
 """One attempt of one thread: a subprocess in its own session, its output streamed, its whole group stopped.
 
-Stopping means SIGTERM to the process group, then SIGKILL after the grace period. The group is also cleaned
-up after the leader exits on its own, so a `sleep 1000 &` left in the background does not outlive the run.
+Stopping means SIGTERM to the process group (and to descendants that escaped it, see `descendants`), then
+SIGKILL after the grace period. The same happens when the leader exits on its own, so a `sleep 1000 &` left in
+the background does not outlive the run. The attempt ends when the leader has exited and nothing of it is
+left; output still held open by some process taskctl cannot attribute is read for `DRAIN` seconds more, no
+longer.
+
+The loop sleeps until the next event (output, the leader's exit through a pidfd, a cancel) or timer (deadline,
+kill time); every timer is used once, so a moment in the past never makes it spin. While the group empties
+after the leader's exit it is checked every `POLL` seconds, as there is no event for "group empty".
 """
 
 from __future__ import annotations
@@ -11,13 +18,18 @@ import os
 import selectors
 import signal
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
 from taskctl.clock import Clock
+from taskctl.runner import descendants
 from taskctl.runner.capture import CHUNK, LogCapture, LogWriteError
+
+POLL = 0.05  # seconds between checks of an emptying process group
+DRAIN = 0.5  # seconds output is still read once the thread's processes are gone
+KILL_WAIT = 5.0  # seconds to wait after SIGKILL for processes stuck in the kernel before giving up on them
 
 
 class StopReason(StrEnum):
@@ -75,6 +87,16 @@ class AttemptResult:
     error: str | None = None  # the process could not start, or its log could not be written
 
 
+@dataclass(frozen=True)
+class AttemptLimits:
+    """When an attempt is stopped: at `deadline` (monotonic) for `deadline_reason`, SIGKILL `grace` s
+    later."""
+
+    deadline: float | None
+    deadline_reason: StopReason
+    grace: float
+
+
 def run_attempt(
     argv: Sequence[str],
     cwd: Path,
@@ -82,119 +104,167 @@ def run_attempt(
     capture: LogCapture,
     clock: Clock,
     cancel: CancelToken,
-    deadline: float | None,
-    deadline_reason: StopReason,
-    grace: float,
+    limits: AttemptLimits,
+    owner: tuple[str, str],
     on_start: Callable[[int], None] | None = None,
 ) -> AttemptResult:
-    """Run `argv` until it ends, `deadline` (monotonic) passes or `cancel` fires; output goes to `capture`."""
+    """Run `argv` until it and what it started have ended, its deadline passes or `cancel` fires; output goes
+    to `capture`. `owner` is (run id, thread): how its escaped descendants are recognised."""
     try:
-        child = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            bufsize=0,
-        )
+        child = descendants.spawn(argv, cwd, env, limits.grace)
     except OSError as exc:
         return AttemptResult(error=f"cannot start '{argv[0]}': {exc.strerror or exc}")
-    assert child.stdout is not None
-    if on_start is not None:
-        on_start(child.pid)
-    group = child.pid
-    result = AttemptResult()
-    pipe = child.stdout.fileno()
-    _enlarge_pipe(pipe)
-    selector = selectors.DefaultSelector()
-    selector.register(pipe, selectors.EVENT_READ, "pipe")
-    selector.register(cancel.fileno(), selectors.EVENT_READ, "cancel")
-    pidfd: int | None = None
     try:
-        pidfd = os.pidfd_open(child.pid)
-        selector.register(pidfd, selectors.EVENT_READ, "exit")
-    except (AttributeError, OSError):
-        pidfd = None
-    leader_done = False
-    exited = False
-    pipe_open = True
-    group_gone = False
-    kill_at: float | None = None
-    killed = False
-    logging = True
-
-    def stop(reason: StopReason) -> None:
-        nonlocal kill_at
-        if result.stopped is None and not leader_done:
-            result.stopped = reason
-        if kill_at is None:
-            _signal_group(group, signal.SIGTERM)
-            kill_at = clock.monotonic() + grace
-
-    try:
-        while pipe_open or not leader_done or not (group_gone or killed):
-            now = clock.monotonic()
-            if cancel.is_set() and result.stopped is None and not leader_done:
-                capture.note(f"stopping: {cancel.reason}")
-                stop(cancel.reason or StopReason.CANCELLED)
-            if deadline is not None and now >= deadline and result.stopped is None and not leader_done:
-                capture.note(
-                    "timed out" if deadline_reason is StopReason.TIMEOUT else "the process timed out"
-                )
-                stop(deadline_reason)
-            if leader_done and not group_gone:
-                group_gone = not _group_exists(group)
-            if kill_at is not None and not killed and now >= kill_at and not group_gone:
-                _signal_group(group, signal.SIGKILL)
-                killed = True
-            if not pipe_open and leader_done and (group_gone or killed):
-                break
-            timeout = _next_wakeup(
-                now, deadline if result.stopped is None else None, kill_at if not killed else None
-            )
-            if pidfd is None or (leader_done and not group_gone):
-                timeout = 0.05 if timeout is None else min(timeout, 0.05)
-            if not pipe_open and leader_done and killed:
-                break
-            for key, _ in selector.select(timeout):
-                if key.data == "pipe":
-                    data = os.read(pipe, CHUNK)
-                    if not data:
-                        pipe_open = False
-                        selector.unregister(pipe)
-                    elif logging:
-                        try:
-                            capture.feed(data)
-                        except LogWriteError as exc:
-                            logging = False
-                            result.error = str(exc)
-                            stop(StopReason.LOG_ERROR)
-                else:
-                    selector.unregister(key.fd)
-                    exited = exited or key.data == "exit"
-            if not leader_done and (exited or pidfd is None) and child.poll() is not None:
-                leader_done = True
-                # anything left in the group (a `cmd &` in the background) goes too
-                if kill_at is None:
-                    group_gone = not _signal_group(group, signal.SIGTERM)
-                    if not group_gone:
-                        kill_at = clock.monotonic() + grace
+        if on_start is not None:
+            on_start(child.pid)
+        leftovers = descendants.Leftovers(child.pid, *owner)
+        return _Supervisor(child, leftovers, capture, clock, cancel, limits).run()
     finally:
-        selector.close()
-        if pidfd is not None:
-            os.close(pidfd)
-        child.stdout.close()
-        if child.poll() is None:
-            _signal_group(group, signal.SIGKILL)
-            child.wait()
-    code = child.returncode
-    if code is not None and code < 0:
-        result.signal = _signal_name(-code)
-    else:
-        result.exit_code = code
-    return result
+        descendants.release(child)
+
+
+class _Supervisor:
+    """The event loop of one attempt (see the module docstring)."""
+
+    def __init__(
+        self,
+        child: subprocess.Popen[bytes],
+        leftovers: descendants.Leftovers,
+        capture: LogCapture,
+        clock: Clock,
+        cancel: CancelToken,
+        limits: AttemptLimits,
+    ) -> None:
+        self.child = child
+        self.leftovers = leftovers
+        self.capture = capture
+        self.clock = clock
+        self.cancel = cancel
+        self.limits = limits
+        self.result = AttemptResult()
+        self.leader_done = False
+        self.pipe_open = True
+        self.logging = True
+        self.kill_at: float | None = None  # set by the first SIGTERM
+        self.killed = False
+        self.next_check = 0.0  # when to look at the emptying group again
+        self.gone_at: float | None = None  # when the group and its escaped descendants were found gone
+
+    def run(self) -> AttemptResult:
+        assert self.child.stdout is not None
+        pipe = self.child.stdout.fileno()
+        _enlarge_pipe(pipe)
+        selector = selectors.DefaultSelector()
+        selector.register(pipe, selectors.EVENT_READ, "pipe")
+        selector.register(self.cancel.fileno(), selectors.EVENT_READ, "cancel")
+        pidfd: int | None = None
+        try:
+            pidfd = os.pidfd_open(self.child.pid)
+            selector.register(pidfd, selectors.EVENT_READ, "exit")
+        except (AttributeError, OSError):
+            pidfd = None
+        try:
+            while True:
+                now = self.clock.monotonic()
+                self._apply_timers(now)
+                if self._finished(now):
+                    break
+                for key, _ in selector.select(self._timeout(now, poll_leader=pidfd is None)):
+                    if key.data == "pipe":
+                        self._read(pipe, selector)
+                    else:
+                        selector.unregister(key.fd)  # a cancel or an exit is seen once; then it is state
+                if not self.leader_done and self.child.poll() is not None:
+                    self._leader_exited()
+        finally:
+            selector.close()
+            if pidfd is not None:
+                os.close(pidfd)
+            self.child.stdout.close()
+            if self.child.poll() is None:
+                _signal_group(self.child.pid, signal.SIGKILL)
+                self.child.wait()
+        code = self.child.returncode
+        if code is not None and code < 0:
+            self.result.signal = _signal_name(-code)
+        else:
+            self.result.exit_code = code
+        return self.result
+
+    def _apply_timers(self, now: float) -> None:
+        if not self.leader_done and self.result.stopped is None:
+            if self.cancel.is_set():
+                self.capture.note(f"stopping: {self.cancel.reason}")
+                self._stop(self.cancel.reason or StopReason.CANCELLED, now)
+            elif self.limits.deadline is not None and now >= self.limits.deadline:
+                reason = self.limits.deadline_reason
+                self.capture.note("timed out" if reason is StopReason.TIMEOUT else "the process timed out")
+                self._stop(reason, now)
+        if self.kill_at is not None and not self.killed and now >= self.kill_at:
+            self.leftovers.stop(signal.SIGKILL)
+            self.killed = True
+        if self.leader_done and self.gone_at is None and now >= self.next_check:
+            if self.leftovers.remaining():
+                self.next_check = now + POLL
+            else:
+                self.gone_at = now
+
+    def _finished(self, now: float) -> bool:
+        if not self.leader_done:
+            return False
+        if self.gone_at is not None:
+            return not self.pipe_open or now >= self.gone_at + DRAIN
+        if self.killed and self.kill_at is not None and now >= self.kill_at + KILL_WAIT:
+            self.capture.note("processes of this thread survived SIGKILL; no longer waiting for them")
+            return True
+        return False
+
+    def _timeout(self, now: float, poll_leader: bool) -> float | None:
+        moments: list[float] = []
+        if not self.leader_done:
+            if self.result.stopped is None and self.limits.deadline is not None:
+                moments.append(self.limits.deadline)
+            if poll_leader:
+                moments.append(now + POLL)
+        if self.kill_at is not None and not self.killed:
+            moments.append(self.kill_at)
+        if self.leader_done:
+            if self.gone_at is None:
+                moments.append(self.next_check)
+                if self.killed and self.kill_at is not None:
+                    moments.append(self.kill_at + KILL_WAIT)
+            elif self.pipe_open:
+                moments.append(self.gone_at + DRAIN)
+        return max(0.0, min(moments) - now) if moments else None
+
+    def _stop(self, reason: StopReason, now: float) -> None:
+        self.result.stopped = reason
+        self._terminate(now)
+
+    def _terminate(self, now: float) -> None:
+        if self.kill_at is None:
+            self.leftovers.stop(signal.SIGTERM)
+            self.kill_at = now + self.limits.grace
+
+    def _leader_exited(self) -> None:
+        self.leader_done = True
+        now = self.clock.monotonic()
+        self._terminate(now)  # anything left in the group (a `cmd &` in the background) goes too
+        self.next_check = now
+
+    def _read(self, pipe: int, selector: selectors.BaseSelector) -> None:
+        data = os.read(pipe, CHUNK)
+        if not data:
+            self.pipe_open = False
+            selector.unregister(pipe)
+        elif self.logging:
+            try:
+                self.capture.feed(data)
+            except LogWriteError as exc:
+                self.logging = False
+                self.result.error = str(exc)
+                if not self.leader_done and self.result.stopped is None:
+                    self._stop(StopReason.LOG_ERROR, self.clock.monotonic())
 
 
 def _enlarge_pipe(fd: int) -> None:
@@ -207,48 +277,9 @@ def _enlarge_pipe(fd: int) -> None:
             fcntl.fcntl(fd, setter, CHUNK)
 
 
-def _next_wakeup(now: float, *moments: float | None) -> float | None:
-    pending = [m - now for m in moments if m is not None]
-    return max(0.0, min(pending)) if pending else None
-
-
-def _signal_group(group: int, signum: int) -> bool:
-    """Send `signum` to the process group; False if the group no longer exists."""
-    try:
+def _signal_group(group: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(group, signum)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _group_exists(group: int) -> bool:
-    """True while some process of the group is alive (zombies left to a non-reaping init do not count)."""
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return _has_live_member(group)
-
-
-def _has_live_member(group: int) -> bool:
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return True
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 2 and fields[2] == str(group) and fields[0] != "Z":
-            return True
-    return False
 
 
 def _signal_name(number: int) -> str:
@@ -256,3 +287,24 @@ def _signal_name(number: int) -> str:
         return signal.Signals(number).name
     except ValueError:
         return str(number)
+
+
+@contextlib.contextmanager
+def cancel_on_signals(
+    token: CancelToken, signums: Sequence[int] = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+) -> Iterator[list[int]]:
+    """While the block runs, these signals cancel `token` instead of ending the process; yields the list of
+    signals received. SIGHUP (a closed terminal, a dropped SSH session) is handled like SIGTERM, so the
+    threads are stopped and the run recorded rather than left running unsupervised. Main thread only."""
+    received: list[int] = []
+
+    def handler(signum: int, frame: object) -> None:
+        received.append(signum)
+        token.cancel()
+
+    previous = {signum: signal.signal(signum, handler) for signum in signums}
+    try:
+        yield received
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)

@@ -1,0 +1,678 @@
+"""The run service: the one seam through which the CLI, the daemon, a web API and a multi-host executor start,
+select, load, cancel and reap runs.
+
+Creating a run is one step a crash cannot split. SQLite and the file system cannot commit together, so the
+order is chosen so that every crash leaves something the next reader repairs:
+
+1. one write transaction decides admission (the overlap policy), picks a free id and inserts the index row
+   with this process as its runner; the daemon's slot claim is that same insert (a unique
+   `(process, scheduled_for)`), and `within=` adds its own statements to the transaction;
+2. then the run folder and run.json are written.
+
+A crash before 1 commits leaves nothing. A crash after it leaves a row whose runner is dead: the reaper (any
+reader, the daemon at start) stops what is left of the run, marks it interrupted and writes its run.json,
+creating the folder if need be. From then on run.json is the record and the index follows it; where they
+disagree, run.json wins.
+
+A `RunService` holds a `Store`, so it belongs to one thread, like the store: open one per thread.
+
+How the daemon uses it: at start, `reap()` (runs left running by a dead daemon become interrupted, what is
+left of their processes is stopped); per due slot, `create(definition, RunRequest(trigger, scheduled_for,
+owner=RunOwner.DAEMON))` (SlotTakenError: the slot already has its run), `within=` to advance its cursor in
+the same transaction, `record_missed` for a slot that will not run; a START goes to a worker thread, which
+opens its own service and calls `execute`; a QUEUE or REPLACE run stays in memory and is decided again with
+`admit` when a run of its process ends (after `request_stop` of the blockers for REPLACE); `cancel_requests`
+tells which of its runs `taskctl cancel` asked to stop, and `CancelToken.cancel()` stops one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import signal
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from taskctl.clock import SYSTEM_CLOCK, Clock
+from taskctl.config.loader import ResolvedProcess
+from taskctl.errors import NotFoundError, TaskctlError, UsageError, closest, not_found
+from taskctl.runner.chain import RunHooks, ThreadPlan, execute_run, mark_started, plan_chain
+from taskctl.runner.control import is_alive, own_start_ticks, this_host
+from taskctl.runner.descendants import stop_run_processes
+from taskctl.runner.overlap import ActiveRun, Admission, OverlapDecision, decide_overlap
+from taskctl.runner.process import CancelToken
+from taskctl.runs import (
+    RunFields,
+    RunId,
+    RunJsonError,
+    RunOwner,
+    RunRecord,
+    RunStatus,
+    ThreadRecord,
+    ThreadStatus,
+    Trigger,
+    read_run_json,
+    run_stamp,
+    write_run_json,
+)
+from taskctl.store import (
+    IndexCorruptError,
+    IndexUnavailableError,
+    RebuildReport,
+    RunRow,
+    Store,
+    Transaction,
+    move_aside,
+    open_index,
+)
+from taskctl.workspace import Workspace
+
+CANCEL_POLL = 0.05  # seconds between looks at a run being cancelled
+QUEUE_POLL = 0.2  # seconds between admission decisions of a run waiting in a `taskctl run`
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Who asks for a run, and why."""
+
+    trigger: Trigger = Trigger.MANUAL
+    scheduled_for: datetime | None = None  # the slot (aware UTC); one slot, one run
+    owner: RunOwner = RunOwner.CLI
+    force: bool = False  # start whatever the overlap policy says
+
+
+@dataclass(frozen=True)
+class CreatedRun:
+    """A run just created: its record (as in run.json) and the admission decided in the same transaction.
+
+    START: it is running (execute it); QUEUE or REPLACE: it is queued (decide again with `admit`); SKIP: it
+    has been recorded as skipped.
+    """
+
+    record: RunRecord
+    decision: OverlapDecision
+
+
+class CancelOutcome(StrEnum):
+    CANCELLED = "cancelled"  # the runner stopped it and recorded it
+    REQUESTED = "requested"  # the runner was asked and is still stopping it
+    INTERRUPTED = "interrupted"  # the runner was gone: the run is now marked interrupted
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    run_id: RunId
+    outcome: CancelOutcome
+    status: RunStatus
+
+
+@dataclass(frozen=True)
+class LoadedRun:
+    """A run as `show` and `logs` read it: run.json, or what the index knows when run.json cannot be read."""
+
+    record: RunRecord
+    problem: str | None = None  # why run.json was not used
+
+
+class RunService:
+    """Starting, selecting, loading, cancelling and reaping the runs of one workspace, for one thread."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        store: Store,
+        clock: Clock = SYSTEM_CLOCK,
+        on_warning: Callable[[str], None] | None = None,
+    ) -> None:
+        self.workspace = workspace
+        self.store = store
+        self.clock = clock
+        self.on_warning = on_warning
+
+    # -- starting ------------------------------------------------------------------------------------
+
+    def create(
+        self,
+        definition: ResolvedProcess,
+        request: RunRequest,
+        within: Callable[[Transaction], None] | None = None,
+    ) -> CreatedRun:
+        """Create a run: index row, run folder and run.json, as one step (see the module docstring).
+
+        Raises SlotTakenError when `request.scheduled_for` already has its run, IndexUnavailableError when the
+        index cannot be written (nothing is created then).
+        """
+        created = self._insert(definition, request, within, give_way_to_stale=True)
+        if created is None:  # a run in the way needs reaping: outside the transaction, as that takes time
+            self.reap(definition.name)
+            created = self._insert(definition, request, within, give_way_to_stale=False)
+        assert created is not None
+        record, decision = created
+        try:
+            record.folder.mkdir(parents=True, exist_ok=True)
+            write_run_json(record)
+        except OSError as exc:
+            error = f"cannot create the run folder {self.workspace.relative(record.folder)}/: {exc.strerror}"
+            _end_unstarted(record, RunStatus.FAILED, error, self.clock.now())
+            with contextlib.suppress(IndexUnavailableError):
+                self.store.save_run(record)
+            raise TaskctlError(f"{error}.") from None
+        return CreatedRun(record, decision)
+
+    def _insert(
+        self,
+        definition: ResolvedProcess,
+        request: RunRequest,
+        within: Callable[[Transaction], None] | None,
+        give_way_to_stale: bool,
+    ) -> tuple[RunRecord, OverlapDecision] | None:
+        """The creating transaction: decide admission, insert the row. None (nothing written) if an active run
+        must be reaped first and `give_way_to_stale`."""
+        started = self.clock.now()
+        with self.store.transaction() as tx:
+            active = tx.active(definition.name)
+            if give_way_to_stale and any(self._stale(row) for row in active):
+                return None
+            run_id = self._free_id(tx, definition.name, run_stamp(started, ZoneInfo(definition.zone_name)))
+            runs = [ActiveRun(row.id, row.status) for row in active]
+            decision = decide_overlap(definition.overlap, definition.max_instances, runs, request.force)
+            record = self._new_record(definition, request, run_id, started)
+            if decision.admission is Admission.START:
+                mark_started(record, self.clock)
+            elif decision.admission is Admission.SKIP:
+                blockers = ", ".join(decision.blockers)
+                message = f"skipped: {blockers} still active (overlap: {definition.overlap})"
+                _end_unstarted(record, RunStatus.SKIPPED, message, started)
+            tx.insert_run(RunRow.of(record))
+            if within is not None:
+                within(tx)
+        return record, decision
+
+    def _stale(self, row: RunRow) -> bool:
+        """True if the reaper would change this active row (its runner died, or its run.json has finished)."""
+        if not row.has_folder or (row.host and row.host != this_host()):
+            return False
+        if not is_alive(row.pid, row.pid_start):
+            return True
+        record = _read_or_none(self.workspace.run_folder(row.id))
+        return record is not None and record.status.finished
+
+    def _free_id(self, tx: Transaction, process: str, stamp: str) -> RunId:
+        """The first id of this second after those the index has, whose folder does not exist either."""
+        number = tx.highest_number(process, stamp) + 1
+        while True:
+            run_id = RunId.of(process, stamp if number == 1 else f"{stamp}-{number}")
+            if not self.workspace.run_folder(run_id).exists():
+                return run_id
+            number += 1
+
+    def _new_record(
+        self, definition: ResolvedProcess, request: RunRequest, run_id: RunId, started: datetime
+    ) -> RunRecord:
+        pid, pid_start = own_start_ticks()
+        return RunRecord(
+            id=run_id,
+            process=definition.name,
+            folder=self.workspace.run_folder(run_id),
+            trigger=request.trigger,
+            status=RunStatus.QUEUED,
+            started=started,
+            scheduled_for=request.scheduled_for,
+            config_revision=definition.revision,
+            user=_user(),
+            host=this_host(),
+            owner=request.owner,
+            pid=pid,
+            pid_start=pid_start,
+            threads=[ThreadRecord(name=t.name, log=f"{t.name}.log") for t in definition.threads],
+        )
+
+    def record_missed(
+        self,
+        process: str,
+        scheduled_for: datetime,
+        zone_name: str,
+        reason: str = "missed",
+        trigger: Trigger = Trigger.SCHEDULE,
+        within: Callable[[Transaction], None] | None = None,
+    ) -> RunId:
+        """Record a schedule slot that will never run as a `skipped` index row without a run folder.
+
+        It claims the slot like a run would (SlotTakenError if the slot has its run already).
+        """
+        run_id = RunId.of(process, f"{run_stamp(scheduled_for, ZoneInfo(zone_name))}-{reason}")
+        row = RunRow(
+            id=run_id,
+            process=process,
+            trigger=trigger,
+            status=RunStatus.SKIPPED,
+            started=scheduled_for,
+            scheduled_for=scheduled_for,
+            finished=scheduled_for,
+            host=this_host(),
+            owner=RunOwner.DAEMON,
+            error=reason,
+            has_folder=False,
+        )
+        with self.store.transaction() as tx:
+            tx.insert_run(row)
+            if within is not None:
+                within(tx)
+        return run_id
+
+    def admit(self, record: RunRecord, definition: ResolvedProcess) -> OverlapDecision:
+        """Decide again for a queued run, without waiting. On START it is running (recorded), on SKIP it has
+        ended (it was cancelled or reaped meanwhile: `record.status` says which)."""
+        self.reap(record.process)  # a run ahead whose runner died must not keep this one waiting
+        with self.store.transaction() as tx:
+            row = tx.get(record.id)
+            if row is None or row.status is not RunStatus.QUEUED or row.cancel_requested:
+                ended = None if row is None or row.status is RunStatus.QUEUED else row.status
+                decision = OverlapDecision(Admission.SKIP)
+            else:
+                ended = None
+                active = [ActiveRun(r.id, r.status) for r in tx.active(record.process)]
+                decision = decide_overlap(
+                    definition.overlap, definition.max_instances, active, waiting=record.id
+                )
+                if decision.admission is Admission.START:
+                    mark_started(record, self.clock)
+                    tx.save_run(record)
+        if decision.admission is Admission.START:
+            self._write(record)
+        elif decision.admission is Admission.SKIP:
+            if ended is not None:
+                record.status = ended
+            else:
+                self._end_waiting(
+                    record, RunStatus.CANCELLED, "cancelled while waiting for the runs ahead of it"
+                )
+        return decision
+
+    def wait_for_admission(
+        self, created: CreatedRun, definition: ResolvedProcess, cancel: CancelToken, poll: float = QUEUE_POLL
+    ) -> bool:
+        """Wait (outside any transaction) until a queued run may start; True once it runs, False if it was
+        cancelled while waiting (then recorded so). REPLACE asks the runs in the way to stop, once each."""
+        decision = created.decision
+        asked: set[str] = set()
+        while decision.admission in (Admission.QUEUE, Admission.REPLACE):
+            if decision.admission is Admission.REPLACE:
+                for blocker in decision.blockers:
+                    if blocker not in asked:
+                        asked.add(blocker)
+                        row = self.store.get(blocker)
+                        if row is not None and not row.status.finished:
+                            self.request_stop(row)
+            if cancel.wait(poll):
+                self._end_waiting(
+                    created.record, RunStatus.CANCELLED, "cancelled while waiting for the runs ahead of it"
+                )
+                return False
+            decision = self.admit(created.record, definition)
+        return decision.admission is Admission.START
+
+    def execute(
+        self,
+        definition: ResolvedProcess,
+        record: RunRecord,
+        cancel: CancelToken | None = None,
+        hooks: RunHooks | None = None,
+    ) -> RunRecord:
+        """Run the threads of a started run; returns the finished record."""
+        return execute_run(self.workspace, definition, record, self.store, self.clock, cancel, hooks)
+
+    def run(
+        self,
+        definition: ResolvedProcess,
+        request: RunRequest | None = None,
+        cancel: CancelToken | None = None,
+        hooks: RunHooks | None = None,
+        on_created: Callable[[RunRecord], None] | None = None,
+    ) -> RunRecord:
+        """Create, admit (waiting if the policy says queue or replace) and execute a run; the finished
+        record."""
+        created = self.create(definition, request or RunRequest())
+        if on_created is not None:
+            on_created(created.record)
+        if created.decision.admission is Admission.SKIP:
+            return created.record
+        if created.decision.admission is not Admission.START:
+            own_cancel = cancel is None
+            token = cancel or CancelToken()
+            try:
+                if not self.wait_for_admission(created, definition, token):
+                    return created.record
+            finally:
+                if own_cancel:
+                    token.close()
+        return self.execute(definition, created.record, cancel, hooks)
+
+    # -- selecting and loading ------------------------------------------------------------------------
+
+    def resolve(self, text: str, latest_for_name: bool = False) -> RunId:
+        """The run id meant by `text`: an exact id, a unique prefix, or `NAME@latest` (or a bare NAME, with
+        `latest_for_name`). Raises NotFoundError (naming the closest process) or UsageError (ambiguous)."""
+        text = text.strip().rstrip("/")
+        if latest_for_name and "/" not in text and "@" not in text and self.store.latest_id(text):
+            text = f"{text}@latest"
+        if text.endswith("@latest"):
+            process = text.removesuffix("@latest")
+            latest = self.store.latest_id(process)
+            if latest is None:
+                raise self._unknown_process(process)
+            return latest
+        exact = RunId.parse(text)
+        if exact is not None and (
+            self.store.get(exact) is not None or self.workspace.run_folder(exact).is_dir()
+        ):
+            return exact
+        matches = self.store.ids_with_prefix(text, limit=11)
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            shown = "\n  ".join(matches[:10]) + ("\n  ..." if len(matches) > 10 else "")
+            raise UsageError(f"'{text}' matches several runs; give more of the id:\n  {shown}")
+        process = text.split("/", 1)[0]
+        if "/" in text and process in self.store.processes():
+            raise not_found("run", text, [r.id for r in self.store.runs(process, limit=200)])
+        raise self._unknown_process(process, run_text=text)
+
+    def _unknown_process(self, process: str, run_text: str | None = None) -> NotFoundError:
+        known = set(self.store.processes())
+        if self.workspace.process_dir.is_dir():
+            known.update(p.name for p in self.workspace.process_dir.iterdir() if p.is_dir())
+        hint = closest(process, known)
+        what = f"run '{run_text}'" if run_text else f"run of '{process}'"
+        if hint:
+            return NotFoundError(f"no {what}; did you mean '{hint}'?")
+        if known:
+            return NotFoundError(f"no {what}; processes with runs: {', '.join(sorted(known)[:8])}.")
+        return NotFoundError(f"no {what}: nothing has run in this workspace yet.")
+
+    def check_process(self, name: str, known: Callable[[], Iterable[str]] = tuple) -> None:
+        """Raise NotFoundError unless `name` has runs or is among `known()` (the configured names)."""
+        names = set(self.store.processes())
+        if name in names:
+            return
+        names.update(known())
+        if name not in names:
+            raise not_found("process", name, names)
+
+    def history(
+        self,
+        process: str | None = None,
+        statuses: Sequence[RunStatus] = (),
+        since: datetime | None = None,
+        limit: int | None = 20,
+        known: Callable[[], Iterable[str]] = tuple,
+    ) -> list[RunRow]:
+        """The newest runs first (after bringing the index up to date with the runs on this host)."""
+        if process is not None:
+            self.check_process(process, known)
+        self.reap()
+        return self.store.runs(process, statuses, since, limit)
+
+    def select(
+        self,
+        targets: Sequence[str],
+        latest: bool = False,
+        since: datetime | None = None,
+        since_text: str = "",
+        allow_running: bool = True,
+        known: Callable[[], Iterable[str]] = tuple,
+    ) -> list[RunId]:
+        """The runs named by `targets` (ids, prefixes, NAME@latest), or by one process NAME with `latest` or
+        `since`, oldest first. Unless `allow_running`, a run still active is an error."""
+        if latest and since is not None:
+            raise UsageError("--latest and --since choose runs in different ways; give one of them.")
+        self.reap()
+        if latest or since is not None:
+            if len(targets) != 1 or "/" in targets[0] or "@" in targets[0]:
+                raise UsageError("--latest and --since take one process NAME, not run ids.")
+            name = targets[0]
+            self.check_process(name, known)
+            rows = self.store.runs(name, since=since, limit=1 if latest else None)
+            if not rows:
+                raise TaskctlError(
+                    f"process '{name}' has no runs{f' since {since_text} ago' if since else ''}."
+                )
+            run_ids = [row.id for row in reversed(rows)]
+        else:
+            bare = len(targets) == 1 and "/" not in targets[0] and "@" not in targets[0]
+            if bare and self.store.latest_id(targets[0]) is not None:
+                raise UsageError(
+                    f"'{targets[0]}' is a process; add --latest or --since 7d to choose which of its runs."
+                )
+            run_ids = list(dict.fromkeys(self.resolve(t) for t in targets))
+        if not allow_running:
+            for run_id in run_ids:
+                row = self.store.get(run_id)
+                if row is not None and not row.status.finished:
+                    raise TaskctlError(
+                        f"run {run_id} is still {row.status}; "
+                        "wait for it, cancel it, or pass --allow-running."
+                    )
+        return run_ids
+
+    def load(self, text: str, latest_for_name: bool = False) -> LoadedRun:
+        """The run meant by `text` (see `resolve`), from its run.json; if that cannot be read, what the index
+        knows, with the reason."""
+        self.reap()
+        run_id = self.resolve(text, latest_for_name)
+        folder = self.workspace.run_folder(run_id)
+        row = self.store.get(run_id)
+        if row is not None and not row.has_folder:
+            return LoadedRun(_record_of(row, folder))
+        try:
+            return LoadedRun(read_run_json(folder))
+        except RunJsonError as exc:
+            if row is None:
+                raise TaskctlError(
+                    f"{exc}; the run's record is lost (the run index does not know it either): "
+                    "restore the file from a backup or remove the run folder."
+                ) from None
+            return LoadedRun(_record_of(row, folder), problem=str(exc))
+
+    # -- cancelling ----------------------------------------------------------------------------------
+
+    def request_stop(self, row: RunRow) -> bool:
+        """Ask the runner of an active run to stop it; False if that runner is gone.
+
+        A daemon's run is asked through `cancel_requested`, which the daemon polls; a `taskctl run` gets
+        SIGTERM. A runner on another host can only be asked through the index.
+        """
+        self.store.request_cancel(row.id)
+        if row.host and row.host != this_host():
+            return True
+        if not is_alive(row.pid, row.pid_start):
+            return False
+        if row.owner is RunOwner.DAEMON or row.pid == os.getpid():
+            return True  # it polls cancel_requested (and a runner never signals itself)
+        assert row.pid is not None
+        try:
+            os.kill(row.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def cancel(self, run_id: RunId, wait: float = 15.0) -> CancelResult:
+        """Stop a queued or running run: ask its runner, and wait up to `wait` seconds for it to record the
+        end."""
+        row = self.store.get(run_id)
+        if row is None:
+            raise NotFoundError(f"no run with id '{run_id}'.")
+        if row.status.finished:
+            raise TaskctlError(f"run {run_id} already finished ({row.status}); there is nothing to cancel.")
+        if not self.request_stop(row):
+            self._interrupt(row)
+            return CancelResult(run_id, CancelOutcome.INTERRUPTED, RunStatus.INTERRUPTED)
+        end = time.monotonic() + wait
+        while time.monotonic() < end:
+            status = self._current_status(row)
+            if status.finished:
+                return CancelResult(run_id, CancelOutcome.CANCELLED, status)
+            time.sleep(CANCEL_POLL)
+        return CancelResult(run_id, CancelOutcome.REQUESTED, row.status)
+
+    def cancel_requests(self, run_ids: Iterable[str]) -> set[RunId]:
+        """Which of `run_ids` were asked to stop (the daemon polls this for its runs)."""
+        return self.store.cancel_requested(run_ids)
+
+    def _current_status(self, row: RunRow) -> RunStatus:
+        """run.json's status if it can be read (it is written first), else the index's."""
+        try:
+            return read_run_json(self.workspace.run_folder(row.id)).status
+        except RunJsonError:
+            current = self.store.get(row.id)
+            return row.status if current is None else current.status
+
+    # -- reaping -------------------------------------------------------------------------------------
+
+    def reap(self, process: str | None = None) -> list[RunId]:
+        """Bring the index up to date with the active runs recorded on this host; returns the ids changed.
+
+        A run whose run.json has finished is copied from it (run.json wins). A run whose runner has died is
+        marked interrupted, after what is left of its processes has been stopped. Runs of other hosts are left
+        to their own hosts. Best effort: when the index cannot be written, readers still read it.
+        """
+        changed: list[RunId] = []
+        if self.store.read_only:
+            return changed
+        try:
+            for row in self.store.active(process):
+                if not self._stale(row):
+                    continue
+                record = _read_or_none(self.workspace.run_folder(row.id))
+                if record is not None and record.status.finished:
+                    self.store.save_run(record)
+                else:
+                    self._interrupt(row, record)
+                changed.append(row.id)
+        except IndexUnavailableError:
+            pass
+        return changed
+
+    def _interrupt(self, row: RunRow, record: RunRecord | None = None) -> None:
+        """Record that a run's runner died before finishing it, in run.json (if it can be) and the index."""
+        stop_run_processes(row.id, row.child_pgid)
+        folder = self.workspace.run_folder(row.id)
+        record = record or _read_or_none(folder)
+        now = self.clock.now()
+        error = f"the runner (pid {row.pid}) stopped before the run finished"
+        if record is not None and record.status.finished:
+            self.store.save_run(record)
+            return
+        if record is None and (folder / "run.json").exists():
+            self.store.set_status(row.id, RunStatus.INTERRUPTED, now, error)  # unreadable: leave the file be
+            return
+        record = record or _record_of(row, folder)
+        record.status = RunStatus.INTERRUPTED
+        record.finished = now
+        record.error = error
+        record.child_pgid = None
+        for thread in record.threads:
+            if thread.status is ThreadStatus.RUNNING:
+                thread.end(ThreadStatus.INTERRUPTED, now)
+            elif thread.status is ThreadStatus.QUEUED:
+                thread.status = ThreadStatus.NOT_RUN
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            write_run_json(record)
+        except OSError:
+            self.store.set_status(row.id, RunStatus.INTERRUPTED, now, error)
+            return
+        self.store.save_run(record)
+
+    # -- recording -----------------------------------------------------------------------------------
+
+    def _end_waiting(self, record: RunRecord, status: RunStatus, error: str) -> None:
+        _end_unstarted(record, status, error, self.clock.now())
+        self._write(record)
+        try:
+            self.store.save_run(record)
+        except IndexUnavailableError as exc:
+            self._warn(exc.message)
+
+    def _write(self, record: RunRecord) -> None:
+        try:
+            write_run_json(record)
+        except OSError as exc:
+            self._warn(f"cannot write {record.folder / 'run.json'}: {exc.strerror or exc}.")
+
+    def _warn(self, message: str) -> None:
+        if self.on_warning is not None:
+            self.on_warning(message)
+
+
+def rebuild_index(workspace: Workspace, clock: Clock = SYSTEM_CLOCK) -> RebuildReport:
+    """Recreate the run index from the run folders; a damaged index is first moved aside to
+    `state.db.corrupt-<stamp>`."""
+    moved: Path | None = None
+    try:
+        store = Store(workspace.state_db, label=workspace.relative(workspace.state_db))
+    except IndexCorruptError:
+        moved = move_aside(workspace.state_db, clock.now().strftime("%Y%m%d-%H%M%S"))
+        store = Store(workspace.state_db, label=workspace.relative(workspace.state_db))
+    with store:
+        report = store.rebuild(workspace.process_dir)
+    report.moved_aside = moved
+    return report
+
+
+def plan_run(
+    workspace: Workspace, definition: ResolvedProcess, clock: Clock = SYSTEM_CLOCK
+) -> list[ThreadPlan]:
+    """How each thread of a run of `definition` would start if it began now (nothing is created)."""
+    stamp = run_stamp(clock.now(), ZoneInfo(definition.zone_name))
+    run_id = RunId.of(definition.name, stamp)
+    return plan_chain(workspace, definition, workspace.run_folder(run_id), run_id)
+
+
+@contextmanager
+def open_service(
+    workspace: Workspace,
+    clock: Clock = SYSTEM_CLOCK,
+    read_only: bool = False,
+    on_warning: Callable[[str], None] | None = None,
+) -> Iterator[RunService]:
+    """A run service over the workspace's index, for this thread. `read_only` (commands that only read): when
+    the index cannot be written, read it anyway (or an in-memory copy rebuilt from the run folders)."""
+    with open_index(workspace, read_only_fallback=read_only) as store:
+        yield RunService(workspace, store, clock, on_warning)
+
+
+def _end_unstarted(record: RunRecord, status: RunStatus, error: str, moment: datetime) -> None:
+    record.status = status
+    record.finished = moment
+    record.error = error
+    for thread in record.threads:
+        thread.status = ThreadStatus.NOT_RUN
+        thread.started = None
+
+
+def _read_or_none(folder: Path) -> RunRecord | None:
+    try:
+        return read_run_json(folder)
+    except RunJsonError:
+        return None
+
+
+def _record_of(row: RunRow, folder: Path) -> RunRecord:
+    """A record holding what the index knows of a run (no threads)."""
+    values = {item.name: getattr(row, item.name) for item in fields(RunFields)}
+    return RunRecord(**values, folder=folder)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
