@@ -1,8 +1,8 @@
 """Schedule phrases and cron -> next fire times. Pure functions of (schedule, zone, moment).
 
-Forms: 5-field cron (read by croniter, with its `L`, `W`, `#` and `?`) and `@` macros, `every N unit`, `hourly`, `daily [at HH:MM]`,
-`weekdays|weekends|<weekday> at HH:MM`, one-shot `YYYY-MM-DD HH:MM[:SS][offset]`, and the mappings
-`{cron: ...}`, `{every: ...}`, `{at: ...}`.
+Forms: 5-field cron (read by croniter, with its `L`, `W`, `#` and `?`) and `@` macros, `every N unit`,
+`hourly`, `daily [at HH:MM]`, `weekdays|weekends|<weekday> at HH:MM`, one-shot
+`YYYY-MM-DD HH:MM[:SS][offset]`, and the mappings `{cron: ...}`, `{every: ...}`, `{at: ...}`.
 
 Time rules (cronie's DST semantics): cron and phrases are evaluated on the wall clock of `zone`.
 A *fixed-time* cron (neither minute nor hour starts with `*`) whose slot falls in a skipped stretch runs
@@ -753,17 +753,15 @@ def last_fires_between(
     schedule: Schedule, zone: ZoneInfo, start: datetime, end: datetime, limit: int
 ) -> list[Fire]:
     """The last `limit` fires in (start, end], oldest first, without walking the fires before them."""
-    total = count_fires_between(schedule, zone, start, end)
-    if total <= limit:
-        return list(fires_between(schedule, zone, start, end))
+    _require_aware(start)
+    _require_aware(end)
     start, end = start.astimezone(UTC), end.astimezone(UTC)
-    # Guess a window holding `limit` fires from the average rate, and widen it until it does.
-    window = (end - start) * (limit / total) * 1.25 + timedelta(seconds=1)
-    while True:
+    window = timedelta(minutes=limit)
+    while True:  # widen a window back from `end` until it holds `limit` fires (counting is cheap)
         begin = max(start, end - window)
         if begin == start or count_fires_between(schedule, zone, begin, end) >= limit:
             return list(fires_between(schedule, zone, begin, end))[-limit:]
-        window *= 2
+        window *= 4
 
 
 def _last_fire_in(schedule: Schedule, zone: ZoneInfo, start: datetime, end: datetime) -> Fire | None:
@@ -843,30 +841,24 @@ def _count_walls(rule: _Cron, low: datetime, high: datetime) -> int:
     """How many slots of `rule` have a wall time in (low, high] (aware datetimes read as naive walls)."""
     if high <= low:
         return 0
-    low_day, high_day = low.date(), high.date()
+    low_day, high_day = low.toordinal(), high.toordinal()
     low_second = low.hour * 3600 + low.minute * 60 + low.second + low.microsecond / 1e6
     high_second = high.hour * 3600 + high.minute * 60 + high.second + high.microsecond / 1e6
-    times, total = rule.times, 0
-    year, month = low_day.year, low_day.month
-    while (year, month) <= (high_day.year, high_day.month):
+    times = rule.times
+    total = 0
+    year, month = low.year, low.month
+    while (year, month) <= (high.year, high.month):
         if month in rule.months:
-            for day in _days_in(rule, year, month):
-                this = (year, month, day)
-                if this < (low_day.year, low_day.month, low_day.day):
-                    continue
-                if this > (high_day.year, high_day.month, high_day.day):
-                    break
-                upper = (
-                    bisect_right(times, high_second)
-                    if this == (high_day.year, high_day.month, high_day.day)
-                    else len(times)
-                )
-                lower = (
-                    bisect_right(times, low_second)
-                    if this == (low_day.year, low_day.month, low_day.day)
-                    else 0
-                )
-                total += upper - lower
+            days = _days_in(rule, year, month)
+            before_first = datetime(year, month, 1).toordinal() - 1
+            first = bisect_left(days, low_day - before_first)
+            last = bisect_right(days, high_day - before_first)
+            if first < last:
+                total += (last - first) * len(times)
+                if days[first] + before_first == low_day:  # the first day counts from `low` on
+                    total -= bisect_right(times, low_second)
+                if days[last - 1] + before_first == high_day:  # the last day counts up to `high`
+                    total -= len(times) - bisect_right(times, high_second)
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return total
 
@@ -875,24 +867,30 @@ def _offset_changes(
     zone: ZoneInfo, start: datetime, end: datetime
 ) -> list[tuple[datetime, timedelta, timedelta]]:
     """The instants in (start, end] where the zone's UTC offset changes, with the offsets before and after."""
-    found: list[tuple[datetime, timedelta, timedelta]] = []
-    for day in range(start.toordinal(), end.toordinal() + 1):
-        found.extend(change for change in _offset_changes_on(zone, day) if start < change[0] <= end)
-    return found
+    return [
+        change
+        for year in range(start.year, end.year + 1)
+        for change in _offset_changes_in(zone, year)
+        if start < change[0] <= end
+    ]
 
 
-@lru_cache(maxsize=65536)
-def _offset_changes_on(zone: ZoneInfo, day: int) -> tuple[tuple[datetime, timedelta, timedelta], ...]:
-    """The offset change in the UTC day with ordinal `day`, if any (zones change at most once a day)."""
+@lru_cache(maxsize=4096)
+def _offset_changes_in(zone: ZoneInfo, year: int) -> tuple[tuple[datetime, timedelta, timedelta], ...]:
+    """The offset changes of `zone` in a UTC year, found day by day (zones change at most once a day)."""
+    found = []
     try:
-        begin = datetime.fromordinal(day).replace(tzinfo=UTC)
-        finish = begin + timedelta(days=1)
-        before, after = _offset_at(begin, zone), _offset_at(finish, zone)
-    except OverflowError:
-        return ()
-    if before == after:
-        return ()
-    return ((_transition(zone, begin, finish), before, after),)
+        day = datetime(year, 1, 1, tzinfo=UTC)
+        offset = _offset_at(day, zone)
+        while day.year == year:
+            later = day + timedelta(days=1)
+            later_offset = _offset_at(later, zone)
+            if later_offset != offset:
+                found.append((_transition(zone, day, later), offset, later_offset))
+            day, offset = later, later_offset
+    except OverflowError:  # the ends of datetime's calendar
+        pass
+    return tuple(found)
 
 
 def _cron_instants(rule: _Cron, zone: ZoneInfo, start: datetime) -> Iterator[tuple[datetime, int]]:
