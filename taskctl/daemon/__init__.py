@@ -6,3 +6,17 @@
 - `lock`: one daemon per workspace.
 - `watch`: the config watcher and the other events the loop reads from its queue.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from taskctl.workspace import Workspace
+
+
+def daemon_dir(workspace: Workspace) -> Path:
+    """`.taskctl/daemon/`: the daemon's lock and its record of the config it applied."""
+    return workspace.state_dir / "daemon"
