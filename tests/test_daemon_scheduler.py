@@ -146,15 +146,22 @@ def test_next_runs_lists_each_process_once_soonest_first() -> None:
 # --- catch-up after downtime ----------------------------------------------------------------------
 
 
-def down_two_hours(catch_up: CatchUp, grace: timedelta = timedelta(hours=1)) -> Loop:
-    """Hourly, ran at 08:00, the daemon stopped at 08:10 and starts again at 10:30."""
-    hourly = process("sync", "0 * * * *", catch_up=catch_up, grace=grace)
-    loop = Loop(berlin(2027, 6, 1, 7, 59), hourly)
-    loop.run_until(berlin(2027, 6, 1, 8, 10))
-    loop.restart(hourly, at=berlin(2027, 6, 1, 10, 30))
+def after_downtime(scheduled: ScheduledProcess, start: datetime, stop: datetime, restart: datetime) -> Loop:
+    """The loop runs `scheduled` from `start`, stops at `stop`, and a new daemon ticks once at `restart`."""
+    loop = Loop(start, scheduled)
+    loop.run_until(stop)
+    loop.restart(scheduled, at=restart)
     loop.runs.clear()
     loop.tick()
     return loop
+
+
+def down_two_hours(catch_up: CatchUp, grace: timedelta = timedelta(hours=1)) -> Loop:
+    """Hourly, ran at 08:00, the daemon stopped at 08:10 and starts again at 10:30."""
+    hourly = process("sync", "0 * * * *", catch_up=catch_up, grace=grace)
+    return after_downtime(
+        hourly, berlin(2027, 6, 1, 7, 59), berlin(2027, 6, 1, 8, 10), berlin(2027, 6, 1, 10, 30)
+    )
 
 
 def test_after_two_hours_down_none_runs_nothing_and_counts_both_slots() -> None:
@@ -201,12 +208,9 @@ def test_after_restart_the_loop_carries_on_normally() -> None:
 def down_thirty_days(catch_up: CatchUp, grace: timedelta) -> Loop:
     """Daily at 02:30 (a time Berlin skips on 28 March), down from 1 March 03:00 to 31 March 10:00."""
     nightly = process("nightly", "daily at 02:30", catch_up=catch_up, grace=grace)
-    loop = Loop(berlin(2027, 2, 28, 12, 0), nightly)
-    loop.run_until(berlin(2027, 3, 1, 3, 0))
-    loop.restart(nightly, at=berlin(2027, 3, 31, 10, 0))
-    loop.runs.clear()
-    loop.tick()
-    return loop
+    return after_downtime(
+        nightly, berlin(2027, 2, 28, 12, 0), berlin(2027, 3, 1, 3, 0), berlin(2027, 3, 31, 10, 0)
+    )
 
 
 def test_after_thirty_days_down_none_counts_thirty_missed_slots() -> None:
@@ -235,11 +239,9 @@ def test_after_thirty_days_down_all_runs_every_night_including_the_shifted_one()
 
 def test_catch_up_all_is_capped_at_a_hundred_and_the_rest_is_counted() -> None:
     minutely = process("ticker", "* * * * *", catch_up=CatchUp.ALL, grace=timedelta(days=31))
-    loop = Loop(berlin(2027, 3, 1, 9, 59), minutely)
-    loop.run_until(berlin(2027, 3, 1, 10, 0))
-    loop.restart(minutely, at=berlin(2027, 3, 31, 10, 0, 30))
-    loop.runs.clear()
-    loop.tick()
+    loop = after_downtime(
+        minutely, berlin(2027, 3, 1, 9, 59), berlin(2027, 3, 1, 10, 0), berlin(2027, 3, 31, 10, 0, 30)
+    )
     due = 30 * 1440 - 60  # 30 days of minutes, less the hour the spring night skips
     assert len(loop.runs) == CATCH_UP_LIMIT + 1
     assert loop.runs[-1] == DueRun("ticker", berlin(2027, 3, 31, 10, 0), Trigger.SCHEDULE, ("* * * * *",))
