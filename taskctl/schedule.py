@@ -374,7 +374,13 @@ _Expansion = tuple[tuple[int | str, ...], tuple[tuple[int, int], ...]]
 def _expanded(index: int, field_text: str) -> _Expansion:
     """croniter's reading of one checked field: its values (`*` for all, `l` for the last day) and the
     (weekday, n) pairs of `#`/`L` weekdays. Cached per field: configs repeat the same few fields."""
-    from croniter import croniter  # ~25 ms to import; only crons need it
+    # `*` and a single number read the same everywhere (weekday 7 is Sunday, 0): answering them here spares
+    # most configs (`30 2 * * *`, `daily at 06:00`, `monday at 09:00`) croniter's ~30 ms import.
+    if field_text == "*":
+        return ("*",), ()
+    if field_text.isdigit():
+        return (int(field_text) % 7 if index == _WEEKDAY_FIELD else int(field_text),), ()
+    from croniter import croniter
 
     fields = ["*"] * 5
     fields[index] = field_text
