@@ -883,14 +883,15 @@ def _offset_changes(
 
 @lru_cache(maxsize=4096)
 def _offset_changes_in(zone: ZoneInfo, year: int) -> tuple[tuple[datetime, timedelta, timedelta], ...]:
-    """The offset changes of `zone` in a UTC year, found day by day (no zone in tzdata changes its offset
-    twice within a day between 1900 and 2100)."""
+    """The offset changes of `zone` that start in a UTC year, each found by bisecting a 3-day step whose ends
+    differ. Between 1900 and 2100 no zone in tzdata changes its offset twice within 3.9 days."""
     found = []
     try:
         day = datetime(year, 1, 1, tzinfo=UTC)
+        end = datetime(year + 1, 1, 1, tzinfo=UTC) if year < 9999 else datetime(9999, 12, 31, tzinfo=UTC)
         offset = _offset_at(day, zone)
-        while day.year == year:
-            later = day + timedelta(days=1)
+        while day < end:
+            later = min(day + _CHANGE_STEP, end)
             later_offset = _offset_at(later, zone)
             if later_offset != offset:
                 found.append((_transition(zone, day, later), offset, later_offset))
@@ -898,6 +899,9 @@ def _offset_changes_in(zone: ZoneInfo, year: int) -> tuple[tuple[datetime, timed
     except OverflowError:  # the ends of datetime's calendar
         pass
     return tuple(found)
+
+
+_CHANGE_STEP = timedelta(days=3)
 
 
 def _cron_instants(rule: _Cron, zone: ZoneInfo, start: datetime) -> Iterator[tuple[datetime, int]]:
@@ -927,15 +931,21 @@ def _cron_instants(rule: _Cron, zone: ZoneInfo, start: datetime) -> Iterator[tup
 
 
 def _both_instants_of(walls: Iterator[datetime], zone: ZoneInfo) -> Iterator[tuple[datetime, datetime]]:
-    """`_both_instants` of each wall time (naive, in order), from the zone's offset changes around its year:
-    a subtraction per slot instead of two zoneinfo conversions."""
-    year = 0
-    starts: tuple[datetime, ...] = ()
+    """`_both_instants` of each wall time (naive, in order). Once a year has more than a few slots, they are
+    read from the zone's offset changes around it: a subtraction per slot instead of two conversions."""
+    year, seen = 0, 0
+    table: tuple[tuple[datetime, ...], tuple[datetime, ...], _Changes, timedelta] | None = None
     try:
         for wall in walls:
             if wall.year != year:
-                year = wall.year
-                starts, ends, changes, before = _wall_changes(zone, year)
+                year, seen, table = wall.year, 0, None
+            seen += 1
+            if table is None:
+                yield _both_instants(wall, zone)
+                if seen == _SLOTS_BEFORE_TABLE:  # a busy year: worth learning its changes
+                    table = _wall_changes(zone, year)
+                continue
+            starts, ends, changes, before = table
             index = bisect_right(starts, wall) - 1
             if index < 0:
                 at = (wall - before).replace(tzinfo=UTC)
@@ -948,6 +958,9 @@ def _both_instants_of(walls: Iterator[datetime], zone: ZoneInfo) -> Iterator[tup
                 yield at, at
     except OverflowError:  # the end of datetime's calendar, in year 9999
         return
+
+
+_SLOTS_BEFORE_TABLE = 32
 
 
 _Changes = tuple[tuple[datetime, timedelta, timedelta], ...]
