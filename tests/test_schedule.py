@@ -315,6 +315,7 @@ def test_a_starred_day_field_makes_the_other_one_decide_with_and() -> None:
         ),
         # An equal range is its one value, as in cron (croniter alone would read the whole cycle).
         ("0 5-5 1-1 * *", "0 5-5 1-1 * *", ["2027-01-01", "2027-02-01", "2027-03-01", "2027-04-01"]),
+        ("0 9 * * mon-mon#1", "0 9 * * mon-mon#1", ["2027-01-04", "2027-02-01", "2027-03-01", "2027-04-05"]),
     ],
 )
 def test_croniter_syntax_beyond_plain_cron(spec: str, text: str, days: list[str]) -> None:
