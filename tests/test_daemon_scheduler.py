@@ -105,6 +105,18 @@ def test_a_slot_is_due_at_its_instant_and_schedules_firing_together_are_one_run(
     assert loop.tick().due == ()  # the same instant again: nothing twice
 
 
+def test_a_schedule_written_twice_is_one_schedule() -> None:
+    loop = Loop(berlin(2027, 6, 1, 8, 0), process("sync", "hourly", "hourly", catch_up=CatchUp.NONE))
+    loop.run_until(berlin(2027, 6, 1, 9, 0))
+    loop.restart(process("sync", "hourly", "hourly", catch_up=CatchUp.NONE), at=berlin(2027, 6, 1, 12, 0, 10))
+    loop.tick()
+    assert [(r.scheduled_for, r.schedules) for r in loop.runs] == [
+        (berlin(2027, 6, 1, 9, 0), ("hourly",)),
+        (berlin(2027, 6, 1, 12, 0), ("hourly",)),
+    ]
+    assert loop.missed == [MissedSlots("sync", 2, berlin(2027, 6, 1, 10, 0), berlin(2027, 6, 1, 11, 0))]
+
+
 def test_with_nothing_due_the_loop_still_wakes_once_a_minute() -> None:
     loop = Loop(berlin(2027, 6, 1, 9, 0), process("nightly", "30 2 * * *"))
     assert loop.scheduler.tick(loop.clock.now()).wake_at == berlin(2027, 6, 1, 9, 1)

@@ -277,12 +277,9 @@ class Scheduler:
         following: dict[CursorKey, Fire | None] = {}
         one_shots: dict[OneShotKey, datetime] = {}
         for process in self._processes.values():
-            keys = [(process.name, schedule_key(s, process.zone)) for s in process.schedules]
-            ready = [
-                (key, s)
-                for key, s in zip(keys, process.schedules, strict=True)
-                if _due(self._next.get(key), now)
-            ]
+            # One entry per key: a schedule written twice in a process is one schedule.
+            keyed = {(process.name, schedule_key(s, process.zone)): s for s in process.schedules}
+            ready = [(key, s) for key, s in keyed.items() if _due(self._next.get(key), now)]
             if ready:
                 runs, lost = self._process_tick(process, ready, now, cursors, following, one_shots)
                 due.extend(runs)
