@@ -451,6 +451,16 @@ def test_a_removed_or_disabled_process_stops_being_scheduled_and_loses_its_curso
     assert loop.missed == []
 
 
+def test_a_reload_between_tick_and_commit_wins() -> None:
+    loop = Loop(berlin(2027, 6, 1, 8, 59), process("sync", "hourly"), process("other", "hourly"))
+    loop.clock.set(berlin(2027, 6, 1, 9, 0))
+    tick = loop.scheduler.tick(loop.clock.now())
+    loop.scheduler.apply({"other": process("other", "hourly")}, loop.clock.now())  # sync was removed
+    loop.scheduler.commit(tick)
+    assert set(loop.state.cursors) == {("other", "hourly @ Europe/Berlin")}
+    assert loop.scheduler.next_runs() == [(berlin(2027, 6, 1, 10, 0), "other")]
+
+
 def test_a_new_zone_is_a_new_schedule() -> None:
     berlin_daily = process("report", "daily at 06:00")
     assert schedule_key(berlin_daily.schedules[0], BERLIN) == "daily at 06:00 @ Europe/Berlin"

@@ -292,14 +292,15 @@ class Scheduler:
 
     def commit(self, tick: Tick) -> None:
         """Save what `tick` decided: call it after its due runs are claimed and its missed slots recorded."""
-        if tick.cursors:
-            self._state.save_cursors(tick.cursors)
+        # A reload between tick and commit may have dropped a schedule: its move is moot.
+        moves = {key: max(at, self._cursors[key]) for key, at in tick.cursors.items() if key in self._cursors}
+        if moves:
+            self._state.save_cursors(moves)
         if tick.one_shots:
             self._state.add_fired_one_shots(tick.one_shots)
-        for key, at in tick.cursors.items():
-            if key in self._cursors:  # a reload between tick and commit may have dropped it
-                self._cursors[key] = max(self._cursors[key], at)
-                self._next[key] = tick.following[key]
+        for key, at in moves.items():
+            self._cursors[key] = at
+            self._next[key] = tick.following[key]
         self._fired.update(tick.one_shots)
 
     def next_runs(self) -> list[tuple[datetime, str]]:
