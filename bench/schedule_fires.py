@@ -8,7 +8,7 @@ from __future__ import annotations
 import heapq
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from itertools import islice
 from zoneinfo import ZoneInfo
@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from taskctl.schedule import (
     Schedule,
     check_in_zone,
+    count_fires_between,
     fires,
     latest_fire_at_or_before,
     next_fire_after,
@@ -68,6 +69,11 @@ def main() -> None:
     timed(
         "latest_fire_at_or_before, 3000 schedules",
         lambda: sum(latest_fire_at_or_before(s, ZONE, NOW) is not None for s in schedules),
+    )
+    month_ago = NOW - timedelta(days=30)
+    timed(
+        "count_fires_between over 30 days, 3000 schedules",
+        lambda: sum(count_fires_between(s, ZONE, month_ago, NOW) for s in schedules),
     )
     for spec in ("*/15 * * * *", "daily at 02:30", "0 0 29 2 *", "every 5 minutes"):
         timed(f"1000 consecutive fires of {spec!r}", partial(count_fires, parse_schedule(spec), 1000))

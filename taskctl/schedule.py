@@ -1,15 +1,18 @@
 """Schedule phrases and cron -> next fire times. Pure functions of (schedule, zone, moment).
 
-Forms (DESIGN §2): 5-field cron and `@` macros, `every N unit`, `hourly`, `daily [at HH:MM]`,
-`weekdays|weekends|<weekday> at HH:MM`, one-shot `YYYY-MM-DD HH:MM[:SS][offset]`, and the mappings
-`{cron: ...}`, `{every: ...}`, `{at: ...}`.
+Forms: 5-field cron (read by croniter, with its `L`, `W`, `#` and `?`) and `@` macros, `every N unit`,
+`hourly`, `daily [at HH:MM]`, `weekdays|weekends|<weekday> at HH:MM`, one-shot
+`YYYY-MM-DD HH:MM[:SS][offset]`, and the mappings `{cron: ...}`, `{every: ...}`, `{at: ...}`.
 
-Time rules (DESIGN §3, cronie's DST semantics): cron and phrases are evaluated on the wall clock of `zone`.
+Time rules (cronie's DST semantics): cron and phrases are evaluated on the wall clock of `zone`.
 A *fixed-time* cron (neither minute nor hour starts with `*`) whose slot falls in a skipped stretch runs
 once at the first real instant after it, and a slot in a repeated stretch runs on its first occurrence only;
 a *wildcard* cron runs at every real instant that matches, so it skips the gap and runs twice in the repeat.
 `every` is elapsed time anchored to the Unix epoch in UTC. Gaps and folds are found with zoneinfo itself
 (`fold=0` and `fold=1` disagree), never assumed to be one hour long or at 02:00.
+
+`count_fires_between` and `last_fires_between` answer "how many slots were missed, and which were the last
+ones" for a daemon that was down for weeks without walking every slot.
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ from __future__ import annotations
 import calendar
 import heapq
 import re
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
+from functools import lru_cache
 from itertools import takewhile
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -53,14 +57,28 @@ class Fire:
 
 @dataclass(frozen=True)
 class _Cron:
+    """A cron rule as croniter expanded its fields, ready for a fast walk over the calendar."""
+
     minutes: tuple[int, ...]
     hours: tuple[int, ...]
-    days: frozenset[int]  # day of month, 1-31
     months: tuple[int, ...]
+    days: tuple[int, ...]  # day of month, 1-31
+    last_day: bool  # `L` in the day field: the last day of each month
+    nearest_weekday: int | None  # `15W`: the Monday-Friday nearest the 15th, within its month
     weekdays: frozenset[int]  # 0 = Sunday ... 6 = Saturday
-    days_or_weekdays: bool  # both day fields restricted: a day matches either (cron's OR rule)
+    nth_weekdays: tuple[
+        tuple[int, int], ...
+    ]  # (weekday, n): `fri#3` is (5, 3), `L5` (the last Friday) (5, -1)
+    any_day: bool  # the day-of-month field matches every day
+    any_weekday: bool  # the weekday field matches every day
+    days_or_weekdays: bool  # a day matches either day field (cronie's OR rule) instead of both
     fixed_time: bool  # neither minute nor hour starts with `*` (cronie's MIN_STAR/HR_STAR rule)
     times: tuple[int, ...]  # seconds after local midnight of every slot, sorted
+
+    @property
+    def every_day(self) -> bool:
+        either = self.any_day or self.any_weekday
+        return (self.any_day and self.any_weekday) or (self.days_or_weekdays and either)
 
 
 @dataclass(frozen=True)
@@ -145,7 +163,7 @@ class _Field:
 _FIELDS = (
     _Field("minute", 0, 59, {}, "0-59"),
     _Field("hour", 0, 23, {}, "0-23"),
-    _Field("day of month", 1, 31, {}, "1-31"),
+    _Field("day of month", 1, 31, {}, "1-31, L or e.g. 15W"),
     _Field("month", 1, 12, _MONTH_NAMES, "1-12 or jan-dec"),
     _Field("weekday", 0, 7, _WEEKDAY_NAMES, "0-7 or sun-sat"),
 )
@@ -200,6 +218,14 @@ def _parse_mapping(spec: Mapping[str, Any]) -> Schedule:
 
 
 # --- cron -----------------------------------------------------------------------------------------
+#
+# croniter is the cron engine: it says what each field means (names, ranges, steps, `L`, `#`, `W`). This
+# module checks the text first, to name the exact token that is wrong, and walks the calendar itself over the
+# values croniter expanded (far faster than croniter's own `get_next`), applying cronie's DST rules on top.
+
+_DAY_FIELD, _WEEKDAY_FIELD = 2, 4
+_NEAREST_WEEKDAY = re.compile(r"^(?:(\d+)w|w(\d+))$")
+_WEEKDAY_ABBREVIATIONS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
 
 def _parse_cron(text: str) -> Schedule:
@@ -217,56 +243,113 @@ def _parse_cron(text: str) -> Schedule:
     fields = lowered.split()
     if len(fields) != 5:
         raise ScheduleError(f"'{text}' has {len(fields)} fields; {_CRON_SHAPE}")
-    return Schedule(lowered, "cron", _cron_rule(lowered, shown=text))
+    # `?` (Quartz's "no specific value") is croniter's `*`; it counts as a star for the day rule too.
+    for index in (_DAY_FIELD, _WEEKDAY_FIELD):
+        if fields[index] == "?":
+            fields[index] = "*"
+    return Schedule(" ".join(fields), "cron", _cron_rule(" ".join(fields), shown=text))
 
 
 def _cron_rule(expression: str, shown: str) -> _Cron:
     parts = expression.split()
-    values = [_parse_field(part, spec, shown) for part, spec in zip(parts, _FIELDS, strict=True)]
-    minutes, hours, days, months, weekdays = values
-    weekdays = {0 if day == 7 else day for day in weekdays}
-    days_star, weekdays_star = parts[2].startswith("*"), parts[4].startswith("*")
-    if not days_star and weekdays_star:
-        _check_days_exist(days, months, shown)
-    return _Cron(
-        minutes=tuple(sorted(minutes)),
-        hours=tuple(sorted(hours)),
-        days=frozenset(days),
-        months=tuple(sorted(months)),
-        weekdays=frozenset(weekdays),
-        days_or_weekdays=not days_star and not weekdays_star,
+    checked = [_checked_field(part, spec, shown) for part, spec in zip(parts, _FIELDS, strict=True)]
+    try:
+        (minutes, _), (hours, _), (days, _), (months, _), (weekdays, nth) = (
+            _expanded(index, text) for index, text in enumerate(checked)
+        )
+    except ValueError as error:  # a combination the checks let through: croniter's own reason
+        raise _cron_error(shown, str(error)) from None
+    day_values = tuple(sorted(day for day in days if isinstance(day, int)))
+    nearest = day_values[0] if _NEAREST_WEEKDAY.match(checked[_DAY_FIELD]) else None
+    days_star, weekdays_star = parts[_DAY_FIELD].startswith("*"), parts[_WEEKDAY_FIELD].startswith("*")
+    minute_values, hour_values = _all_values(minutes, _FIELDS[0]), _all_values(hours, _FIELDS[1])
+    rule = _Cron(
+        minutes=minute_values,
+        hours=hour_values,
+        months=_all_values(months, _FIELDS[3]),
+        days=() if nearest is not None else day_values,
+        last_day="l" in days,
+        nearest_weekday=nearest,
+        weekdays=frozenset(() if nth else _all_values(weekdays, _FIELDS[4])),
+        nth_weekdays=nth,
+        any_day=days == ("*",),
+        any_weekday=weekdays == ("*",) and not nth,
+        # croniter keeps `#`, `L` weekdays and `W` days as a condition on the other day field (AND), so that
+        # `30 23 1-7 jan mon-fri#1` is the first working day of January.
+        days_or_weekdays=not days_star and not weekdays_star and not nth and nearest is None,
         fixed_time=not parts[0].startswith("*") and not parts[1].startswith("*"),
-        times=tuple(sorted(h * 3600 + m * 60 for h in hours for m in minutes)),
+        times=tuple(sorted(h * 3600 + m * 60 for h in hour_values for m in minute_values)),
     )
+    _check_fires(rule, shown)
+    return rule
 
 
-def _parse_field(part: str, spec: _Field, shown: str) -> set[int]:
-    values: set[int] = set()
-    for item in part.split(","):
-        body, slash, step_text = item.partition("/")
-        step = 1
-        if slash:
-            if not step_text.isdigit():
-                raise _cron_error(shown, f"'{item}' has no valid step (use e.g. */15)")
-            step = int(step_text)
-            if step < 1:
-                raise _cron_error(shown, f"{spec.name} step must be at least 1")
-        if body == "*":
-            low, high = spec.low, spec.high
-            if spec.name == "weekday":
-                high = 6  # `*` covers each day once; 7 is only an alias of Sunday
-        elif "-" in body:
-            start, _, end = body.partition("-")
-            low, high = _field_value(start, spec, shown), _field_value(end, spec, shown)
-            if spec.name == "weekday" and high == 0 and low > 0:
-                high = 7  # `fri-sun`
-            if low > high:
-                raise _cron_error(shown, f"{spec.name} range {start}-{end} runs backwards")
-        else:
-            low = _field_value(body, spec, shown)
-            high = spec.high if slash else low  # `5/15` means 5-59/15
-        values.update(range(low, high + 1, step))
-    return values
+def _checked_field(part: str, spec: _Field, shown: str) -> str:
+    """`part` with names and single-value ranges resolved, for croniter; raises naming the bad token."""
+    items = part.split(",")
+    checked: list[str] = []
+    nth_items = 0
+    for item in items:
+        if spec.name == "day of month" and item == "l":
+            checked.append("l")
+            continue
+        nearest = _NEAREST_WEEKDAY.match(item) if spec.name == "day of month" else None
+        if nearest:
+            if len(items) > 1:
+                raise _cron_error(shown, f"'{item}' stands alone in the day of month (e.g. 15W, no list)")
+            checked.append(f"{_field_value(nearest[1] or nearest[2], spec, shown)}w")
+            continue
+        if spec.name == "weekday" and ("#" in item or (item.startswith("l") and len(item) > 1)):
+            checked.extend(_nth_weekday(item, spec, shown))
+            nth_items += 1
+            continue
+        checked.append(_plain_item(item, spec, shown))
+    if nth_items and nth_items != len(items):
+        raise _cron_error(
+            shown, f"weekday '{part}' mixes plain days with # or L days (use one kind, e.g. fri#1,fri#3)"
+        )
+    return ",".join(checked)
+
+
+def _plain_item(item: str, spec: _Field, shown: str) -> str:
+    body, slash, step_text = item.partition("/")
+    step = ""
+    if slash:
+        if not step_text.isdigit():
+            raise _cron_error(shown, f"'{item}' has no valid step (use e.g. */15)")
+        if int(step_text) < 1:
+            raise _cron_error(shown, f"{spec.name} step must be at least 1")
+        step = f"/{int(step_text)}"
+    if body == "*":
+        return "*" + step
+    if "-" in body:
+        low, high = _field_range(body, spec, shown)
+        # croniter reads an equal range (`5-5`, `jan-jan`) as the whole cycle; cron means the one value.
+        return str(low) if low == high else f"{low}-{high}{step}"
+    return f"{_field_value(body, spec, shown)}{step}"
+
+
+def _field_range(body: str, spec: _Field, shown: str) -> tuple[int, int]:
+    start, _, end = body.partition("-")
+    low, high = _field_value(start, spec, shown), _field_value(end, spec, shown)
+    if spec.name == "weekday" and high == 0 and low > 0:
+        high = 7  # `fri-sun`
+    if low > high:
+        raise _cron_error(shown, f"{spec.name} range {start}-{end} runs backwards")
+    return low, high
+
+
+def _nth_weekday(item: str, spec: _Field, shown: str) -> list[str]:
+    """`fri#3` (the third Friday), `mon-fri#1` (the first Monday, ..., Friday) or `L5` (the last Friday)."""
+    if not item.startswith("l"):
+        body, _, nth = item.partition("#")
+        if not nth.isdigit() or not 1 <= int(nth) <= 5:
+            raise _cron_error(
+                shown, f"'{item}' needs #1 to #5 after the weekday (e.g. fri#3, the third Friday)"
+            )
+        low, high = _field_range(body, spec, shown) if "-" in body else (_field_value(body, spec, shown),) * 2
+        return [f"{day % 7}#{int(nth)}" for day in range(low, high + 1)]
+    return [f"l{_field_value(item[1:], spec, shown) % 7}"]
 
 
 def _field_value(token: str, spec: _Field, shown: str) -> int:
@@ -282,6 +365,89 @@ def _field_value(token: str, spec: _Field, shown: str) -> int:
 
 def _cron_error(shown: str, reason: str) -> ScheduleError:
     return ScheduleError(f"'{shown}' is not valid cron: {reason}")
+
+
+_Expansion = tuple[tuple[int | str, ...], tuple[tuple[int, int], ...]]
+
+
+@lru_cache(maxsize=4096)
+def _expanded(index: int, field_text: str) -> _Expansion:
+    """croniter's reading of one checked field: its values (`*` for all, `l` for the last day) and the
+    (weekday, n) pairs of `#`/`L` weekdays. Cached per field: configs repeat the same few fields."""
+    # `*` and a single number read the same everywhere (weekday 7 is Sunday, 0): answering them here spares
+    # most configs (`30 2 * * *`, `daily at 06:00`, `monday at 09:00`) croniter's ~30 ms import.
+    if field_text == "*":
+        return ("*",), ()
+    if field_text.isdigit():
+        return (int(field_text) % 7 if index == _WEEKDAY_FIELD else int(field_text),), ()
+    from croniter import croniter
+
+    fields = ["*"] * 5
+    fields[index] = field_text
+    expanded, nth = croniter.expand(" ".join(fields))  # raises CroniterError, a ValueError
+    pairs = tuple(sorted((day, -1 if n == "l" else n) for day, ns in nth.items() for n in ns))
+    return tuple(expanded[index]), pairs
+
+
+def _all_values(values: tuple[int | str, ...], spec: _Field) -> tuple[int, ...]:
+    if values == ("*",):
+        return tuple(range(spec.low, 7 if spec.name == "weekday" else spec.high + 1))
+    return tuple(sorted(value for value in values if isinstance(value, int)))
+
+
+def _days_in(rule: _Cron, year: int, month: int) -> list[int]:
+    """The days of `month` that match the rule's day-of-month and weekday fields, in order."""
+    monday_first, length = calendar.monthrange(year, month)
+    first = (monday_first + 1) % 7  # cron counts weekdays from Sunday = 0
+    if rule.every_day:
+        return list(range(1, length + 1))
+    by_day: set[int] | None = None
+    if not rule.any_day:
+        by_day = {day for day in rule.days if day <= length}
+        if rule.last_day:
+            by_day.add(length)
+        if rule.nearest_weekday is not None:
+            by_day.add(_nearest_weekday(min(rule.nearest_weekday, length), first, length))
+    by_weekday: set[int] | None = None
+    if rule.nth_weekdays:
+        by_weekday = set()
+        for weekday, nth in rule.nth_weekdays:
+            earliest = 1 + (weekday - first) % 7
+            day = earliest + 7 * ((length - earliest) // 7) if nth < 0 else earliest + 7 * (nth - 1)
+            if day <= length:
+                by_weekday.add(day)
+    elif not rule.any_weekday:
+        by_weekday = {
+            day for weekday in rule.weekdays for day in range(1 + (weekday - first) % 7, length + 1, 7)
+        }
+    if by_day is None:
+        return sorted(by_weekday or ())
+    if by_weekday is None:
+        return sorted(by_day)
+    return sorted(by_day | by_weekday if rule.days_or_weekdays else by_day & by_weekday)
+
+
+def _nearest_weekday(day: int, first: int, length: int) -> int:
+    """The Monday-Friday nearest to `day` without leaving the month (croniter's `W`)."""
+    weekday = (first + day - 1) % 7
+    if weekday == 6:  # Saturday: the Friday before, or the Monday after when the 1st is a Saturday
+        return day - 1 if day > 1 else day + 2
+    if weekday == 0:  # Sunday: the Monday after, or the Friday before when it ends the month
+        return day + 1 if day < length else day - 2
+    return day
+
+
+def _check_fires(rule: _Cron, shown: str) -> None:
+    """Reject a rule with no day to fire on in any month (`0 0 31 2 *`)."""
+    if rule.days_or_weekdays or rule.every_day:
+        return
+    if rule.any_weekday and not rule.last_day and rule.nearest_weekday is None:
+        _check_days_exist(set(rule.days), set(rule.months), shown)
+        return
+    # Month lengths and the weekdays they start on repeat within 28 years of this century.
+    if any(_days_in(rule, year, month) for year in range(2000, 2028) for month in rule.months):
+        return
+    raise ScheduleError(f"'{shown}' can never fire (no day matches both its day of month and its weekday)")
 
 
 def _check_days_exist(days: set[int], months: set[int], shown: str) -> None:
@@ -569,6 +735,41 @@ def latest_fire_at_or_before(schedule: Schedule, zone: ZoneInfo, moment: datetim
     return None
 
 
+def count_fires_between(schedule: Schedule, zone: ZoneInfo, start: datetime, end: datetime) -> int:
+    """How many fires `fires_between` yields for (start, end], counted without walking them one by one.
+
+    A minutely cron over 30 days costs about what it costs over an hour: whole days are counted from the
+    rule's times, and only the clock changes in between are looked at closely.
+    """
+    _require_aware(start)
+    _require_aware(end)
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    if end <= start:
+        return 0
+    rule = schedule._rule
+    if isinstance(rule, _Once):
+        return int(start < _once_instant(rule, zone) <= end)
+    if isinstance(rule, _Every):
+        period = timedelta(seconds=rule.seconds)
+        return (end - _EPOCH) // period - (start - _EPOCH) // period
+    return _cron_count(rule, zone, start, end)
+
+
+def last_fires_between(
+    schedule: Schedule, zone: ZoneInfo, start: datetime, end: datetime, limit: int
+) -> list[Fire]:
+    """The last `limit` fires in (start, end], oldest first, without walking the fires before them."""
+    _require_aware(start)
+    _require_aware(end)
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    window = timedelta(minutes=limit)
+    while True:  # widen a window back from `end` until it holds `limit` fires (counting is cheap)
+        begin = max(start, end - window)
+        if begin == start or count_fires_between(schedule, zone, begin, end) >= limit:
+            return list(fires_between(schedule, zone, begin, end))[-limit:]
+        window *= 4
+
+
 def _last_fire_in(schedule: Schedule, zone: ZoneInfo, start: datetime, end: datetime) -> Fire | None:
     last = deque(fires_between(schedule, zone, start, end), maxlen=1)
     return last[0] if last else None
@@ -612,6 +813,97 @@ def _cron_fires(rule: _Cron, zone: ZoneInfo, after: datetime) -> Iterator[Fire]:
             yield Fire(at, _NOTES[rank])
 
 
+_TICK = timedelta(
+    microseconds=1
+)  # slots fall on whole seconds; `x - _TICK` turns "before x" into "at or before"
+
+
+def _cron_count(rule: _Cron, zone: ZoneInfo, start: datetime, end: datetime) -> int:
+    """The number of fires of a cron in (start, end]: wall-clock slots between the clock changes, then
+    cronie's rules at each change (a fixed time skipped by a gap runs once after it; a fixed time in the
+    second pass of a repeated hour does not run; wildcard slots simply follow the real instants)."""
+    changes = _offset_changes(zone, start - timedelta(days=1), end)
+    total, low, offset = 0, start, _offset_at(start, zone)
+    for at, _, new in changes:
+        if start < at <= end:  # the stretch before `at` has one offset, the one from `at` on the next
+            total += _count_walls(rule, low + offset, at - _TICK + offset)
+            low, offset = at - _TICK, new
+    total += _count_walls(rule, low + offset, end + offset)
+    if not rule.fixed_time:
+        return total
+    for at, old, new in changes:
+        if new > old and start < at <= end:
+            skipped = _count_walls(rule, at - _TICK + old, at - _TICK + new)
+            if skipped and not _count_walls(rule, at - _TICK + new, at + new):
+                total += 1  # the skipped slots run once, at the end of the gap (unless a slot is there)
+        elif new < old:
+            first, last = max(start, at - _TICK), min(end, at + (old - new) - _TICK)
+            if first < last:
+                total -= _count_walls(rule, first + new, last + new)  # second pass: already ran
+    return total
+
+
+def _count_walls(rule: _Cron, low: datetime, high: datetime) -> int:
+    """How many slots of `rule` have a wall time in (low, high] (aware datetimes read as naive walls)."""
+    if high <= low:
+        return 0
+    low_day, high_day = low.toordinal(), high.toordinal()
+    low_second = low.hour * 3600 + low.minute * 60 + low.second + low.microsecond / 1e6
+    high_second = high.hour * 3600 + high.minute * 60 + high.second + high.microsecond / 1e6
+    times = rule.times
+    total = 0
+    year, month = low.year, low.month
+    while (year, month) <= (high.year, high.month):
+        if month in rule.months:
+            days = _days_in(rule, year, month)
+            before_first = datetime(year, month, 1).toordinal() - 1
+            first = bisect_left(days, low_day - before_first)
+            last = bisect_right(days, high_day - before_first)
+            if first < last:
+                total += (last - first) * len(times)
+                if days[first] + before_first == low_day:  # the first day counts from `low` on
+                    total -= bisect_right(times, low_second)
+                if days[last - 1] + before_first == high_day:  # the last day counts up to `high`
+                    total -= len(times) - bisect_right(times, high_second)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return total
+
+
+def _offset_changes(
+    zone: ZoneInfo, start: datetime, end: datetime
+) -> list[tuple[datetime, timedelta, timedelta]]:
+    """The instants in (start, end] where the zone's UTC offset changes, with the offsets before and after."""
+    return [
+        change
+        for year in range(start.year, end.year + 1)
+        for change in _offset_changes_in(zone, year)
+        if start < change[0] <= end
+    ]
+
+
+@lru_cache(maxsize=4096)
+def _offset_changes_in(zone: ZoneInfo, year: int) -> tuple[tuple[datetime, timedelta, timedelta], ...]:
+    """The offset changes of `zone` that start in a UTC year, each found by bisecting a 3-day step whose ends
+    differ. Between 1900 and 2100 no zone in tzdata changes its offset twice within 3.9 days."""
+    found = []
+    try:
+        day = datetime(year, 1, 1, tzinfo=UTC)
+        end = datetime(year + 1, 1, 1, tzinfo=UTC) if year < 9999 else datetime(9999, 12, 31, tzinfo=UTC)
+        offset = _offset_at(day, zone)
+        while day < end:
+            later = min(day + _CHANGE_STEP, end)
+            later_offset = _offset_at(later, zone)
+            if later_offset != offset:
+                found.append((_transition(zone, day, later), offset, later_offset))
+            day, offset = later, later_offset
+    except OverflowError:  # the ends of datetime's calendar
+        pass
+    return tuple(found)
+
+
+_CHANGE_STEP = timedelta(days=3)
+
+
 def _cron_instants(rule: _Cron, zone: ZoneInfo, start: datetime) -> Iterator[tuple[datetime, int]]:
     """Walk matching wall-clock slots in order and turn each into its real instants (cronie's DST rules).
 
@@ -639,11 +931,56 @@ def _cron_instants(rule: _Cron, zone: ZoneInfo, start: datetime) -> Iterator[tup
 
 
 def _both_instants_of(walls: Iterator[datetime], zone: ZoneInfo) -> Iterator[tuple[datetime, datetime]]:
+    """`_both_instants` of each wall time (naive, in order). Once a year has more than a few slots, they are
+    read from the zone's offset changes around it: a subtraction per slot instead of two conversions."""
+    year, seen = 0, 0
+    table: tuple[tuple[datetime, ...], tuple[datetime, ...], _Changes, timedelta] | None = None
     try:
         for wall in walls:
-            yield _both_instants(wall, zone)
+            if wall.year != year:
+                year, seen, table = wall.year, 0, None
+            seen += 1
+            if table is None:
+                yield _both_instants(wall, zone)
+                if seen == _SLOTS_BEFORE_TABLE:  # a busy year: worth learning its changes
+                    table = _wall_changes(zone, year)
+                continue
+            starts, ends, changes, before = table
+            index = bisect_right(starts, wall) - 1
+            if index < 0:
+                at = (wall - before).replace(tzinfo=UTC)
+                yield at, at
+            elif wall < ends[index]:  # in a gap or a fold: fold=0 reads the old offset, fold=1 the new
+                _, old, new = changes[index]
+                yield (wall - old).replace(tzinfo=UTC), (wall - new).replace(tzinfo=UTC)
+            else:
+                at = (wall - changes[index][2]).replace(tzinfo=UTC)
+                yield at, at
     except OverflowError:  # the end of datetime's calendar, in year 9999
         return
+
+
+_SLOTS_BEFORE_TABLE = 32
+
+
+_Changes = tuple[tuple[datetime, timedelta, timedelta], ...]
+
+
+@lru_cache(maxsize=1024)
+def _wall_changes(
+    zone: ZoneInfo, year: int
+) -> tuple[tuple[datetime, ...], tuple[datetime, ...], _Changes, timedelta]:
+    """For wall times in `year`: where each offset change's skipped or repeated stretch starts and ends on the
+    wall clock, the changes (instant, old offset, new offset), and the offset before the first of them."""
+    changes = tuple(
+        change
+        for near in range(max(1, year - 1), min(9999, year + 1) + 1)
+        for change in _offset_changes_in(zone, near)
+    )
+    starts = tuple((at + min(old, new)).replace(tzinfo=None) for at, old, new in changes)
+    ends = tuple((at + max(old, new)).replace(tzinfo=None) for at, old, new in changes)
+    before = changes[0][1] if changes else _offset_at(datetime(year, 7, 1, tzinfo=UTC), zone)
+    return starts, ends, changes, before
 
 
 def _earliest_wall_time(zone: ZoneInfo, after: datetime) -> datetime:
@@ -665,14 +1002,15 @@ def _cron_walls(rule: _Cron, start: datetime) -> Iterator[datetime]:
             if (year, month) < (first_day.year, first_day.month):
                 continue
             first_month = (year, month) == (first_day.year, first_day.month)
-            begin = first_day.day if first_month else 1
-            weekday = (date(year, month, begin).weekday() + 1) % 7  # cron counts from Sunday = 0
-            for day in range(begin, calendar.monthrange(year, month)[1] + 1):
-                in_days, in_weekdays = day in rule.days, (weekday + day - begin) % 7 in rule.weekdays
-                if (in_days or in_weekdays) if rule.days_or_weekdays else (in_days and in_weekdays):
-                    skip = bisect_left(rule.times, from_second) if first_month and day == begin else 0
-                    for seconds in rule.times[skip:]:
+            for day in _days_in(rule, year, month):
+                if first_month and day <= first_day.day:
+                    if day < first_day.day:
+                        continue
+                    for seconds in rule.times[bisect_left(rule.times, from_second) :]:
                         yield datetime(year, month, day, seconds // 3600, seconds // 60 % 60)
+                    continue
+                for seconds in rule.times:
+                    yield datetime(year, month, day, seconds // 3600, seconds // 60 % 60)
 
 
 # Names the rest of the package may rely on.
@@ -682,8 +1020,10 @@ __all__ = [
     "Schedule",
     "ScheduleError",
     "check_in_zone",
+    "count_fires_between",
     "fires",
     "fires_between",
+    "last_fires_between",
     "latest_fire_at_or_before",
     "next_fire_after",
     "parse_schedule",

@@ -14,8 +14,10 @@ from taskctl.schedule import (
     Schedule,
     ScheduleError,
     check_in_zone,
+    count_fires_between,
     fires,
     fires_between,
+    last_fires_between,
     latest_fire_at_or_before,
     next_fire_after,
     parse_schedule,
@@ -29,6 +31,10 @@ HAVANA = ZoneInfo("America/Havana")
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
     return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+
+
+def berlin(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=BERLIN)
 
 
 def first(spec: str, zone: ZoneInfo, after: datetime, count: int) -> list[Fire]:
@@ -206,7 +212,7 @@ def test_fixed_time_is_cronies_rule_on_minute_and_hour() -> None:
             "'0 0 * * fooday' is not valid cron: 'fooday' is not a weekday (use 0-7 or sun-sat)",
         ),
         ("0 0 * foo *", "'0 0 * foo *' is not valid cron: 'foo' is not a month (use 1-12 or jan-dec)"),
-        ("0 0 L * *", "'0 0 L * *' is not valid cron: 'l' is not a day of month (use 1-31)"),
+        ("0 0 X * *", "'0 0 X * *' is not valid cron: 'x' is not a day of month (use 1-31, L or e.g. 15W)"),
         ("*/0 * * * *", "'*/0 * * * *' is not valid cron: minute step must be at least 1"),
         ("*/x * * * *", "'*/x * * * *' is not valid cron: '*/x' has no valid step (use e.g. */15)"),
         ("0 0 * * 5-1", "'0 0 * * 5-1' is not valid cron: weekday range 5-1 runs backwards"),
@@ -285,6 +291,88 @@ def test_a_starred_day_field_makes_the_other_one_decide_with_and() -> None:
     # `*/2` starts with `*`, so odd days AND Mondays (cronie's DOM_STAR rule): 1 and 15 June 2026.
     days = [fire.at.astimezone(BERLIN).day for fire in first("0 12 */2 6 mon", BERLIN, utc(2026, 6, 1), 2)]
     assert days == [1, 15]
+
+
+@pytest.mark.parametrize(
+    ("spec", "text", "days"),
+    [
+        ("0 9 L * *", "0 9 l * *", ["2027-01-31", "2027-02-28", "2027-03-31", "2027-04-30"]),
+        ("0 9 1,L * *", "0 9 1,l * *", ["2027-01-01", "2027-01-31", "2027-02-01", "2027-02-28"]),
+        ("0 9 * * fri#3", "0 9 * * fri#3", ["2027-01-15", "2027-02-19", "2027-03-19", "2027-04-16"]),
+        ("0 9 * * 5#5", "0 9 * * 5#5", ["2027-01-29", "2027-04-30", "2027-07-30", "2027-10-29"]),
+        ("0 9 * * L5", "0 9 * * l5", ["2027-01-29", "2027-02-26", "2027-03-26", "2027-04-30"]),
+        ("0 9 * * Lsun", "0 9 * * lsun", ["2027-01-31", "2027-02-28", "2027-03-28", "2027-04-25"]),
+        # The weekday nearest the 1st and the 15th, never leaving the month (1 May 2027 is a Saturday).
+        ("0 9 15W * *", "0 9 15w * *", ["2027-01-15", "2027-02-15", "2027-03-15", "2027-04-15"]),
+        ("0 9 1W 5 *", "0 9 1w 5 *", ["2027-05-03", "2028-05-01", "2029-05-01", "2030-05-01"]),
+        ("0 9 31W 2 *", "0 9 31w 2 *", ["2027-02-26", "2028-02-29", "2029-02-28", "2030-02-28"]),
+        ("0 9 ? * MON", "0 9 * * mon", ["2027-01-04", "2027-01-11", "2027-01-18", "2027-01-25"]),
+        # A `#` weekday narrows the day of month (croniter's AND): the first working day of January.
+        (
+            "30 23 1-7 jan mon-fri#1",
+            "30 23 1-7 jan mon-fri#1",
+            ["2027-01-01", "2027-01-04", "2027-01-05", "2027-01-06"],
+        ),
+        # An equal range is its one value, as in cron (croniter alone would read the whole cycle).
+        ("0 5-5 1-1 * *", "0 5-5 1-1 * *", ["2027-01-01", "2027-02-01", "2027-03-01", "2027-04-01"]),
+        ("0 9 * * mon-mon#1", "0 9 * * mon-mon#1", ["2027-01-04", "2027-02-01", "2027-03-01", "2027-04-05"]),
+    ],
+)
+def test_croniter_syntax_beyond_plain_cron(spec: str, text: str, days: list[str]) -> None:
+    schedule = parse_schedule(spec)
+    assert schedule.text == text
+    got = [
+        fire.at.astimezone(BERLIN).strftime("%Y-%m-%d") for fire in first(spec, BERLIN, utc(2027, 1, 1), 4)
+    ]
+    assert got == days
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (
+            "0 9 * * 5#6",
+            "'0 9 * * 5#6' is not valid cron: '5#6' needs #1 to #5 after the weekday (e.g. fri#3, the third Friday)",
+        ),
+        (
+            "0 9 * * fri#",
+            "'0 9 * * fri#' is not valid cron: 'fri#' needs #1 to #5 after the weekday (e.g. fri#3, the third Friday)",
+        ),
+        (
+            "0 9 * * mon,fri#3",
+            "'0 9 * * mon,fri#3' is not valid cron: weekday 'mon,fri#3' mixes plain days with # or L days (use one kind, e.g. fri#1,fri#3)",
+        ),
+        ("0 9 * * lfoo", "'0 9 * * lfoo' is not valid cron: 'foo' is not a weekday (use 0-7 or sun-sat)"),
+        (
+            "0 9 15W,20 * *",
+            "'0 9 15W,20 * *' is not valid cron: '15w' stands alone in the day of month (e.g. 15W, no list)",
+        ),
+        ("0 9 32W * *", "'0 9 32W * *' is not valid cron: day of month 32 is out of range (1-31)"),
+        (
+            "0 9 L-3 * *",
+            "'0 9 L-3 * *' is not valid cron: 'l' is not a day of month (use 1-31, L or e.g. 15W)",
+        ),
+        (
+            "H * * * *",
+            "'H * * * *' is not a schedule (use e.g. '30 2 * * *', 'every 6 hours', 'daily at 10:30', 'monday at 09:00' or '2026-12-24 18:00')",
+        ),
+        (
+            "0 0 1 * fri#3",
+            "'0 0 1 * fri#3' can never fire (no day matches both its day of month and its weekday)",
+        ),
+        (
+            "0 0 */20 * mon#2",
+            "'0 0 */20 * mon#2' can never fire (no day matches both its day of month and its weekday)",
+        ),
+    ],
+)
+def test_bad_croniter_syntax_gets_one_clear_sentence(spec: str, message: str) -> None:
+    assert error_of(spec) == message
+
+
+def test_a_rare_nth_weekday_still_fires() -> None:
+    # A fifth Monday in February needs a leap year whose February starts on a Monday.
+    assert [fire.at.year for fire in first("0 9 * feb mon#5", BERLIN, utc(2027, 1, 1), 2)] == [2044, 2072]
 
 
 def test_seven_is_sunday_too() -> None:
@@ -629,6 +717,52 @@ def test_latest_fire_of_a_one_shot_is_none_before_it() -> None:
     schedule = parse_schedule("2026-12-24 18:00")
     assert latest_fire_at_or_before(schedule, BERLIN, utc(2026, 12, 24, 16, 59)) is None
     assert latest_fire_at_or_before(schedule, BERLIN, utc(2027, 1, 1)) == Fire(utc(2026, 12, 24, 17, 0))
+
+
+# --- counting fires without walking them --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "start", "end", "count"),
+    [
+        # From local midnight to local midnight, 30 days: one hour less in spring, one more in autumn.
+        ("* * * * *", berlin(2027, 3, 10), berlin(2027, 4, 9), 30 * 1440 - 60),
+        ("* * * * *", berlin(2027, 10, 15), berlin(2027, 11, 14), 30 * 1440 + 60),
+        # The minutes of 02:xx: none on the spring night, twice on the autumn night.
+        ("* 2 * * *", berlin(2027, 3, 10), berlin(2027, 4, 9), 29 * 60),
+        ("* 2 * * *", berlin(2027, 10, 15), berlin(2027, 11, 14), 31 * 60),
+        # A fixed time skipped by the spring gap runs once after it; repeated in autumn, once.
+        ("30 2 * * *", berlin(2027, 3, 10), berlin(2027, 4, 9), 30),
+        ("30 2 * * *", berlin(2027, 10, 15), berlin(2027, 11, 14), 30),
+        ("0,30 2 * * *", utc(2027, 3, 27, 23, 0), utc(2027, 3, 28, 2, 0), 1),
+        ("every 6 hours", utc(2027, 3, 1), utc(2027, 3, 31), 120),
+        ("2027-03-28 03:30", utc(2027, 3, 1), utc(2027, 3, 31), 1),
+        ("* * * * *", utc(2027, 3, 1), utc(2027, 3, 1), 0),
+    ],
+)
+def test_count_fires_between_counts_what_fires_between_yields(
+    spec: str, start: datetime, end: datetime, count: int
+) -> None:
+    schedule = parse_schedule(spec)
+    assert count_fires_between(schedule, BERLIN, start, end) == count
+    assert len(list(fires_between(schedule, BERLIN, start, end))) == count
+
+
+def test_last_fires_between_are_the_newest_oldest_first() -> None:
+    schedule = parse_schedule("* * * * *")
+    start, end = utc(2027, 3, 1), utc(2027, 3, 31, 12, 0, 30)
+    got = last_fires_between(schedule, BERLIN, start, end, 3)
+    assert got == [
+        Fire(utc(2027, 3, 31, 11, 58)),
+        Fire(utc(2027, 3, 31, 11, 59)),
+        Fire(utc(2027, 3, 31, 12, 0)),
+    ]
+    monthly = parse_schedule("@monthly")  # local midnight on the 1st
+    assert last_fires_between(monthly, BERLIN, utc(2026, 1, 1), end, 2) == [
+        Fire(utc(2027, 1, 31, 23, 0)),
+        Fire(utc(2027, 2, 28, 23, 0)),
+    ]
+    assert last_fires_between(monthly, BERLIN, start, end, 5) == []
 
 
 def test_a_schedule_is_a_hashable_value() -> None:

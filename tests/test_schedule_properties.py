@@ -6,12 +6,14 @@ so it shares no calendar arithmetic with taskctl.schedule.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from itertools import islice, pairwise
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -20,8 +22,10 @@ from taskctl.schedule import (
     Fire,
     Schedule,
     ScheduleError,
+    count_fires_between,
     fires,
     fires_between,
+    last_fires_between,
     latest_fire_at_or_before,
     next_fire_after,
     parse_schedule,
@@ -135,6 +139,13 @@ def transitions(zone: ZoneInfo, year: int) -> tuple[datetime, ...]:
 
 def reference_fires(cron: Cron, zone: ZoneInfo, start: datetime, end: datetime) -> list[Fire]:
     """Fires in (start, end] by brute force: every real UTC minute, read on the zone's wall clock."""
+    return dst_reference(cron.matches, cron.fixed_time, zone, start, end)
+
+
+def dst_reference(
+    matches: Callable[[datetime], bool], fixed_time: bool, zone: ZoneInfo, start: datetime, end: datetime
+) -> list[Fire]:
+    """cronie's DST rules by brute force over every real UTC minute, for wall times that `matches`."""
     expected = []
     moment = start.replace(second=0, microsecond=0) + MINUTE
     while moment <= end:
@@ -143,13 +154,13 @@ def reference_fires(cron: Cron, zone: ZoneInfo, start: datetime, end: datetime) 
         before = (moment - MINUTE).astimezone(zone).replace(tzinfo=None)
         skipped = [before + MINUTE * k for k in range(1, (naive - before) // MINUTE)]
         twin = naive.replace(fold=1 - wall.fold).replace(tzinfo=zone).utcoffset() != wall.utcoffset()
-        if cron.fixed_time and any(cron.matches(w) for w in skipped):
+        if fixed_time and any(matches(w) for w in skipped):
             expected.append(Fire(moment, DstNote.SHIFTED))
-        elif cron.matches(naive) and cron.fixed_time and twin and wall.fold == 0:
+        elif matches(naive) and fixed_time and twin and wall.fold == 0:
             expected.append(Fire(moment, DstNote.DEDUPLICATED))
-        elif cron.matches(naive) and not cron.fixed_time and wall.fold == 1:
+        elif matches(naive) and not fixed_time and wall.fold == 1:
             expected.append(Fire(moment, DstNote.REPEATED))
-        elif cron.matches(naive) and not (cron.fixed_time and wall.fold == 1):
+        elif matches(naive) and not (fixed_time and wall.fold == 1):
             expected.append(Fire(moment, None))
         moment += MINUTE
     return expected
@@ -264,3 +275,174 @@ def test_every_is_epoch_anchored_and_evenly_spaced_in_utc(
     assert {later - earlier for earlier, later in pairwise(got)} == {timedelta(seconds=seconds)}
     latest = latest_fire_at_or_before(schedule, zone, moment)
     assert latest is not None and latest.at == got[0] - timedelta(seconds=seconds)
+
+
+# --- croniter is the reference for what a cron expression means ----------------------------------
+
+DST_ZONES = st.sampled_from(["Europe/Berlin", "America/New_York", "Australia/Lord_Howe"]).map(ZoneInfo)
+
+
+def _value(low: int, high: int, names: tuple[str, ...] = ()) -> st.SearchStrategy[str]:
+    number = st.integers(low, high).map(str)
+    if not names:
+        return number
+    return st.one_of(number, st.sampled_from(names))
+
+
+def _plain_field(low: int, high: int, names: tuple[str, ...] = ()) -> st.SearchStrategy[str]:
+    value = _value(low, high, names)
+    # Distinct ends: croniter reads an equal range (`5-5`) as the whole cycle, taskctl as the one value.
+    pairs = st.tuples(st.integers(low, high - 1), st.integers(1, high - low)).map(
+        lambda p: (p[0], min(high, p[0] + p[1]))
+    )
+    return st.one_of(
+        st.just("*"),
+        st.integers(2, max(2, (high - low) // 2)).map(lambda n: f"*/{n}"),
+        value,
+        st.lists(value, min_size=2, max_size=4).map(",".join),
+        pairs.map(lambda ends: f"{ends[0]}-{ends[1]}"),
+        st.tuples(pairs, st.integers(2, 9)).map(lambda p: f"{p[0][0]}-{p[0][1]}/{p[1]}"),
+        st.tuples(st.integers(low, high), st.integers(2, 9)).map(lambda p: f"{p[0]}/{p[1]}"),
+    )
+
+
+MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+croniter_crons = st.tuples(
+    _plain_field(0, 59),
+    _plain_field(0, 23),
+    st.one_of(
+        _plain_field(1, 31),
+        st.sampled_from(["?", "L", "1,L", "15,L"]),
+        st.integers(1, 31).map(lambda day: f"{day}W"),
+    ),
+    st.one_of(st.just("*"), st.just("*"), _plain_field(1, 12, MONTHS), st.just("jan-jun")),
+    st.one_of(
+        _plain_field(0, 7, WEEKDAYS),
+        st.sampled_from(["?", "mon-fri", "sat,sun", "0-7", "fri-sun"]),
+        st.tuples(_value(0, 7, WEEKDAYS), st.integers(1, 5)).map(lambda p: f"{p[0]}#{p[1]}"),
+        st.tuples(st.sampled_from(WEEKDAYS[2:] + WEEKDAYS[:1]), st.integers(1, 5)).map(
+            lambda p: (
+                f"mon-{p[0]}#{p[1]}"
+            )  # never mon-mon: an equal range is where taskctl and croniter differ
+        ),
+        st.integers(0, 7).map(lambda day: f"L{day}"),
+    ),
+).map(" ".join)
+
+
+def day_or(expression: str) -> bool:
+    """cronie's day rule for croniter's `day_or`: OR when neither day field starts with `*` (`?` is `*`).
+
+    A `#`/`L` weekday or a `W` day combines by AND, as croniter means it ("each side stays an intersection");
+    with day_or=True croniter drops the day of month there, or finds no date when both cannot meet.
+    """
+    day, weekday = expression.lower().split()[2::2]
+    special = "#" in weekday or weekday.startswith("l") or "w" in day
+    return not (day.startswith(("*", "?")) or weekday.startswith(("*", "?")) or special)
+
+
+def croniter_walls(expression: str, low: datetime, high: datetime) -> set[datetime]:
+    """Every naive wall time in (low, high] at which croniter says `expression` fires, with cronie's day rule."""
+    from croniter import croniter
+
+    walls = set()
+    iterator = croniter(expression, low, day_or=day_or(expression), ret_type=datetime)
+    while (wall := iterator.get_next(datetime)) <= high:
+        walls.add(wall)
+    return walls
+
+
+@settings(CHECKS, max_examples=150)
+@given(
+    expression=croniter_crons,
+    zone=DST_ZONES,
+    year=st.integers(2020, 2035),
+    pick=st.integers(0, 7),
+    lead=st.integers(0, 300),
+    hours=st.integers(1, 6),
+)
+def test_cron_fires_where_croniter_says_with_cronies_dst_rules_on_top(
+    expression: str, zone: ZoneInfo, year: int, pick: int, lead: int, hours: int
+) -> None:
+    from croniter import CroniterBadDateError, croniter
+
+    try:
+        schedule = parse_schedule(expression)
+    except ScheduleError as error:
+        if "can never fire" in str(error):  # then croniter finds no date either
+            with pytest.raises(CroniterBadDateError):
+                croniter(expression, datetime(2000, 1, 1), day_or=day_or(expression)).get_next(datetime)
+        assume(False)
+        raise
+    changes = transitions(zone, year)
+    change = changes[pick % len(changes)]
+    start, end = change - timedelta(minutes=lead), change + timedelta(hours=hours)
+    low = start.astimezone(zone).replace(tzinfo=None) - timedelta(hours=3)
+    walls = croniter_walls(expression, low, end.astimezone(zone).replace(tzinfo=None) + timedelta(hours=3))
+    minute, hour = expression.split()[:2]
+    fixed_time = not minute.startswith("*") and not hour.startswith("*")
+    expected = dst_reference(lambda wall: wall in walls, fixed_time, zone, start, end)
+    assert list(fires_between(schedule, zone, start, end)) == expected
+
+
+@settings(CHECKS, max_examples=60)
+@given(expression=croniter_crons, moment=moments)
+def test_cron_walks_the_calendar_like_croniter_in_utc(expression: str, moment: datetime) -> None:
+    """Far from any clock change (UTC has none), 12 fires in a row are croniter's, whatever the months."""
+    from croniter import croniter
+
+    try:
+        schedule = parse_schedule(expression)
+    except ScheduleError:
+        assume(False)
+        raise
+    iterator = croniter(expression, moment.replace(tzinfo=None), day_or=day_or(expression), ret_type=datetime)
+    expected = [iterator.get_next(datetime).replace(tzinfo=UTC) for _ in range(12)]
+    assert [fire.at for fire in islice(fires(schedule, ZoneInfo("UTC"), moment), 12)] == expected
+
+
+# --- counting without enumerating ---------------------------------------------------------------
+
+
+@settings(CHECKS, max_examples=150)
+@given(
+    expression=croniter_crons,
+    zone=zones,
+    year=st.integers(2020, 2035),
+    pick=st.integers(0, 7),
+    lead=st.integers(-200, 300),
+    span=st.one_of(st.integers(1, 600), st.integers(600, 60 * 24 * 40)),
+)
+def test_counting_fires_equals_walking_them(
+    expression: str, zone: ZoneInfo, year: int, pick: int, lead: int, span: int
+) -> None:
+    try:
+        schedule = parse_schedule(expression)
+    except ScheduleError:
+        assume(False)
+        raise
+    changes = transitions(zone, year) or (datetime(year, 6, 1, tzinfo=UTC),)
+    start = changes[pick % len(changes)] - timedelta(minutes=lead, seconds=lead % 7)
+    end = start + timedelta(minutes=span)
+    walked = list(fires_between(schedule, zone, start, end))
+    assert count_fires_between(schedule, zone, start, end) == len(walked)
+    assert last_fires_between(schedule, zone, start, end, 5) == walked[-5:]
+
+
+@CHECKS
+@given(
+    seconds=st.one_of(st.integers(1, 600), st.sampled_from([3600, 5400, 86400])),
+    spec=st.sampled_from(["every {s}s", "2027-03-28 03:30", "2027-03-28 01:30Z"]),
+    zone=zones,
+    start=moments,
+    periods=st.floats(0, 3000),
+)
+def test_counting_every_and_one_shots_equals_walking_them(
+    seconds: int, spec: str, zone: ZoneInfo, start: datetime, periods: float
+) -> None:
+    schedule = parse_schedule(spec.format(s=seconds))
+    end = start + timedelta(seconds=seconds * periods)
+    walked = list(fires_between(schedule, zone, start, end))
+    assert count_fires_between(schedule, zone, start, end) == len(walked)
+    assert last_fires_between(schedule, zone, start, end, 3) == walked[-3:]

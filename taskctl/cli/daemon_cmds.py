@@ -1,9 +1,56 @@
-"""Commands of this group are added as their issue lands."""
+"""The daemon's commands: `plan` and `systemd-unit`."""
 
 from __future__ import annotations
 
 import typer
 
+from taskctl.cli import common
+
+
+def plan(json: bool = common.JSON_OPTION) -> None:
+    """Show what the daemon would change if it reloaded the config on disk now.
+
+    Compares the config the running daemon applied with the one in config/: processes added, removed or
+    changed (and which keys), changed schedules, each process's next run before -> after, changed threads and
+    settings. The daemon logs the same lines when it reloads. An invalid config is reported as by
+    `taskctl validate` (exit 1).
+
+    Example:
+
+        taskctl plan
+        taskctl plan --json
+    """
+    from taskctl.clock import SYSTEM_CLOCK
+    from taskctl.daemon.plan import current_plan, plan_json, render_plan
+
+    found = current_plan(common.workspace(), common.load(), SYSTEM_CLOCK.now())
+    if json:
+        common.print_json(plan_json(found))
+        return
+    for line in render_plan(found):
+        typer.echo(line)
+
+
+def systemd_unit(
+    user: bool = typer.Option(False, "--user", help="A unit for `systemctl --user`, run as you."),
+) -> None:
+    """Print a systemd unit that runs the daemon of this workspace.
+
+    The unit starts this installation's taskctl by its absolute path with `--root` set to the workspace
+    (Type=notify, reload with SIGHUP, a stop timeout above `daemon.shutdown_grace`, restart on failure). The
+    comment at its top says where to put it and how to enable it.
+
+    Example:
+
+        taskctl systemd-unit | sudo tee /etc/systemd/system/taskctl-shop.service
+        taskctl systemd-unit --user > ~/.config/systemd/user/taskctl-shop.service
+    """
+    from taskctl.daemon.systemd import unit_for
+
+    typer.echo(unit_for(common.workspace(), common.load(), user_unit=user), nl=False)
+
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to `app`."""
+    app.command("plan")(plan)
+    app.command("systemd-unit")(systemd_unit)

@@ -150,6 +150,14 @@ class NotifyTarget(_Strict):
     headers: dict[str, str] = Field(default_factory=dict, description="values may read ${ENV_VAR}")
 
 
+class DaemonSettings(_Strict):
+    """How `taskctl daemon` behaves."""
+
+    shutdown_grace: Duration = Field(
+        30.0, description="on stop, how long running chains may finish before they are stopped (cancelled)"
+    )
+
+
 def _zone_name(value: str | None) -> str | None:
     if value is None:
         return None
@@ -173,6 +181,7 @@ class Settings(_Strict):
     defaults: Defaults = Field(default_factory=Defaults)
     retention: Retention = Field(default_factory=Retention)
     notify: dict[str, NotifyTarget] = Field(default_factory=dict)
+    daemon: DaemonSettings = Field(default_factory=DaemonSettings)
 
     _check_zone = field_validator("timezone")(_zone_name)
 

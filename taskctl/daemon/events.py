@@ -1,0 +1,62 @@
+"""What happens outside the loop, as items on its queue: config changes, SIGHUP, SIGTERM/SIGINT.
+
+Handlers only put an item on the queue; the loop does the work. The queue is a `queue.SimpleQueue`, whose
+`put` may be called from a signal handler (it is reentrant, unlike `queue.Queue.put`).
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from queue import SimpleQueue
+from types import FrameType
+
+
+@dataclass(frozen=True)
+class ConfigChanged:
+    """The content of config/ changed (`digest` is its new hash)."""
+
+    digest: str
+
+
+@dataclass(frozen=True)
+class ReloadRequested:
+    """Reload the config now (SIGHUP)."""
+
+    signal: str = "SIGHUP"
+
+
+@dataclass(frozen=True)
+class StopRequested:
+    """Stop scheduling, let running chains finish within the shutdown grace, then exit."""
+
+    signal: str
+
+
+DaemonEvent = ConfigChanged | ReloadRequested | StopRequested
+
+
+def install_signal_handlers(events: SimpleQueue[DaemonEvent]) -> Callable[[], None]:
+    """Turn SIGHUP into ReloadRequested and SIGTERM/SIGINT into StopRequested on `events` (main thread only).
+
+    Returns a function that puts the previous handlers back.
+    """
+
+    def reload(number: int, frame: FrameType | None) -> None:
+        events.put(ReloadRequested(signal.Signals(number).name))
+
+    def stop(number: int, frame: FrameType | None) -> None:
+        events.put(StopRequested(signal.Signals(number).name))
+
+    previous = {
+        signal.SIGHUP: signal.signal(signal.SIGHUP, reload),
+        signal.SIGTERM: signal.signal(signal.SIGTERM, stop),
+        signal.SIGINT: signal.signal(signal.SIGINT, stop),
+    }
+
+    def restore() -> None:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+    return restore

@@ -1,0 +1,404 @@
+"""The scheduling core: which slots are due, which were missed, and when to look again.
+
+Pure: time is a parameter. The loop calls `tick(now)`, claims and starts the `due` runs, records the `missed`
+slots, then calls `commit(tick)`; it sleeps until `tick.wake_at`. Nothing here reads the clock, sleeps, or
+spawns anything.
+
+Each (process, schedule) has a *cursor*: every slot at or before it has been handled (run, skipped or counted
+missed). Cursors only move forward in slot time, so:
+
+- a clock stepped back runs nothing twice: slots at or before the cursor are never due again, and the loop
+  keeps waking once a minute until the clock passes the cursor;
+- a clock stepped forward is treated like downtime: the slots it jumped over are late, and the process's
+  `catch_up` policy decides which of them still start (the newest slot, if it is less than a minute old,
+  simply runs on time);
+- a new or changed schedule starts from now (an edit never fires "missed" runs), an unchanged one keeps its
+  cursor across reloads and restarts, a removed or disabled process loses its cursors.
+
+Catch-up after downtime, per process: the newest due slot runs with trigger `schedule` if it is at most a
+minute late (`ON_TIME`); every other due slot is late. `none` starts no late slot; `latest` starts the newest
+late slot unless the on-time one already runs; `all` starts each late slot, the newest `CATCH_UP_LIMIT` of
+them. A late slot older than `misfire_grace` never starts. Late slots that do not start are *missed*: counted
+(never walked one by one: a minutely process 30 days down costs about what an hour does) and reported as one
+`MissedSlots` per process and tick.
+
+The slot-claim ledger stays the final word on "one slot, one run": a due slot that is already claimed (a run
+started before a restart whose cursor was not saved yet) is dropped here, and the loop's claim is atomic
+anyway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+from zoneinfo import ZoneInfo
+
+from taskctl.config.models import CatchUp
+from taskctl.runs import Trigger
+from taskctl.schedule import DstNote, Fire, Schedule, count_fires_between, fires, last_fires_between
+
+if TYPE_CHECKING:
+    from taskctl.config import LoadedConfig
+
+CATCH_UP_LIMIT = 100  # `catch_up: all` starts at most this many late slots, the newest ones
+ON_TIME = timedelta(minutes=1)  # the newest due slot this late still runs as `schedule`, not as catch-up
+MAX_SLEEP = timedelta(minutes=1)  # wake at least this often when nothing is due, so clock steps are noticed
+
+CursorKey = tuple[str, str]  # (process, schedule_key(...))
+OneShotKey = tuple[str, str]  # (process, the one-shot's text)
+
+# The state DB tables the SQLite `SchedulerState` needs, as the next migration of the state DB. Instants are
+# fixed-width UTC text (`taskctl.runs.utc_text`), like the run index, so text order is time order.
+PROPOSED_MIGRATION = """
+CREATE TABLE schedule_cursors (
+    process TEXT NOT NULL,
+    schedule TEXT NOT NULL,     -- schedule_key(): canonical text @ zone, e.g. '30 2 * * * @ Europe/Berlin'
+    cursor TEXT NOT NULL,       -- every slot at or before this instant has been handled
+    PRIMARY KEY (process, schedule)
+) WITHOUT ROWID;
+CREATE TABLE fired_one_shots (
+    process TEXT NOT NULL,
+    schedule TEXT NOT NULL,     -- the one-shot's canonical text, e.g. '2026-12-24 18:00'
+    fired_for TEXT NOT NULL,    -- the instant it stood for when its slot passed (run or missed)
+    PRIMARY KEY (process, schedule)
+) WITHOUT ROWID;
+-- The slot-claim ledger is the run index: at most one scheduled run per (process, scheduled_for).
+CREATE UNIQUE INDEX runs_by_slot ON runs (process, scheduled_for) WHERE trigger != 'manual';
+"""
+# claimed_slots(process, after, until) is then:
+#   SELECT scheduled_for FROM runs WHERE process = ? AND trigger != 'manual'
+#     AND scheduled_for > ? AND scheduled_for <= ?
+
+
+@dataclass(frozen=True)
+class ScheduledProcess:
+    """What the scheduler needs to know of one process."""
+
+    name: str
+    zone: ZoneInfo
+    schedules: tuple[Schedule, ...]
+    catch_up: CatchUp = CatchUp.LATEST
+    misfire_grace: timedelta = timedelta(hours=1)
+    enabled: bool = True
+
+
+def scheduled_processes(config: LoadedConfig) -> dict[str, ScheduledProcess]:
+    """The processes of a loaded config (scheduled threads included), as the scheduler sees them."""
+    defaults = config.settings.defaults
+    found = {}
+    for name, process in config.processes.items():
+        grace = process.misfire_grace if process.misfire_grace is not None else defaults.misfire_grace
+        found[name] = ScheduledProcess(
+            name=name,
+            zone=config.zone_of(name),
+            schedules=tuple(config.schedules.get(name, ())),
+            catch_up=process.catch_up or defaults.catch_up,
+            misfire_grace=timedelta(seconds=grace),
+            enabled=process.enabled,
+        )
+    return found
+
+
+def schedule_key(schedule: Schedule, zone: ZoneInfo) -> str:
+    """The name a schedule's cursor is kept under: the same text in another zone is another schedule."""
+    return f"{schedule.text} @ {zone.key}"
+
+
+@dataclass(frozen=True)
+class DueRun:
+    """A slot to claim and run now."""
+
+    process: str
+    scheduled_for: datetime  # aware, UTC: the claim key with `process`
+    trigger: Trigger  # SCHEDULE or CATCH_UP
+    schedules: tuple[str, ...]  # the texts of the schedules that fire at this instant
+    note: DstNote | None = None  # set when a clock change moved or repeated the slot
+
+
+@dataclass(frozen=True)
+class MissedSlots:
+    """Late slots of one process that will never start: record them (one `skipped` row, reason `missed`)."""
+
+    process: str
+    count: int
+    first: datetime  # the oldest missed slot, UTC
+    last: datetime  # the newest missed slot, UTC
+    reason: str = "missed"
+
+
+@dataclass(frozen=True)
+class Tick:
+    """What one look at the clock decided. Nothing happens until the loop acts on it and calls `commit`."""
+
+    now: datetime
+    due: tuple[DueRun, ...]  # oldest first
+    missed: tuple[MissedSlots, ...]
+    wake_at: datetime  # look again at this instant, or earlier when an event comes
+    cursors: Mapping[CursorKey, datetime] = field(default_factory=dict)  # moves to save
+    following: Mapping[CursorKey, Fire | None] = field(default_factory=dict)  # next fires after the moves
+    one_shots: Mapping[OneShotKey, datetime] = field(default_factory=dict)  # one-shots whose slot passed
+
+    @property
+    def missed_count(self) -> int:
+        return sum(missed.count for missed in self.missed)
+
+
+class SchedulerState(Protocol):
+    """Where cursors and fired one-shots survive restarts, and where claimed slots are looked up."""
+
+    def load_cursors(self) -> dict[CursorKey, datetime]:
+        """Every saved cursor."""
+        ...
+
+    def save_cursors(self, cursors: Mapping[CursorKey, datetime]) -> None:
+        """Insert or move these cursors (one transaction)."""
+        ...
+
+    def drop_cursors(self, keys: Collection[CursorKey]) -> None:
+        """Forget these cursors (their schedule or process is gone)."""
+        ...
+
+    def load_fired_one_shots(self) -> set[OneShotKey]:
+        """Every one-shot whose slot has passed."""
+        ...
+
+    def add_fired_one_shots(self, fired: Mapping[OneShotKey, datetime]) -> None:
+        """Record one-shots whose slot passed, with the instant each stood for."""
+        ...
+
+    def claimed_slots(self, process: str, after: datetime, until: datetime) -> set[datetime]:
+        """The slots of `process` in (after, until] that already have a run (or a skipped row)."""
+        ...
+
+
+class InMemorySchedulerState:
+    """A `SchedulerState` in dictionaries: for tests, and for a daemon that may forget everything."""
+
+    def __init__(self) -> None:
+        self.cursors: dict[CursorKey, datetime] = {}
+        self.fired_one_shots: dict[OneShotKey, datetime] = {}
+        self.claims: set[tuple[str, datetime]] = set()
+
+    def load_cursors(self) -> dict[CursorKey, datetime]:
+        return dict(self.cursors)
+
+    def save_cursors(self, cursors: Mapping[CursorKey, datetime]) -> None:
+        self.cursors.update(cursors)
+
+    def drop_cursors(self, keys: Collection[CursorKey]) -> None:
+        for key in keys:
+            self.cursors.pop(key, None)
+
+    def load_fired_one_shots(self) -> set[OneShotKey]:
+        return set(self.fired_one_shots)
+
+    def add_fired_one_shots(self, fired: Mapping[OneShotKey, datetime]) -> None:
+        self.fired_one_shots.update(fired)
+
+    def claimed_slots(self, process: str, after: datetime, until: datetime) -> set[datetime]:
+        return {at for name, at in self.claims if name == process and after < at <= until}
+
+    def claim(self, process: str, scheduled_for: datetime) -> bool:
+        """Claim a slot as the run service would: False if it already has a run."""
+        if (process, scheduled_for) in self.claims:
+            return False
+        self.claims.add((process, scheduled_for))
+        return True
+
+
+@dataclass
+class _Slot:
+    at: datetime
+    schedules: list[str]
+    note: DstNote | None
+
+
+class Scheduler:
+    """The due slots of every process, from cursors kept in a `SchedulerState`.
+
+    Example (the loop, without its edges):
+
+        scheduler = Scheduler(state, scheduled_processes(config), clock.now())
+        while running:
+            tick = scheduler.tick(clock.now())
+            ...claim and start tick.due, record tick.missed...
+            scheduler.commit(tick)
+            wait_for_event(until=tick.wake_at)
+    """
+
+    def __init__(
+        self, state: SchedulerState, processes: Mapping[str, ScheduledProcess], now: datetime
+    ) -> None:
+        self._state = state
+        self._cursors = state.load_cursors()
+        self._fired = state.load_fired_one_shots()
+        self._processes: dict[str, ScheduledProcess] = {}
+        self._next: dict[CursorKey, Fire | None] = {}
+        self.apply(processes, now)
+
+    @property
+    def processes(self) -> Mapping[str, ScheduledProcess]:
+        return self._processes
+
+    def cursor(self, process: str, schedule: Schedule) -> datetime | None:
+        """Where the cursor of one schedule of a process stands (None if it is not scheduled)."""
+        found = self._processes.get(process)
+        return None if found is None else self._cursors.get((process, schedule_key(schedule, found.zone)))
+
+    def apply(self, processes: Mapping[str, ScheduledProcess], now: datetime) -> None:
+        """Schedule exactly `processes` from now on (a reload): unchanged schedules keep their cursors, new or
+        changed ones start at `now`, those of removed or disabled processes are forgotten."""
+        wanted: dict[CursorKey, tuple[ScheduledProcess, Schedule]] = {}
+        for process in processes.values():
+            if process.enabled:
+                for schedule in process.schedules:
+                    wanted[(process.name, schedule_key(schedule, process.zone))] = (process, schedule)
+        gone = [key for key in self._cursors if key not in wanted]
+        if gone:
+            self._state.drop_cursors(gone)
+            for key in gone:
+                del self._cursors[key]
+        fresh = {key: now for key in wanted if key not in self._cursors}
+        if fresh:
+            self._state.save_cursors(fresh)
+            self._cursors.update(fresh)
+        self._processes = dict(processes)
+        self._next = {}
+        for key, (process, schedule) in wanted.items():
+            self._next[key] = self._following(process, schedule, self._cursors[key])
+
+    def tick(self, now: datetime) -> Tick:
+        """The runs due at `now`, the slots missed since the last tick, and when to look again."""
+        due: list[DueRun] = []
+        missed: list[MissedSlots] = []
+        cursors: dict[CursorKey, datetime] = {}
+        following: dict[CursorKey, Fire | None] = {}
+        one_shots: dict[OneShotKey, datetime] = {}
+        for process in self._processes.values():
+            # One entry per key: a schedule written twice in a process is one schedule.
+            keyed = {(process.name, schedule_key(s, process.zone)): s for s in process.schedules}
+            ready = [(key, s) for key, s in keyed.items() if _due(self._next.get(key), now)]
+            if ready:
+                runs, lost = self._process_tick(process, ready, now, cursors, following, one_shots)
+                due.extend(runs)
+                if lost is not None:
+                    missed.append(lost)
+        pending = [fire.at for key, fire in {**self._next, **following}.items() if fire is not None]
+        wake_at = min([now + MAX_SLEEP, *(at for at in pending if at > now)])
+        due.sort(key=lambda run: (run.scheduled_for, run.process))
+        return Tick(now, tuple(due), tuple(missed), wake_at, cursors, following, one_shots)
+
+    def commit(self, tick: Tick) -> None:
+        """Save what `tick` decided: call it after its due runs are claimed and its missed slots recorded."""
+        # A reload between tick and commit may have dropped a schedule: its move is moot.
+        moves = {key: max(at, self._cursors[key]) for key, at in tick.cursors.items() if key in self._cursors}
+        if moves:
+            self._state.save_cursors(moves)
+        if tick.one_shots:
+            self._state.add_fired_one_shots(tick.one_shots)
+        for key, at in moves.items():
+            self._cursors[key] = at
+            self._next[key] = tick.following[key]
+        self._fired.update(tick.one_shots)
+
+    def next_runs(self) -> list[tuple[datetime, str]]:
+        """(instant, process) of each scheduled process's next slot, soonest first: for `status`."""
+        soonest: dict[str, datetime] = {}
+        for (process, _), fire in self._next.items():
+            if fire is not None and (process not in soonest or fire.at < soonest[process]):
+                soonest[process] = fire.at
+        return sorted((at, process) for process, at in soonest.items())
+
+    def _following(self, process: ScheduledProcess, schedule: Schedule, after: datetime) -> Fire | None:
+        if schedule.kind == "once" and (process.name, schedule.text) in self._fired:
+            return None
+        return next(fires(schedule, process.zone, after), None)
+
+    def _process_tick(
+        self,
+        process: ScheduledProcess,
+        ready: list[tuple[CursorKey, Schedule]],
+        now: datetime,
+        cursors: dict[CursorKey, datetime],
+        following: dict[CursorKey, Fire | None],
+        one_shots: dict[OneShotKey, datetime],
+    ) -> tuple[list[DueRun], MissedSlots | None]:
+        # The newest slots are all a policy needs: the newest (on time?), and the late ones it may start.
+        keep = CATCH_UP_LIMIT + 2 if process.catch_up is CatchUp.ALL else 2
+        slots: dict[datetime, _Slot] = {}
+        total = 0
+        for key, schedule in ready:
+            count, tail, after = self._due_fires(process, key, schedule, now, keep)
+            total += count
+            for due_fire in tail:
+                slot = slots.setdefault(due_fire.at, _Slot(due_fire.at, [], due_fire.note))
+                slot.schedules.append(schedule.text)
+                slot.note = slot.note or due_fire.note
+            cursors[key], following[key] = tail[-1].at, after
+            if schedule.kind == "once":
+                one_shots[(process.name, schedule.text)] = tail[-1].at
+        # Two schedules firing at one instant are one slot (counted once among the newest slots).
+        total -= sum(len(slot.schedules) - 1 for slot in slots.values())
+        first = min(fire.at for key, _ in ready if (fire := self._next[key]))
+        since = min(self._cursors[key] for key, _ in ready)
+        for at in self._state.claimed_slots(process.name, since, now) & slots.keys():
+            del slots[at]  # it ran before a restart that came before its cursor was saved
+            total -= 1
+        ordered = sorted(slots.values(), key=lambda slot: slot.at)
+        if not ordered:
+            return [], None
+        return _apply_policy(process, ordered, max(total, len(ordered)), first, now)
+
+    def _due_fires(
+        self, process: ScheduledProcess, key: CursorKey, schedule: Schedule, now: datetime, keep: int
+    ) -> tuple[int, list[Fire], Fire | None]:
+        """How many fires of one schedule are due, the newest `keep` of them, and the fire after them."""
+        first = self._next[key]
+        assert first is not None
+        after_first = next(fires(schedule, process.zone, first.at), None)
+        if after_first is None or after_first.at > now:  # the usual case: exactly one slot is due
+            return 1, [first], after_first
+        cursor = self._cursors[key]
+        tail = last_fires_between(schedule, process.zone, cursor, now, keep)
+        return (
+            count_fires_between(schedule, process.zone, cursor, now),
+            tail,
+            next(fires(schedule, process.zone, tail[-1].at), None),
+        )
+
+
+def _due(fire: Fire | None, now: datetime) -> bool:
+    return fire is not None and fire.at <= now
+
+
+def _apply_policy(
+    process: ScheduledProcess, slots: list[_Slot], total: int, first: datetime, now: datetime
+) -> tuple[list[DueRun], MissedSlots | None]:
+    """Which of the due `slots` start, and what is missed. `slots` are the newest due slots, oldest first;
+    `total` slots are due in all, the oldest at `first`."""
+    newest = slots[-1]
+    on_time = now - newest.at <= ON_TIME
+    late = slots[:-1] if on_time else slots
+    startable = [slot for slot in late if now - slot.at <= process.misfire_grace]
+    if process.catch_up is CatchUp.ALL:
+        started = startable[-CATCH_UP_LIMIT:]
+    elif process.catch_up is CatchUp.LATEST and not on_time:
+        started = startable[-1:]
+    else:
+        started = []
+    runs = [_run(process, slot, Trigger.CATCH_UP) for slot in started]
+    if on_time:
+        runs.append(_run(process, newest, Trigger.SCHEDULE))
+    missed = total - len(runs)
+    if missed <= 0:
+        return runs, None
+    # Slots start from the newest backwards, so the missed ones are the oldest: from `first` on.
+    started_at = {slot.at for slot in started}
+    newest_missed = max(slot.at for slot in late if slot.at not in started_at)
+    return runs, MissedSlots(process.name, missed, min(first, newest_missed), newest_missed)
+
+
+def _run(process: ScheduledProcess, slot: _Slot, trigger: Trigger) -> DueRun:
+    return DueRun(process.name, slot.at, trigger, tuple(slot.schedules), slot.note)
