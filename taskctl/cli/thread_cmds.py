@@ -77,6 +77,8 @@ def thread_record(config: LoadedConfig, name: str) -> dict[str, Any]:
         "script": f"threads/{name}/{thread.script_name}",
         "command": thread.command if isinstance(thread.command, str) else " ".join(thread.command or []),
         "code": "inline code",
+        "func": f"{thread.func}()",
+        "test": f"pytest threads/{name}/{thread.test}",
     }[thread.kind]
     return {
         "name": name,
