@@ -78,7 +78,13 @@ def test_a_thread_that_exits_0_succeeds_and_leaves_its_record_and_logs(empty_wor
         "progress": None,
         "log": "hello.log",
         "error": None,
+        "note": None,
+        "input_skus": None,
+        "skus_import": None,
+        "result": None,
+        "tests": None,
     }
+    assert data["notifications"] == []
     assert data["config_revision"] == load_config(ws).revision
     assert data["user"] and data["host"] and data["pid"] == os.getpid()
     assert "hello | hi there\n" in (record.folder / "console.log").read_text()
