@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from taskctl import deps
 from taskctl.cli.main import app
 from taskctl.config import load_config
 from taskctl.config.models import ThreadConfig
@@ -18,6 +19,7 @@ from taskctl.deps import (
     DependencyError,
     EnvironmentState,
     Installer,
+    InstallStopped,
     RequirementState,
     choose_installer,
     deps_status,
@@ -290,3 +292,27 @@ def test_every_deps_command_has_help_with_an_example() -> None:
     for command in ("install", "status", "prune"):
         result = runner.invoke(app, ["deps", command, "--help"])
         assert result.exit_code == 0 and "Example:" in result.stdout, command
+
+
+# -- test threads and stopping a build ----------------------------------------------------------------------
+
+
+def test_a_test_thread_always_requires_pytest_unless_it_pins_its_own(empty_workspace: Workspace) -> None:
+    ws = empty_workspace
+    implicit = thread_requirements(ws, "t", ThreadConfig(test="tests/"))
+    assert implicit is not None and [r.text for r in implicit.items] == ["pytest"]
+    assert implicit.listed == ("pytest",)
+    pinned = thread_requirements(
+        ws, "t", ThreadConfig(test="tests/", requirements=["PyTest==8.1", "tinypkg"])
+    )
+    assert pinned is not None and [r.text for r in pinned.items] == ["pytest==8.1", "tinypkg"]
+    assert thread_requirements(ws, "t", ThreadConfig(code="1")) is None
+
+
+def test_an_installer_step_stops_when_asked(tmp_path: Path) -> None:
+    lines: list[str] = []
+    asked = threading.Event()
+    threading.Timer(0.3, asked.set).start()
+    with pytest.raises(InstallStopped, match=r"^sleeping was stopped before it finished\.$"):
+        deps._call(["sh", "-c", "echo started; sleep 30"], tmp_path, lines.append, "sleeping", asked.is_set)
+    assert lines == ["started"]
