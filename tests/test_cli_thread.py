@@ -244,7 +244,7 @@ def test_a_name_that_exists_is_refused(example: Workspace) -> None:
     code, _, err = invoke(example, "thread", "add", "summary", "--code", "print(1)")
     assert code == 1
     assert err == (
-        "error: thread 'summary' already exists (config/threads.yaml:12); change it with 'taskctl thread edit "
+        "error: thread 'summary' already exists (config/threads.yaml:22); change it with 'taskctl thread edit "
         "summary'\n"
     )
 
@@ -302,7 +302,7 @@ def test_rm_is_refused_while_a_process_runs_the_thread(example: Workspace) -> No
     assert out == (
         "removed thread 'summary' from config/threads.yaml\ntook 'summary' out of process 'example'\n"
     )
-    assert load_config(example).processes["example"].threads == ["product_pages"]
+    assert load_config(example).processes["example"].threads == ["seed_skus", "product_pages"]
     assert (example.thread_dir("summary") / "main.py").exists()
 
 
