@@ -460,7 +460,7 @@ class RunRecord(RunFields):
     def tests(self) -> TestCounts | None:
         """The test counts of its test threads added up, or None if it has none."""
         counts = [t.tests for t in self.threads if t.tests is not None]
-        return sum(counts[1:], counts[0]) if counts else None
+        return sum(counts, TestCounts()) if counts else None
 
     @property
     def current(self) -> ThreadRecord | None:

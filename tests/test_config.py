@@ -424,7 +424,10 @@ def test_func_test_sku_input_and_output_load(empty_workspace: Workspace) -> None
         7 * 86400.0,
         True,
     )
-    assert (reviews.output and (reviews.output.file, str(reviews.output.into_skus))) == ("results.csv", "skip")
+    assert (reviews.output and (reviews.output.file, str(reviews.output.into_skus))) == (
+        "results.csv",
+        "skip",
+    )
     health = config.threads["health"]
     assert (health.kind, health.args, health.kwargs["deep"]) == ("func", [1, "two", [3]], {"ok": True})
     assert config.threads["nightly_tests"].kind == "test"

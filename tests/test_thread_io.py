@@ -185,5 +185,7 @@ def test_a_header_without_sku_or_sku_columns_is_refused(table: SkuTable, tmp_pat
         with pytest.raises(ImportRejected) as caught:
             import_columns(table, path, source="x.csv")
         assert caught.value.problems == [problem]
-    with pytest.raises(TaskctlError, match=r"^missing\.csv was not written \(no such file in the run folder\)\.$"):
+    with pytest.raises(
+        TaskctlError, match=r"^missing\.csv was not written \(no such file in the run folder\)\.$"
+    ):
         import_columns(table, tmp_path / "missing.csv", source="missing.csv")
