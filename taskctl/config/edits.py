@@ -484,8 +484,8 @@ def _check_thread_entry(name: str, entry: dict[str, Any], workspace: Workspace) 
         raise UsageError(f"a thread runs one of --script, --command, --code, --func or --test, not {flags}")
     if not kinds and not (workspace.thread_dir(name) / "main.py").is_file():
         raise UsageError(
-            f"thread {name} needs something to run: --script FILE, --command TEXT or --code TEXT "
-            f"(or a threads/{name}/main.py)"
+            f"thread {name} needs something to run: --script FILE, --command TEXT, --code TEXT, "
+            f"--func MODULE:CALLABLE or --test PATH (or a threads/{name}/main.py)"
         )
     if entry.get("type") == ThreadType.SCRAPING.value and "input" not in entry:
         raise UsageError(f"a scraping thread needs --input, the CSV of links it works from (thread {name})")
