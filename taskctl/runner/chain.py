@@ -176,7 +176,7 @@ def plan_thread(
         argv = kinds.func_argv(str(python), func, thread.args, thread.kwargs, thread_dir, result_file)
     elif kind == "test":
         junit = folder / f"{name}.junit.xml"
-        argv = kinds.pytest_argv(str(python), thread_dir / (thread.test or "."), junit, args)
+        argv = kinds.pytest_argv(str(python), thread_dir, thread.test or ".", junit, args)
     else:
         script = thread_dir / thread.script_name
         argv = [str(python), str(script), *args]

@@ -86,9 +86,20 @@ def func_argv(
     return [python, "-c", CALL_BOOTSTRAP, spec, call, str(result_file), str(thread_dir)]
 
 
-def pytest_argv(python: str, tests: Path, junit: Path, args: Sequence[str]) -> list[str]:
-    """pytest on `tests`, writing JUnit XML to `junit`; no cache is written into the thread's folder."""
-    return [python, "-m", "pytest", str(tests), f"--junitxml={junit}", "-p", "no:cacheprovider", *args]
+def pytest_argv(python: str, thread_dir: Path, tests: str, junit: Path, args: Sequence[str]) -> list[str]:
+    """pytest on `tests` (inside `thread_dir`, its root: test ids read `tests/test_x.py::test_y`), writing
+    JUnit XML to `junit`; no cache is written into the thread's folder."""
+    return [
+        python,
+        "-m",
+        "pytest",
+        str(thread_dir / tests),
+        f"--rootdir={thread_dir}",
+        f"--junitxml={junit}",
+        "-p",
+        "no:cacheprovider",
+        *args,
+    ]
 
 
 def read_result(path: Path) -> tuple[Any, str | None]:
