@@ -208,28 +208,17 @@ class SkuImport:
     updated: int = 0
     unchanged: int = 0
     skipped: int = 0
+    summary: str = ""  # the import's own sentence, as `sku import` prints it
     ignored_columns: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
 
     def sentence(self) -> str:
-        """`results.csv into the SKU table: 3 rows, 2 updated, 1 unchanged` (or why it was rejected)."""
+        """`results.csv into the SKU table: imported 3 rows: 2 updated, 1 unchanged` (or why it was
+        rejected)."""
         if self.rejected:
-            return f"{self.file} rejected, nothing imported: {self.rejected[0]}" + (
-                f" (and {len(self.rejected) - 1} more)" if len(self.rejected) > 1 else ""
-            )
-        counts = [
-            f"{count} {label}"
-            for count, label in (
-                (self.new, "new"),
-                (self.updated, "updated"),
-                (self.unchanged, "unchanged"),
-                (self.skipped, "skipped"),
-            )
-            if count
-        ]
-        noun = "row" if self.rows == 1 else "rows"
-        tail = f", {', '.join(counts)}" if counts else ""
-        return f"{self.file} into the SKU table: {self.rows} {noun}{tail}"
+            more = f" (and {len(self.rejected) - 1} more)" if len(self.rejected) > 1 else ""
+            return f"{self.file} rejected, nothing imported: {self.rejected[0]}{more}"
+        return f"{self.file} into the SKU table: {self.summary}"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -896,6 +896,6 @@ def test_the_example_writes_the_ratings_it_scrapes_back_into_the_sku_table(tmp_p
     ]
     shown = taskctl(shop, "show", "example@latest").stdout
     assert "product_pages: input: 3 rows of the SKU table\n" in shown
-    assert "product_pages: results.csv into the SKU table: 3 rows, 3 updated\n" in shown
+    assert "product_pages: results.csv into the SKU table: imported 3 rows: 3 updated\n" in shown
     assert "product_pages: ignored columns (not SKU columns): title, price\n" in shown
     assert "best rated: Shirt red M (4.5)" in (only_run(shop, "example") / "summary.txt").read_text()

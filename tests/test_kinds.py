@@ -343,13 +343,14 @@ def test_the_input_comes_from_the_table_and_the_ratings_go_back_after_success(sh
         "updated": 2,
         "unchanged": 0,
         "skipped": 0,
+        "summary": "imported 2 rows: 2 updated",
         "ignored_columns": ["title"],
         "rejected": [],
     }
     log = (record.folder / "reviews.log").read_text()
     assert "[taskctl: input: 2 rows of the SKU table (base_sku B07) in reviews.input.csv]" in log
     assert log.count("ignored the columns that are not SKU columns: title") == 1
-    assert "[taskctl: results.csv into the SKU table: 2 rows, 2 updated]" in log
+    assert "[taskctl: results.csv into the SKU table: imported 2 rows: 2 updated]" in log
 
 
 def test_a_failed_run_changes_no_rating(shop: Workspace) -> None:

@@ -19,7 +19,11 @@ from tests.webhooks import Hook
 runner = CliRunner()
 
 
-def notifying(ws: Workspace, url: str, on: str, threads: str, processes: str) -> Workspace:
+HELLO = "  hello:\n    code: print('hi')\n"
+NIGHTLY = "  nightly:\n    threads: [hello]\n    notify: [ops]\n"
+
+
+def notifying(ws: Workspace, url: str, on: str, threads: str = HELLO, processes: str = NIGHTLY) -> Workspace:
     write(
         ws.config_dir / "taskctl.yaml",
         f"defaults: {{kill_grace: 0.3}}\nnotify:\n  ops:\n    url: {url}\n    on: {on}\n"
@@ -48,8 +52,6 @@ def test_start_and_success_are_posted_and_recorded_in_the_log_and_run_json(
         empty_workspace,
         hook.url,
         "[start, success]",
-        "  hello:\n    code: print('hi')\n",
-        "  nightly:\n    threads: [hello]\n    notify: [ops]\n",
     )
 
     record, done = run(ws, "nightly")
@@ -98,8 +100,6 @@ def test_a_run_skipped_by_its_overlap_policy_is_a_missed_slot(empty_workspace: W
         empty_workspace,
         hook.url,
         "[missed]",
-        "  hello:\n    code: print('hi')\n",
-        "  nightly:\n    threads: [hello]\n    notify: [ops]\n",
     )
     definition = load_config(ws).resolved("nightly")
     with open_service(ws) as service:
@@ -123,8 +123,6 @@ def test_an_outcome_that_arrives_after_the_run_ended_is_still_recorded(
         empty_workspace,
         hook.url,
         "[success]",
-        "  hello:\n    code: print('hi')\n",
-        "  nightly:\n    threads: [hello]\n    notify: [ops]\n",
     )
     hook.gate = threading.Event()  # the receiver holds the POST until the run has ended
     definition = load_config(ws).resolved("nightly")
@@ -150,8 +148,6 @@ def test_taskctl_run_waits_for_the_delivery_and_show_lists_it(empty_workspace: W
         empty_workspace,
         hook.url,
         "[success]",
-        "  hello:\n    code: print('hi')\n",
-        "  nightly:\n    threads: [hello]\n    notify: [ops]\n",
     )
     hook.delay = 0.5  # slower than the run itself
 
@@ -172,8 +168,7 @@ def test_a_process_without_targets_sends_nothing(empty_workspace: Workspace, hoo
         empty_workspace,
         hook.url,
         "[start, success, failure]",
-        "  hello:\n    code: print('hi')\n",
-        "  nightly:\n    threads: [hello]\n",
+        processes="  nightly:\n    threads: [hello]\n",
     )
     record, done = run(ws, "nightly")
     assert done and hook.received == [] and read_run_json(record.folder).notifications == []

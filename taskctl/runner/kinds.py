@@ -214,6 +214,7 @@ def import_output(
     summary = done.summary
     record.rows, record.new, record.updated = summary.rows, summary.new, summary.updated
     record.unchanged, record.skipped = summary.unchanged, summary.skipped
+    record.summary = summary.sentence()
     record.ignored_columns = list(done.ignored)
     if done.ignored:
         log(f"{output.file}: ignored the columns that are not SKU columns: {', '.join(done.ignored)}")
