@@ -234,6 +234,8 @@ def test_add_declares_a_callable_or_a_test_thread_and_edit_sets_its_sku_input(
         7 * 86400.0,
     )
     assert config.threads["checks"].kind == "test"
+    code, out, _ = invoke(ws, "thread", "list")
+    assert "monitoring.checks:check_api()" in out and "pytest threads/checks/tests/" in out
 
 
 # -- names and paths --------------------------------------------------------------------------------

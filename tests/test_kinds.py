@@ -9,7 +9,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from typer.testing import CliRunner
 
+from taskctl.cli.main import app
 from taskctl.clock import FakeClock
 from taskctl.config import load_config
 from taskctl.runner import open_service
@@ -212,9 +214,12 @@ def test_a_test_thread_records_the_counts_keeps_the_junit_and_fails_on_a_failure
     assert "[taskctl: tests: 1 passed, 1 failed, 1 skipped, 0 errors]" in log
     assert "FAILED" in log and "test_the_kettle_is_rated" in log
     assert not (ws.thread_dir("nightly_tests") / ".pytest_cache").exists()
-    with open_service(ws) as service:
-        (row,) = service.history("nightly_tests")
-    assert row.to_json()["tests"] == {"passed": 1, "failed": 1, "skipped": 1, "errors": 0}
+    history = CliRunner().invoke(app, ["--root", str(ws.root), "history", "--json"])
+    assert json.loads(history.stdout)[0]["tests"] == {"passed": 1, "failed": 1, "skipped": 1, "errors": 0}
+    shown = CliRunner().invoke(app, ["--root", str(ws.root), "show", "nightly_tests@latest"]).stdout
+    assert (
+        "nightly_tests: tests: 1 passed, 1 failed, 1 skipped, 0 errors (nightly_tests.junit.xml)\n" in shown
+    )
 
 
 @pytest.mark.usefixtures("offline")
@@ -378,8 +383,8 @@ def test_one_bad_results_line_changes_nothing_and_fails_the_thread_naming_it(sho
     thread = record.threads[0]
     assert (record.status, thread.status, thread.exit_code) == (RunStatus.FAILED, ThreadStatus.FAILED, 0)
     assert thread.error == (
-        "results.csv rejected by the SKU table, nothing imported: results.csv:2: rating '4,1' is not a number "
-        "(use 0-5, like 4.5, or leave it empty)"
+        "results.csv not imported into the SKU table: results.csv:2: rating '4,1' is not a number (use 0-5, "
+        "like 4.5, or leave it empty)"
     )
     assert ratings(shop) == BEFORE
     assert thread.skus_import is not None and thread.skus_import.rejected == [
@@ -387,6 +392,22 @@ def test_one_bad_results_line_changes_nothing_and_fails_the_thread_naming_it(sho
         "results.csv: 1 error; nothing was imported.",
     ]
     assert "reviews | [taskctl: results.csv:2: rating '4,1' is not a number" in console(record)
+
+
+def test_a_results_file_that_was_not_written_fails_the_thread(shop: Workspace) -> None:
+    write(
+        shop.config_dir / "more.yaml",
+        "threads:\n  quiet:\n    code: print('no file')\n    output: {file: out/results.csv}\n",
+    )
+
+    record = run(shop, "quiet")
+
+    assert (record.status, record.threads[0].error) == (
+        RunStatus.FAILED,
+        "out/results.csv not imported into the SKU table: out/results.csv was not written (no such file in the "
+        "run folder).",
+    )
+    assert ratings(shop) == BEFORE
 
 
 def test_stale_selects_by_updated_at_on_the_runs_clock(shop: Workspace) -> None:

@@ -567,9 +567,7 @@ def _after_attempts(
     )
     thread.skus_import = imported
     if imported.rejected:
-        thread.error = (
-            f"{plan.output.file} rejected by the SKU table, nothing imported: {imported.rejected[0]}"
-        )
+        thread.error = f"{plan.output.file} not imported into the SKU table: {imported.rejected[0]}"
         return ThreadStatus.FAILED
     return status
 
