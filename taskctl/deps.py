@@ -10,6 +10,10 @@ environment is built in a folder of its own (`.build-<key>-<token>`, never moved
 their own absolute paths) and published by renaming a symlink `<key>` onto it, so a half-built environment is
 never seen. A lock per key keeps two builders of the same environment from colliding: the second waits and
 reuses what the first built.
+
+A `test:` thread always has an environment: pytest is an implicit requirement (unless its requirements name
+pytest themselves). A run builds a missing environment before the thread's first attempt (`build_environment`
+with `should_stop`, so that a cancel does not wait for the installer).
 """
 
 from __future__ import annotations

@@ -27,7 +27,10 @@ owner=RunOwner.DAEMON))` (SlotTakenError: the slot already has its run), `within
 the same transaction, `record_missed` for a slot that will not run; a START goes to a worker thread, which
 opens its own service and calls `execute`; a QUEUE or REPLACE run stays in memory and is decided again with
 `admit` when a run of its process ends (after `request_stop` of the blockers for REPLACE); `cancel_requests`
-tells which of its runs `taskctl cancel` asked to stop, and `CancelToken.cancel()` stops one.
+tells which of its runs `taskctl cancel` asked to stop, and `CancelToken.cancel()` stops one. Notifications
+need nothing more: `execute` sends a run's, `create` a skipped run's (`missed`), `admit` those of a queued run
+cancelled while waiting; a slot recorded with `record_missed` is the daemon's to announce
+(`taskctl.notify.Notifier.slot_missed`), and before it exits it calls `wait_for_notifications`.
 """
 
 from __future__ import annotations
