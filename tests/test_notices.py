@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 from taskctl.cli.main import app
 from taskctl.config import load_config
 from taskctl.runner import RunRequest, open_service
+from taskctl.runner.notices import pending_deliveries
+from taskctl.runner.service import wait_for_all_notifications
 from taskctl.runs import RunRecord, RunStatus, read_run_json
 from taskctl.workspace import Workspace
 from tests.conftest import write
@@ -174,3 +176,18 @@ def test_a_process_without_targets_sends_nothing(empty_workspace: Workspace, hoo
     assert done and hook.received == [] and read_run_json(record.folder).notifications == []
     record, done = run(ws, "hello")  # a thread run alone names no targets either
     assert done and hook.received == []
+
+
+def test_a_daemon_can_wait_for_the_deliveries_of_runs_its_workers_ended(
+    empty_workspace: Workspace, hook: Hook
+) -> None:
+    ws = notifying(empty_workspace, hook.url, "[success]")
+    hook.gate = threading.Event()
+    with open_service(ws) as worker:  # a worker's service, closed once its run has ended
+        record = worker.run(load_config(ws).resolved("nightly"))
+    assert pending_deliveries() == 1
+    assert not wait_for_all_notifications(0.2)
+    hook.gate.set()
+    assert wait_for_all_notifications(30)
+    assert pending_deliveries() == 0
+    assert [n["event"] for n in read_run_json(record.folder).notifications] == ["success"]

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
+import weakref
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -26,6 +28,26 @@ if TYPE_CHECKING:  # taskctl.notify (urllib) is imported only by runs that notif
     from taskctl.notify import DeliveryOutcome
 
 Deliver = Callable[[str, NotifyTarget, Mapping[str, Any]], "DeliveryOutcome"]
+
+# Every RunNotices of this process, while something refers to it (its delivery threads do, until they end):
+# what a long-lived runner (the daemon) waits for before it exits.
+_LIVE: weakref.WeakSet[RunNotices] = weakref.WeakSet()
+_LIVE_LOCK = threading.Lock()
+
+
+def pending_deliveries() -> int:
+    """How many deliveries of any run of this process are still going."""
+    with _LIVE_LOCK:
+        live = list(_LIVE)
+    return sum(notices.pending() for notices in live)
+
+
+def wait_for_deliveries(timeout: float) -> bool:
+    """Wait up to `timeout` seconds for the deliveries of every run of this process; True if none is left."""
+    deadline = time.monotonic() + timeout
+    with _LIVE_LOCK:
+        live = list(_LIVE)
+    return all(notices.wait(max(0.0, deadline - time.monotonic())) for notices in live)
 
 
 class RunNotices:
@@ -51,6 +73,8 @@ class RunNotices:
         self._notifier = Notifier.for_process(
             definition.name, definition.notify, workspace_name, self._arrived, deliver_one or deliver
         )
+        with _LIVE_LOCK:
+            _LIVE.add(self)
 
     # -- the run's thread ------------------------------------------------------------------------------
 

@@ -30,7 +30,8 @@ opens its own service and calls `execute`; a QUEUE or REPLACE run stays in memor
 tells which of its runs `taskctl cancel` asked to stop, and `CancelToken.cancel()` stops one. Notifications
 need nothing more: `execute` sends a run's, `create` a skipped run's (`missed`), `admit` those of a queued run
 cancelled while waiting; a slot recorded with `record_missed` is the daemon's to announce
-(`taskctl.notify.Notifier.slot_missed`), and before it exits it calls `wait_for_notifications`.
+(`taskctl.notify.Notifier.slot_missed`), and before it exits it calls `wait_for_all_notifications` (the runs
+of every worker's service).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ from taskctl.errors import NotFoundError, TaskctlError, UsageError, closest, not
 from taskctl.runner.chain import RunHooks, ThreadPlan, execute_run, mark_started, plan_chain
 from taskctl.runner.control import is_alive, own_start_ticks, this_host
 from taskctl.runner.descendants import stop_run_processes
-from taskctl.runner.notices import RunNotices
+from taskctl.runner.notices import RunNotices, wait_for_deliveries
 from taskctl.runner.overlap import ActiveRun, Admission, OverlapDecision, decide_overlap
 from taskctl.runner.process import CancelToken
 from taskctl.runs import (
@@ -681,6 +682,12 @@ def plan_run(
     stamp = run_stamp(clock.now(), ZoneInfo(definition.zone_name))
     run_id = RunId.of(definition.name, stamp)
     return plan_chain(workspace, definition, workspace.run_folder(run_id), run_id)
+
+
+def wait_for_all_notifications(timeout: float) -> bool:
+    """Wait up to `timeout` seconds for the webhook deliveries of every run this process executed or ended,
+    whichever service did it (for a daemon about to exit); True if none is left."""
+    return wait_for_deliveries(timeout)
 
 
 @contextmanager
