@@ -10,7 +10,6 @@ coroutine), prints the traceback of an exception (exit 1), and writes a JSON-ser
 from __future__ import annotations
 
 import json
-import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -132,6 +131,8 @@ def read_raised(result_file: Path) -> str | None:
 
 def read_junit(path: Path) -> TestCounts | None:
     """The counts in a JUnit XML report (pytest's), or None if there is none or it cannot be read."""
+    import xml.etree.ElementTree as ElementTree  # only test threads need it
+
     try:
         root = ElementTree.parse(path).getroot()
     except (OSError, ElementTree.ParseError):
