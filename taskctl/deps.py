@@ -10,6 +10,10 @@ environment is built in a folder of its own (`.build-<key>-<token>`, never moved
 their own absolute paths) and published by renaming a symlink `<key>` onto it, so a half-built environment is
 never seen. A lock per key keeps two builders of the same environment from colliding: the second waits and
 reuses what the first built.
+
+A `test:` thread always has an environment: pytest is an implicit requirement (unless its requirements name
+pytest themselves). A run builds a missing environment before the thread's first attempt (`build_environment`
+with `should_stop`, so that a cancel does not wait for the installer).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -60,6 +65,14 @@ class DependencyError(TaskctlError):
     def __init__(self, message: str, output: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.output = list(output)
+
+
+class InstallStopped(DependencyError):
+    """A build stopped because its caller asked (a cancelled or timed-out run); nothing was published."""
+
+
+IMPLICIT_TEST_REQUIREMENT = "pytest"  # every `test:` thread's environment has it
+_STOP_POLL = 0.1  # seconds between looks at whether a build should stop
 
 
 # -- requirements ---------------------------------------------------------------------------------------
@@ -122,6 +135,10 @@ def thread_requirements(workspace: Workspace, thread_name: str, thread: ThreadCo
         for requirement in _read_requirements_file(file, digest_of, seen=set()):
             items.setdefault(requirement.text, requirement)
         digest = digest_of.hexdigest()
+    if thread.test is not None and not any(r.name == IMPLICIT_TEST_REQUIREMENT for r in items.values()):
+        # a test thread's environment always has pytest; its own requirements may pin a version instead
+        items[IMPLICIT_TEST_REQUIREMENT] = parse_requirement(IMPLICIT_TEST_REQUIREMENT, "pytest")
+        listed.append(IMPLICIT_TEST_REQUIREMENT)
     if not items and not options and not digest:
         return None
     return Requirements(
@@ -259,15 +276,17 @@ def ensure_environment(
     thread: ThreadConfig,
     log: Callable[[str], None],
     installer: Installer | str | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Path:
     """The interpreter a thread runs with: its environment's python, built first if missing (the installer's
     output goes to `log`, line by line), or this Python when the thread has no requirements.
 
-    Raises DependencyError, with the installer's message, when the requirements cannot be installed."""
+    Raises DependencyError, with the installer's message, when the requirements cannot be installed, and
+    InstallStopped when `should_stop()` turned true during the build (it is asked every 0.1 s)."""
     environment = environment_for(workspace, thread_name, thread)
     if environment is None:
         return Path(sys.executable)
-    build_environment(workspace, environment, log, installer)
+    build_environment(workspace, environment, log, installer, should_stop)
     return environment.python
 
 
@@ -276,6 +295,7 @@ def build_environment(
     environment: ThreadEnvironment,
     log: Callable[[str], None],
     installer: Installer | str | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> bool:
     """Build `environment` unless it is ready; True if this call built it. Safe to call from several
     processes at once: one builds, the others wait for it and reuse its work."""
@@ -286,7 +306,7 @@ def build_environment(
         chosen = choose_installer(installer, uv)
         with _key_lock(venvs, environment.key, log):
             if not environment.ready:
-                _build(workspace, environment, log, chosen, uv)
+                _build(workspace, environment, log, chosen, uv, should_stop)
                 built = True
     _link_taskctl(environment.folder)
     _remember(venvs, environment.thread, environment.key)
@@ -331,6 +351,7 @@ def _build(
     log: Callable[[str], None],
     installer: Installer,
     uv: str | None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> None:
     venvs = venvs_dir(workspace)
     folder = venvs / f"{_BUILD_PREFIX}{environment.key}-{os.urandom(4).hex()}"
@@ -354,8 +375,9 @@ def _build(
     if requirements.file is not None:
         install += ["-r", str(requirements.file)]
     try:
-        _call(create, cwd, log, f"creating the environment of thread '{thread}' with {installer}")
-        _call(install, cwd, log, f"installing the requirements of thread '{thread}' with {installer}")
+        with_what = f"of thread '{thread}' with {installer}"
+        _call(create, cwd, log, f"creating the environment {with_what}", should_stop)
+        _call(install, cwd, log, f"installing the requirements {with_what}", should_stop)
         record = {
             "key": environment.key,
             "requirements": [r.text for r in requirements.items],
@@ -373,8 +395,15 @@ def _build(
     log(f"deps: environment {environment.key} ready in {time.monotonic() - begin:.1f}s")
 
 
-def _call(argv: list[str], cwd: Path, log: Callable[[str], None], what: str) -> None:
-    """Run an installer step, passing its output to `log` line by line; DependencyError if it fails."""
+def _call(
+    argv: list[str],
+    cwd: Path,
+    log: Callable[[str], None],
+    what: str,
+    should_stop: Callable[[], bool] | None = None,
+) -> None:
+    """Run an installer step, passing its output to `log` line by line; DependencyError if it fails,
+    InstallStopped if `should_stop()` turned true meanwhile (the installer is then terminated)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PIP_NO_INPUT": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     tail: deque[str] = deque(maxlen=_ERROR_LINES)
     try:
@@ -390,6 +419,16 @@ def _call(argv: list[str], cwd: Path, log: Callable[[str], None], what: str) -> 
         )
     except OSError as error:
         raise DependencyError(f"{what} failed: cannot run {argv[0]} ({error.strerror}).") from None
+    stopped, finished = threading.Event(), threading.Event()
+    watcher = None
+    if should_stop is not None:
+        watcher = threading.Thread(
+            target=_stop_when_asked,
+            args=(child, should_stop, stopped, finished),
+            name="deps-stop",
+            daemon=True,
+        )
+        watcher.start()
     try:
         assert child.stdout is not None
         for line in child.stdout:
@@ -401,8 +440,32 @@ def _call(argv: list[str], cwd: Path, log: Callable[[str], None], what: str) -> 
         child.kill()
         child.wait()
         raise
+    finally:
+        finished.set()
+        if watcher is not None:
+            watcher.join()
+    if stopped.is_set():
+        raise InstallStopped(f"{what} was stopped before it finished.", list(tail))
     if code != 0:
         raise DependencyError(f"{what} failed (exit {code}): {_essence(tail)}", list(tail))
+
+
+def _stop_when_asked(
+    child: subprocess.Popen[str],
+    should_stop: Callable[[], bool],
+    stopped: threading.Event,
+    finished: threading.Event,
+) -> None:
+    """Terminate the installer once `should_stop()` is true (then kill it if it lingers)."""
+    while not finished.wait(_STOP_POLL):
+        if should_stop():
+            stopped.set()
+            child.terminate()
+            try:
+                child.wait(5)
+            except subprocess.TimeoutExpired:
+                child.kill()
+            return
 
 
 def _essence(lines: Sequence[str]) -> str:

@@ -237,6 +237,20 @@ class DeliveryOutcome:
             "seconds": round(self.seconds, 3),
         }
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DeliveryOutcome:
+        """The outcome as `to_json` wrote it (in run.json)."""
+        return cls(
+            target=str(data.get("target", "?")),
+            event=str(data.get("event", "")),
+            host=str(data.get("host", "?")),
+            delivered=bool(data.get("delivered")),
+            status=data.get("status"),
+            attempts=int(data.get("attempts", 0)),
+            error=data.get("error"),
+            seconds=float(data.get("seconds", 0.0)),
+        )
+
 
 class _AttemptFailed(Exception):
     """One POST that did not get a 2xx; `retry` says whether another attempt may do better."""
@@ -353,9 +367,35 @@ class Notifier:
         on_outcome: Callable[[DeliveryOutcome], None] | None = None,
         deliver_one: Callable[[str, NotifyTarget, Mapping[str, Any]], DeliveryOutcome] = deliver,
     ) -> None:
-        self._targets = dict(config.settings.notify)
-        self._names = {name: list(process.notify) for name, process in config.processes.items()}
-        self._workspace_name = config.workspace.root.name
+        names = {name: list(process.notify) for name, process in config.processes.items()}
+        self._setup(dict(config.settings.notify), names, config.workspace.root.name, on_outcome, deliver_one)
+
+    @classmethod
+    def for_process(
+        cls,
+        process: str,
+        targets: Sequence[tuple[str, NotifyTarget]],
+        workspace_name: str,
+        on_outcome: Callable[[DeliveryOutcome], None] | None = None,
+        deliver_one: Callable[[str, NotifyTarget, Mapping[str, Any]], DeliveryOutcome] = deliver,
+    ) -> Notifier:
+        """A notifier for the runs of one process, given the targets it names (`ResolvedProcess.notify`)."""
+        notifier = cls.__new__(cls)
+        names = {process: [name for name, _ in targets]}
+        notifier._setup(dict(targets), names, workspace_name, on_outcome, deliver_one)
+        return notifier
+
+    def _setup(
+        self,
+        targets: dict[str, NotifyTarget],
+        names: dict[str, list[str]],
+        workspace_name: str,
+        on_outcome: Callable[[DeliveryOutcome], None] | None,
+        deliver_one: Callable[[str, NotifyTarget, Mapping[str, Any]], DeliveryOutcome],
+    ) -> None:
+        self._targets = targets
+        self._names = names
+        self._workspace_name = workspace_name
         self._on_outcome = on_outcome
         self._deliver = deliver_one
         self._threads: list[threading.Thread] = []
@@ -378,6 +418,11 @@ class Notifier:
         chosen = targets_for(self._targets, self._names.get(process, []), [NotifyEvent.MISSED])
         payload = missed_payload(process, scheduled_for, reason, self._workspace_name)
         return self._start(chosen, payload)
+
+    def pending(self) -> int:
+        """How many deliveries are still going."""
+        with self._lock:
+            return sum(thread.is_alive() for thread in self._threads)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the deliveries started so far; False if some are still going after `timeout` seconds."""

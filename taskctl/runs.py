@@ -151,6 +151,85 @@ def _number(value: float) -> str:
 
 
 @dataclass
+class TestCounts:
+    """The counts of a test thread's pytest run (from its JUnit XML); `junit`: the file in the run folder."""
+
+    __test__ = False  # not a test class, whatever pytest thinks of the name
+
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    errors: int = 0
+    junit: str | None = None
+
+    def __add__(self, other: TestCounts) -> TestCounts:
+        return TestCounts(
+            self.passed + other.passed,
+            self.failed + other.failed,
+            self.skipped + other.skipped,
+            self.errors + other.errors,
+        )
+
+    def text(self) -> str:
+        """`3 passed, 1 failed, 0 skipped, 0 errors`."""
+        return f"{self.passed} passed, {self.failed} failed, {self.skipped} skipped, {self.errors} errors"
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "passed": self.passed,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "errors": self.errors,
+        }
+        if self.junit is not None:
+            data["junit"] = self.junit
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TestCounts:
+        return cls(
+            int(data.get("passed", 0)),
+            int(data.get("failed", 0)),
+            int(data.get("skipped", 0)),
+            int(data.get("errors", 0)),
+            data.get("junit"),
+        )
+
+
+@dataclass
+class SkuImport:
+    """What became of a thread's output file in the SKU table: the counts of an import, or the problems that
+    rejected it (then nothing was imported)."""
+
+    file: str
+    into_skus: str
+    rows: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    summary: str = ""  # the import's own sentence, as `sku import` prints it
+    ignored_columns: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+
+    def sentence(self) -> str:
+        """`results.csv into the SKU table: imported 3 rows: 2 updated, 1 unchanged` (or why it was
+        rejected)."""
+        if self.rejected:
+            more = f" (and {len(self.rejected) - 1} more)" if len(self.rejected) > 1 else ""
+            return f"{self.file} rejected, nothing imported: {self.rejected[0]}{more}"
+        return f"{self.file} into the SKU table: {self.summary}"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SkuImport:
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+
+@dataclass
 class ThreadRecord:
     """One thread of a run, as kept in run.json."""
 
@@ -165,6 +244,11 @@ class ThreadRecord:
     progress: Progress | None = None
     log: str = ""
     error: str | None = None
+    note: str | None = None  # what taskctl did instead of running it (an empty SKU selection, say)
+    input_skus: int | None = None  # how many SKU table rows its input CSV holds
+    skus_import: SkuImport | None = None  # its output file, imported into the SKU table
+    result: Any = None  # a `func` thread's return value (JSON)
+    tests: TestCounts | None = None  # a `test` thread's counts
 
     @property
     def retries(self) -> int:
@@ -201,11 +285,41 @@ class ThreadRecord:
             else {**asdict(self.progress), "percent": self.progress.percent},
             "log": self.log,
             "error": self.error,
+            "note": self.note,
+            "input_skus": self.input_skus,
+            "skus_import": None if self.skus_import is None else self.skus_import.to_json(),
+            "result": self.result,
+            "tests": None if self.tests is None else self.tests.to_json(),
         }
+
+    def details(self) -> list[str]:
+        """What `show` says of the thread beyond its status: a note, its SKU input and output, its callable's
+        return value, its tests."""
+        lines = []
+        if self.note:
+            lines.append(self.note)
+        if self.input_skus is not None:
+            noun = "row" if self.input_skus == 1 else "rows"
+            lines.append(f"input: {self.input_skus} {noun} of the SKU table")
+        if self.skus_import is not None:
+            lines.append(self.skus_import.sentence())
+            lines.extend(f"  {problem}" for problem in self.skus_import.rejected[1:])
+            if self.skus_import.ignored_columns:
+                ignored = ", ".join(self.skus_import.ignored_columns)
+                lines.append(f"ignored columns (not SKU columns): {ignored}")
+        if self.result is not None:
+            shown = json.dumps(self.result, ensure_ascii=False)
+            lines.append(f"returned {shown if len(shown) <= 200 else shown[:197] + '...'}")
+        if self.tests is not None:
+            junit = f" ({self.tests.junit})" if self.tests.junit else ""
+            lines.append(f"tests: {self.tests.text()}{junit}")
+        return lines
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ThreadRecord:
         progress = data.get("progress")
+        skus_import = data.get("skus_import")
+        tests = data.get("tests")
         return cls(
             name=str(data["name"]),
             status=ThreadStatus(data.get("status", "queued")),
@@ -218,6 +332,11 @@ class ThreadRecord:
             progress=None if not progress else Progress(progress["done"], progress.get("total")),
             log=str(data.get("log", "")),
             error=data.get("error"),
+            note=data.get("note"),
+            input_skus=data.get("input_skus"),
+            skus_import=SkuImport.from_json(skus_import) if isinstance(skus_import, dict) else None,
+            result=data.get("result"),
+            tests=TestCounts.from_json(tests) if isinstance(tests, dict) else None,
         )
 
 
@@ -271,6 +390,11 @@ _CODECS: dict[object, Codec] = {
     Trigger: Codec(str, Trigger),
     RunStatus: Codec(str, RunStatus),
     RunOwner: Codec(str, RunOwner),
+    # kept in SQLite as JSON text (`RunRow.to_json` shows the mapping)
+    TestCounts: Codec(
+        lambda counts: None if counts is None else json.dumps(counts.to_json()),
+        lambda text: TestCounts.from_json(json.loads(text)),
+    ),
 }
 
 
@@ -307,6 +431,7 @@ class RunRecord(RunFields):
 
     folder: Path
     threads: list[ThreadRecord] = field(default_factory=list)
+    notifications: list[dict[str, Any]] = field(default_factory=list)  # webhook delivery outcomes
 
     @property
     def failed_thread(self) -> str | None:
@@ -321,6 +446,12 @@ class RunRecord(RunFields):
         return None
 
     @property
+    def tests(self) -> TestCounts | None:
+        """The test counts of its test threads added up, or None if it has none."""
+        counts = [t.tests for t in self.threads if t.tests is not None]
+        return sum(counts, TestCounts()) if counts else None
+
+    @property
     def current(self) -> ThreadRecord | None:
         """The thread running now, if any."""
         return next((t for t in self.threads if t.status is ThreadStatus.RUNNING), None)
@@ -330,6 +461,7 @@ class RunRecord(RunFields):
             **encode_fields(self),
             "duration": self.duration,
             "threads": [t.to_json() for t in self.threads],
+            "notifications": list(self.notifications),
         }
 
     @classmethod
@@ -342,6 +474,7 @@ class RunRecord(RunFields):
             **values,
             folder=folder,
             threads=[ThreadRecord.from_json(t) for t in data.get("threads", [])],
+            notifications=[n for n in data.get("notifications", []) if isinstance(n, dict)],
         )
 
 

@@ -30,6 +30,7 @@ from taskctl.runs import (
     RunJsonError,
     RunRecord,
     RunStatus,
+    TestCounts,
     field_codecs,
     read_run_json,
     utc_text,
@@ -93,6 +94,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE runs ADD COLUMN has_folder INTEGER NOT NULL DEFAULT 1;
     CREATE UNIQUE INDEX runs_by_slot ON runs (process, scheduled_for) WHERE scheduled_for IS NOT NULL;
     """,
+    # 3: the test counts of a run's test threads, for `history --json`
+    """
+    ALTER TABLE runs ADD COLUMN tests TEXT;
+    """,
 ]
 
 
@@ -148,6 +153,7 @@ class RunRow(RunFields):
     progress: str | None = None
     cancel_requested: bool = False  # set by `taskctl cancel`; a runner's save never clears it
     has_folder: bool = True  # False for a schedule slot recorded as missed: an index row only
+    tests: TestCounts | None = None  # its test threads' counts added up
 
     @classmethod
     def of(cls, record: RunRecord, has_folder: bool = True) -> RunRow:
@@ -159,13 +165,15 @@ class RunRow(RunFields):
             current_thread=current.name if current else None,
             progress=current.progress.text() if current and current.progress else None,
             has_folder=has_folder,
+            tests=record.tests,
         )
 
     def to_json(self) -> dict[str, Any]:
         """The row for `--json` listings: snake_case keys, UTC instants, seconds."""
         values = {name: codec.encode(getattr(self, name)) for name, codec in _ROW_CODECS.items()}
         shown = {name: value for name, value in values.items() if name not in _PRIVATE}
-        return {**shown, "duration": self.duration}
+        tests = None if self.tests is None else self.tests.to_json()
+        return {**shown, "tests": tests, "duration": self.duration}
 
 
 _RUN_FIELD_NAMES = list(field_codecs(RunFields))

@@ -98,8 +98,12 @@ def example_dir() -> Path:
     return Path(__file__).parent / "example"
 
 
+EXAMPLE_SKUS = "threads/seed_skus/skus.csv"  # the example's SKU table, imported by `init`
+
+
 def create_workspace(dest: Path) -> Workspace:
-    """Create a workspace at `dest` holding the working example. Refuses to touch an existing workspace."""
+    """Create a workspace at `dest` holding the working example, its SKU table seeded from the example's CSV.
+    Refuses to touch an existing workspace."""
     import shutil
 
     dest = dest.expanduser().resolve()
@@ -121,4 +125,11 @@ def create_workspace(dest: Path) -> Workspace:
     gitignore = dest / ".gitignore"
     if not gitignore.exists():
         gitignore.write_text(_EXAMPLE_GITIGNORE, encoding="utf-8")
-    return Workspace(dest)
+    workspace = Workspace(dest)
+    seed = dest / EXAMPLE_SKUS
+    if seed.is_file() and not workspace.sku_db.exists():
+        from taskctl.skus import SkuTable
+
+        with SkuTable.open(workspace.sku_db) as table:
+            table.import_csv(seed)
+    return workspace

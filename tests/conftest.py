@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from taskctl.workspace import Workspace, create_workspace
+from tests.webhooks import Hook, serve_hook
 
 
 @pytest.fixture(autouse=True)
@@ -36,6 +37,36 @@ def empty_workspace(tmp_path: Path) -> Workspace:
     (root / "config").mkdir(parents=True)
     (root / "threads").mkdir()
     return Workspace(root)
+
+
+@pytest.fixture(scope="session")
+def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of wheels to install from offline: tinypkg 1.0 and 2.0, otherpkg 0.5, and pytest with what it
+    needs (repacked from this interpreter's)."""
+    from tests.wheels import PYTEST_DISTRIBUTIONS, make_wheel, repack_installed
+
+    folder = tmp_path_factory.mktemp("wheels")
+    for version in ("1.0", "2.0"):
+        make_wheel(folder, "tinypkg", version)
+    make_wheel(folder, "otherpkg", "0.5")
+    for name in PYTEST_DISTRIBUTIONS:
+        repack_installed(folder, name)
+    return folder
+
+
+@pytest.fixture
+def offline(wheels: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """pip and uv install from `wheels` only (no index, no user or machine config); returns that folder."""
+    from tests.wheels import offline_installs
+
+    offline_installs(monkeypatch, wheels, tmp_path_factory.getbasetemp() / "uv-cache")
+    return wheels
+
+
+@pytest.fixture
+def hook() -> Iterator[Hook]:
+    """A webhook receiver on loopback (see tests/webhooks.py)."""
+    yield from serve_hook()
 
 
 def write(path: Path, text: str) -> Path:

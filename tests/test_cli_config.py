@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from taskctl import __version__
 from taskctl.cli.main import app
+from taskctl.skus import SkuTable
 from taskctl.workspace import Workspace
 from tests.conftest import write
 
@@ -46,7 +47,10 @@ def test_init_creates_a_working_example_and_refuses_to_overwrite(tmp_path: Path)
     assert code == 0
     assert out.startswith(f"created a taskctl workspace in {tmp_path / 'demo'}\n")
     assert (tmp_path / "demo/config/processes.yaml").is_file()
-    assert (tmp_path / "demo/threads/product_pages/input.csv").is_file()
+    assert (tmp_path / "demo/threads/seed_skus/skus.csv").is_file()
+    assert "  skus.db    the SKU table, seeded with the example's products (taskctl sku list)\n" in out
+    with SkuTable.open(tmp_path / "demo/skus.db") as table:
+        assert [sku.sku for sku in table.iter_all()] == ["B07-BLU-L", "B07-RED-M", "K12-BLK"]
     assert "/process/" in (tmp_path / "demo/.gitignore").read_text()
 
     code, out, err = invoke(None, "init", str(tmp_path / "demo"))
@@ -67,11 +71,11 @@ def test_commands_outside_a_workspace_say_how_to_make_one(tmp_path: Path) -> Non
 def test_root_may_come_from_the_environment(example: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TASKCTL_ROOT", str(example.root))
     code, out, _ = invoke(None, "validate")
-    assert (code, out) == (0, "config OK: 2 threads, 1 process, 5 schedules\n")
+    assert (code, out) == (0, "config OK: 3 threads, 1 process, 5 schedules\n")
 
 
 def test_validate_the_example(example: Workspace) -> None:
-    assert invoke(example, "validate") == (0, "config OK: 2 threads, 1 process, 5 schedules\n", "")
+    assert invoke(example, "validate") == (0, "config OK: 3 threads, 1 process, 5 schedules\n", "")
 
 
 def test_validate_json_of_a_valid_config(example: Workspace) -> None:
@@ -79,7 +83,7 @@ def test_validate_json_of_a_valid_config(example: Workspace) -> None:
     data = json.loads(out)
     assert code == 0
     assert data["ok"] is True
-    assert (data["threads"], data["processes"], data["schedules"]) == (2, 1, 5)
+    assert (data["threads"], data["processes"], data["schedules"]) == (3, 1, 5)
     assert data["errors"] == []
     assert len(data["revision"]) == 12
 
@@ -122,7 +126,7 @@ def test_validate_warns_about_one_shots_in_the_past(example: Workspace) -> None:
     )
     code, out, err = invoke(example, "validate")
     assert code == 0
-    assert out == "config OK: 3 threads, 1 process (1 scheduled thread), 6 schedules\n"
+    assert out == "config OK: 4 threads, 1 process (1 scheduled thread), 6 schedules\n"
     assert (
         err
         == "warning: config/old.yaml:4: threads.old.schedule[0]: '2020-01-01 10:00' is in the past and will not run\n"
@@ -154,23 +158,35 @@ def test_thread_list_table_and_json(example: Workspace) -> None:
     lines = out.splitlines()
     assert lines[0].split() == ["name", "type", "runs", "schedules", "enabled", "tags", "description"]
     assert lines[2].startswith("product_pages  scraping  threads/product_pages/main.py")
-    assert lines[3].startswith("summary        others    threads/summary/main.py")
+    assert lines[3].startswith("seed_skus      others    threads/seed_skus/main.py")
+    assert lines[4].startswith("summary        others    threads/summary/main.py")
 
     code, out, _ = invoke(example, "thread", "list", "--json")
     records = json.loads(out)
-    assert [r["name"] for r in records] == ["product_pages", "summary"]
+    assert [r["name"] for r in records] == ["product_pages", "seed_skus", "summary"]
     assert records[0]["type"] == "scraping"
-    assert records[0]["input"] == "input.csv"
+    assert records[0]["input"] == {
+        "skus": {
+            "search": None,
+            "base_sku": None,
+            "min_rating": None,
+            "unrated": False,
+            "limit": None,
+            "stale": None,
+        },
+        "required": False,
+    }
+    assert records[0]["output"] == {"file": "results.csv", "into_skus": "update"}
     assert records[0]["timeout"] == 600.0
     assert records[0]["retries"] == {"count": 1, "delay": 5.0, "backoff": 1.0}
-    assert records[0]["declared_in"] == "config/threads.yaml:3"
+    assert records[0]["declared_in"] == "config/threads.yaml:9"
     assert records[0]["enabled"] is True
 
 
 def test_thread_show(example: Workspace) -> None:
     code, out, _ = invoke(example, "thread", "show", "summary")
     assert code == 0
-    assert "declared_in:  config/threads.yaml:12\n" in out
+    assert "declared_in:  config/threads.yaml:22\n" in out
     assert "timeout:      120.0\n" in out
 
 
@@ -191,12 +207,12 @@ def test_process_list_and_show(example: Workspace) -> None:
     code, out, _ = invoke(example, "process", "list")
     assert code == 0
     assert out.splitlines()[2].startswith(
-        "example  product_pages -> summary  5            Europe/Berlin  yes"
+        "example  seed_skus -> product_pages -> summary  5            Europe/Berlin  yes"
     )
 
     code, out, _ = invoke(example, "process", "show", "example", "--json", "--count", "3")
     record = json.loads(out)
-    assert record["threads"] == ["product_pages", "summary"]
+    assert record["threads"] == ["seed_skus", "product_pages", "summary"]
     assert record["schedule"] == [
         "daily at 06:30",
         "every 6 hours",

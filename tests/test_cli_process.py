@@ -27,8 +27,8 @@ EXAMPLE = """\
 # Processes chain threads in series and say when they run.
 processes:
   example:
-    description: Scrape the example product pages, then summarise them.
-    threads: [product_pages, summary]
+    description: Seed the SKU table, scrape its product pages and write the ratings back, then summarise.
+    threads: [seed_skus, product_pages, summary]
     schedule:
       - daily at 06:30
       - every 6 hours

@@ -26,6 +26,7 @@ from typer.testing import CliRunner
 from taskctl import store as store_module
 from taskctl.cli.main import app
 from taskctl.config import load_config
+from taskctl.deps import environment_for
 from taskctl.runner import RunRequest, open_service
 from taskctl.runs import RunId, RunRecord, RunStatus, ThreadStatus, read_run_json, write_run_json
 from taskctl.store import Store
@@ -810,3 +811,91 @@ def test_history_and_show_do_not_wait_on_a_fifo_where_the_settings_file_should_b
         out, err = spawn(ws, *args).communicate(timeout=30)  # a read of the FIFO would block for ever
         assert b"hello" in out, args
         assert err.startswith(b"warning: config/taskctl.yaml"), err  # said, not silently another zone
+
+
+# -- thread kinds, environments and the SKU loop from the CLI ---------------------------------------------
+
+
+def test_dry_run_shows_the_interpreter_the_environment_and_the_kinds(ws: Workspace) -> None:
+    write(
+        ws.config_dir / "kinds.yaml",
+        "threads:\n"
+        "  health:\n    func: 'checks:ping'\n    kwargs: {url: 'http://127.0.0.1/'}\n"
+        "    requirements: ['tinypkg==1.0']\n"
+        "  reviews:\n    type: scraping\n    code: print(1)\n"
+        "    input: {skus: {base_sku: B07, stale: 2d}, required: true}\n"
+        "    output: {file: results.csv, into_skus: skip}\n",
+    )
+    config = load_config(ws)
+    environment = environment_for(ws, "health", config.threads["health"])
+    assert environment is not None
+
+    result = taskctl(ws, "thread", "run", "health", "--dry-run")
+
+    assert result.exit_code == 0
+    assert "\n1/1 health (func)\n" in result.stdout
+    assert "  calls:   checks:ping\n" in result.stdout
+    assert f"  python:  {environment.python}\n" in result.stdout
+    assert (
+        f"  environment: .taskctl/venvs/{environment.key} (not built yet (built before the first attempt))\n"
+        in result.stdout
+    )
+    assert f"    VIRTUAL_ENV={environment.folder}\n" in result.stdout
+    data = json.loads(taskctl(ws, "thread", "run", "health", "--dry-run", "--json").stdout)
+    (thread,) = data["threads"]
+    assert (thread["kind"], thread["func"], thread["python"]) == (
+        "func",
+        "checks:ping",
+        str(environment.python),
+    )
+    assert thread["environment"] == {"path": str(environment.folder), "ready": False}
+
+    result = taskctl(ws, "thread", "run", "reviews", "--dry-run")
+    assert (
+        "  input:   SKU table rows (base_sku B07, stale 2d0h, required) written to reviews.input.csv when the "
+        "thread starts\n" in result.stdout
+    )
+    assert "  output:  results.csv into the SKU table after success (into_skus: skip)\n" in result.stdout
+    assert f"  python:  {sys.executable}\n" in result.stdout
+    assert not (ws.root / "process").exists()
+
+
+def test_show_and_history_report_test_counts_sku_imports_and_return_values(ws: Workspace) -> None:
+    write(ws.thread_dir("calc") / "calc.py", "def total(*values):\n    return {'total': sum(values)}\n")
+    write(ws.config_dir / "calc.yaml", "threads:\n  calc:\n    func: 'calc:total'\n    args: [1, 2, 3]\n")
+    assert taskctl(ws, "run", "calc").exit_code == 0
+
+    result = taskctl(ws, "show", "calc@latest")
+
+    assert 'calc: returned {"total": 6}\n' in result.stdout
+    assert json.loads(taskctl(ws, "show", "calc@latest", "--json").stdout)["threads"][0]["result"] == {
+        "total": 6
+    }
+    (row,) = json.loads(taskctl(ws, "history", "calc", "--json").stdout)
+    assert row["tests"] is None
+
+
+def test_the_example_writes_the_ratings_it_scrapes_back_into_the_sku_table(tmp_path: Path) -> None:
+    assert runner.invoke(app, ["init", str(tmp_path / "shop")]).exit_code == 0
+    shop = Workspace(tmp_path / "shop")
+    listed = json.loads(taskctl(shop, "sku", "list", "--json").stdout)["skus"]
+    assert [(s["sku"], s["rating"]) for s in listed] == [
+        ("B07-BLU-L", None),
+        ("B07-RED-M", None),
+        ("K12-BLK", None),
+    ]
+
+    result = taskctl(shop, "run", "example")
+
+    assert result.exit_code == 0, result.stderr
+    listed = json.loads(taskctl(shop, "sku", "list", "--json").stdout)["skus"]
+    assert [(s["sku"], s["rating"], s["review_count"]) for s in listed] == [
+        ("B07-BLU-L", 4.1, 87),
+        ("B07-RED-M", 4.5, 120),
+        ("K12-BLK", 3.8, 1024),
+    ]
+    shown = taskctl(shop, "show", "example@latest").stdout
+    assert "product_pages: input: 3 rows of the SKU table\n" in shown
+    assert "product_pages: results.csv into the SKU table: imported 3 rows: 3 updated\n" in shown
+    assert "product_pages: ignored columns (not SKU columns): title, price\n" in shown
+    assert "best rated: Shirt red M (4.5)" in (only_run(shop, "example") / "summary.txt").read_text()

@@ -186,9 +186,56 @@ def test_a_thread_needs_something_to_run(empty_workspace: Workspace) -> None:
     code, _, err = invoke(empty_workspace, "thread", "add", "idle")
     assert code == 2
     assert err == (
-        "error: thread idle needs something to run: --script FILE, --command TEXT or --code TEXT "
-        "(or a threads/idle/main.py)\n"
+        "error: thread idle needs something to run: --script FILE, --command TEXT, --code TEXT, "
+        "--func MODULE:CALLABLE or --test PATH (or a threads/idle/main.py)\n"
     )
+
+
+def test_add_declares_a_callable_or_a_test_thread_and_edit_sets_its_sku_input(
+    empty_workspace: Workspace,
+) -> None:
+    ws = empty_workspace
+    write(ws.thread_dir("checks") / "tests" / "test_a.py", "def test_a():\n    pass\n")
+    code, _, err = invoke(
+        ws, "thread", "add", "health", "--func", "monitoring.checks:check_api", "--timeout", "1m"
+    )
+    assert (code, err) == (0, "")
+    code, _, err = invoke(ws, "thread", "add", "checks", "--test", "tests/")
+    assert (code, err) == (0, "")
+    code, _, err = invoke(ws, "thread", "add", "both", "--func", "a:b", "--test", "tests/")
+    assert (code, err) == (
+        2,
+        "error: a thread runs one of --script, --command, --code, --func or --test, not --func and --test\n",
+    )
+    code, _, err = invoke(
+        ws, "thread", "edit", "health", "--set", "kwargs={url: 'http://127.0.0.1/', timeout: 5}",
+        "--set", "input.skus={base_sku: B07, stale: 7d}", "--set", "output={file: results.csv}",
+    )  # fmt: skip
+    assert (code, err) == (0, "")
+    assert (ws.config_dir / "threads.yaml").read_text() == (
+        "threads:\n"
+        "  health:\n"
+        "    func: monitoring.checks:check_api\n"
+        "    timeout: 1m\n"
+        "    kwargs:\n"
+        "      url: http://127.0.0.1/\n"
+        "      timeout: 5\n"
+        "    input:\n"
+        "      skus: {base_sku: B07, stale: 7d}\n"
+        "    output: {file: results.csv}\n"
+        "  checks:\n"
+        "    test: tests/\n"
+    )
+    config = load_config(ws)
+    health = config.threads["health"]
+    assert (health.kind, health.kwargs, health.sku_input and health.sku_input.skus.stale) == (
+        "func",
+        {"url": "http://127.0.0.1/", "timeout": 5},
+        7 * 86400.0,
+    )
+    assert config.threads["checks"].kind == "test"
+    code, out, _ = invoke(ws, "thread", "list")
+    assert "monitoring.checks:check_api()" in out and "pytest threads/checks/tests/" in out
 
 
 # -- names and paths --------------------------------------------------------------------------------
@@ -244,7 +291,7 @@ def test_a_name_that_exists_is_refused(example: Workspace) -> None:
     code, _, err = invoke(example, "thread", "add", "summary", "--code", "print(1)")
     assert code == 1
     assert err == (
-        "error: thread 'summary' already exists (config/threads.yaml:12); change it with 'taskctl thread edit "
+        "error: thread 'summary' already exists (config/threads.yaml:22); change it with 'taskctl thread edit "
         "summary'\n"
     )
 
@@ -302,7 +349,7 @@ def test_rm_is_refused_while_a_process_runs_the_thread(example: Workspace) -> No
     assert out == (
         "removed thread 'summary' from config/threads.yaml\ntook 'summary' out of process 'example'\n"
     )
-    assert load_config(example).processes["example"].threads == ["product_pages"]
+    assert load_config(example).processes["example"].threads == ["seed_skus", "product_pages"]
     assert (example.thread_dir("summary") / "main.py").exists()
 
 

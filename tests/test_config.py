@@ -175,17 +175,23 @@ def test_missing_script_and_input_files(empty_workspace: Workspace) -> None:
         "create it or set 'script:'",
         "config/a.yaml:7: threads.scrape.input: input threads/scrape/links.csv does not exist; "
         "add the CSV or fix the path",
-        "config/a.yaml:8: threads.noinput: a scraping thread needs 'input:', the CSV of links it works from",
+        "config/a.yaml:8: threads.noinput: a scraping thread needs 'input:', the CSV of links it works from (or {skus: QUERY})",
         "config/a.yaml:12: threads.escape.script: '../../etc/passwd' must be a path inside threads/escape/",
     ]
 
 
-def test_a_thread_may_run_only_one_of_script_command_and_code(empty_workspace: Workspace) -> None:
+def test_a_thread_may_run_only_one_of_script_command_code_func_and_test(empty_workspace: Workspace) -> None:
     ws = empty_workspace
-    write(ws.config_dir / "a.yaml", "threads:\n  both:\n    command: [echo]\n    code: print(1)\n")
+    write(
+        ws.config_dir / "a.yaml",
+        "threads:\n  both:\n    command: [echo]\n    code: print(1)\n"
+        "  checks:\n    func: 'checks:run'\n    test: tests/\n",
+    )
     assert problems(ws) == [
-        "config/a.yaml:4: threads.both.code: a thread runs one of script, command or code, but this one "
-        "sets command and code; keep one"
+        "config/a.yaml:4: threads.both.code: a thread runs one of script, command, code, func or test, but "
+        "this one sets command and code; keep one",
+        "config/a.yaml:7: threads.checks.test: a thread runs one of script, command, code, func or test, but "
+        "this one sets func and test; keep one",
     ]
 
 
@@ -383,3 +389,115 @@ def test_a_disabled_thread_stops_only_its_own_schedule(empty_workspace: Workspac
         "config/a.yaml:8: processes.p.threads[0]: thread 't' is disabled, but this process still runs it (a "
         "disabled thread only stops its own schedule); disable the process or remove the thread from it"
     ]
+
+
+# -- thread kinds func and test, SKU input and output --------------------------------------------------
+
+
+def test_func_test_sku_input_and_output_load(empty_workspace: Workspace) -> None:
+    ws = empty_workspace
+    script(ws, "reviews")
+    write(ws.thread_dir("nightly_tests") / "tests" / "test_x.py", "def test_x(): pass\n")
+    write(
+        ws.config_dir / "threads.yaml",
+        "threads:\n"
+        "  reviews:\n"
+        "    type: scraping\n"
+        "    input: {skus: {base_sku: B07, min_rating: 0, stale: 7d}, required: true}\n"
+        "    output: {file: results.csv, into_skus: skip}\n"
+        "  health:\n"
+        "    func: 'monitoring.checks:check_api'\n"
+        "    args: [1, two, [3]]\n"
+        "    kwargs: {url: 'http://127.0.0.1:8000/', timeout: 5, deep: {ok: true}}\n"
+        "  nightly_tests:\n"
+        "    test: tests/\n"
+        "    args: ['-k', 'x']\n"
+        "  everything:\n"
+        "    code: print(1)\n"
+        "    input: {skus: }\n",
+    )
+    config = load_config(ws)
+    reviews = config.threads["reviews"]
+    assert reviews.sku_input is not None and reviews.input_file is None
+    assert (reviews.sku_input.skus.base_sku, reviews.sku_input.skus.stale, reviews.sku_input.required) == (
+        "B07",
+        7 * 86400.0,
+        True,
+    )
+    assert (reviews.output and (reviews.output.file, str(reviews.output.into_skus))) == (
+        "results.csv",
+        "skip",
+    )
+    health = config.threads["health"]
+    assert (health.kind, health.args, health.kwargs["deep"]) == ("func", [1, "two", [3]], {"ok": True})
+    assert config.threads["nightly_tests"].kind == "test"
+    assert config.threads["everything"].sku_input is not None
+    assert config.threads["everything"].sku_input.skus.limit is None
+
+
+def test_new_thread_keys_are_checked_with_file_line_and_key(empty_workspace: Workspace) -> None:
+    ws = empty_workspace
+    script(ws, "a")
+    write(
+        ws.config_dir / "t.yaml",
+        "threads:\n"
+        "  a:\n"
+        "    input: {skus: {limt: 3, unrated: true, min_rating: 4}}\n"
+        "    output: {file: ../results.csv, into_skus: merge}\n"
+        "    args: [--pages, 3]\n"
+        "    kwargs: {x: 1}\n"
+        "  f:\n"
+        "    func: checks.check_api\n"
+        "    kwargs: {when: !!timestamp 2026-01-01}\n"
+        "  t:\n"
+        "    test: ../elsewhere\n"
+        "  u:\n"
+        "    test: tests/\n"
+        "  v:\n"
+        "    code: '1'\n"
+        "    input: 3\n"
+        "  w:\n"
+        "    code: '1'\n"
+        "    input: {skus: {stale: soon}}\n",
+    )
+    assert problems(ws) == [
+        "config/t.yaml:3: threads.a.input.skus: unknown key 'limt' (did you mean 'limit'?)",
+        "config/t.yaml:4: threads.a.output.into_skus: 'merge' is not valid (use update, skip or error)",
+        "config/t.yaml:8: threads.f.func: 'checks.check_api' is not 'module:callable' (e.g. 'checks:check_api' "
+        "for a function check_api in threads/f/checks.py)",
+        "config/t.yaml:9: threads.f.kwargs.when: 2026-01-01 is a date, not a plain value (quote it to pass it as "
+        "text)",
+        "config/t.yaml:11: threads.t.test: '../elsewhere' must be a path inside threads/t/",
+        "config/t.yaml:13: threads.u.test: threads/u/tests/ does not exist; add the tests or fix the path",
+        "config/t.yaml:16: threads.v.input: 3 is not an input (give a CSV file in the thread's folder, or "
+        "{skus: QUERY})",
+        "config/t.yaml:19: threads.w.input.skus.stale: 'soon' is not a duration (use e.g. 90s, 10m, 2h, 1d, "
+        "1h30m)",
+    ]
+    write(
+        ws.config_dir / "t.yaml",
+        "threads:\n"
+        "  a:\n"
+        "    input: {skus: {unrated: true}}\n"
+        "    output: {file: ../results.csv}\n"
+        "    args: [--pages, 3]\n"
+        "    kwargs: {x: 1}\n"
+        "  b:\n"
+        "    code: '1'\n"
+        "    input: {skus: {unrated: true, min_rating: 4}}\n",
+    )
+    assert problems(ws) == [
+        "config/t.yaml:4: threads.a.output.file: '../results.csv' must be a file name in the run folder (like "
+        "results.csv), without '..' or a leading '/'",
+        "config/t.yaml:5: threads.a.args[1]: 3 is not text (quote it)",
+        "config/t.yaml:6: threads.a.kwargs: 'kwargs' are for 'func:' threads; this thread runs a script",
+        "config/t.yaml:9: threads.b.input.skus: 'unrated' and 'min_rating' exclude each other; keep one of them",
+    ]
+
+
+def test_the_schema_describes_func_test_input_and_output() -> None:
+    from taskctl.config.models import config_json_schema
+
+    thread = config_json_schema()["$defs"]["ThreadConfig"]["properties"]
+    assert {"func", "test", "input", "output", "kwargs"} <= set(thread)
+    assert thread["input"]["anyOf"][0]["oneOf"] == [{"type": "string"}, {"$ref": "#/$defs/SkuInput"}]

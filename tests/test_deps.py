@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import os
 import subprocess
 import threading
-import zipfile
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from taskctl import deps
 from taskctl.cli.main import app
 from taskctl.config import load_config
 from taskctl.config.models import ThreadConfig
@@ -21,6 +19,7 @@ from taskctl.deps import (
     DependencyError,
     EnvironmentState,
     Installer,
+    InstallStopped,
     RequirementState,
     choose_installer,
     deps_status,
@@ -38,48 +37,9 @@ from tests.conftest import write
 runner = CliRunner()
 
 
-def make_wheel(folder: Path, name: str, version: str) -> Path:
-    """A pure-Python wheel of package `name` whose module knows its version."""
-    dist = f"{name}-{version}"
-    files = {
-        f"{name}/__init__.py": f"VERSION = {version!r}\n",
-        f"{dist}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
-        f"{dist}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    record = []
-    for path, text in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
-        record.append(f"{path},sha256={digest},{len(text.encode())}")
-    record.append(f"{dist}.dist-info/RECORD,,")
-    files[f"{dist}.dist-info/RECORD"] = "\n".join(record) + "\n"
-    wheel = folder / f"{dist}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for path, text in files.items():
-            archive.writestr(path, text)
-    return wheel
-
-
-@pytest.fixture(scope="session")
-def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("wheels")
-    for version in ("1.0", "2.0"):
-        make_wheel(folder, "tinypkg", version)
-    make_wheel(folder, "otherpkg", "0.5")
-    return folder
-
-
 @pytest.fixture(autouse=True)
-def offline(wheels: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """pip and uv install from the test's wheels only: no index, no user or machine config."""
-    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("PIP_NO_INDEX", "1")
-    monkeypatch.setenv("PIP_FIND_LINKS", str(wheels))
-    monkeypatch.delenv("PIP_CONSTRAINT", raising=False)
-    monkeypatch.setenv("UV_NO_CONFIG", "1")
-    monkeypatch.setenv("UV_OFFLINE", "1")
-    monkeypatch.setenv("UV_FIND_LINKS", str(wheels))
-    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "uv-cache"))
-    monkeypatch.delenv("TASKCTL_INSTALLER", raising=False)
+def _offline(offline: Path) -> None:
+    """Every test here installs from the test wheels only."""
 
 
 def thread_config(*requirements: str) -> ThreadConfig:
@@ -332,3 +292,27 @@ def test_every_deps_command_has_help_with_an_example() -> None:
     for command in ("install", "status", "prune"):
         result = runner.invoke(app, ["deps", command, "--help"])
         assert result.exit_code == 0 and "Example:" in result.stdout, command
+
+
+# -- test threads and stopping a build ----------------------------------------------------------------------
+
+
+def test_a_test_thread_always_requires_pytest_unless_it_pins_its_own(empty_workspace: Workspace) -> None:
+    ws = empty_workspace
+    implicit = thread_requirements(ws, "t", ThreadConfig(test="tests/"))
+    assert implicit is not None and [r.text for r in implicit.items] == ["pytest"]
+    assert implicit.listed == ("pytest",)
+    pinned = thread_requirements(
+        ws, "t", ThreadConfig(test="tests/", requirements=["PyTest==8.1", "tinypkg"])
+    )
+    assert pinned is not None and [r.text for r in pinned.items] == ["pytest==8.1", "tinypkg"]
+    assert thread_requirements(ws, "t", ThreadConfig(code="1")) is None
+
+
+def test_an_installer_step_stops_when_asked(tmp_path: Path) -> None:
+    lines: list[str] = []
+    asked = threading.Event()
+    threading.Timer(0.3, asked.set).start()
+    with pytest.raises(InstallStopped, match=r"^sleeping was stopped before it finished\.$"):
+        deps._call(["sh", "-c", "echo started; sleep 30"], tmp_path, lines.append, "sleeping", asked.is_set)
+    assert lines == ["started"]

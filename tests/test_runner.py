@@ -13,6 +13,7 @@ from typing import BinaryIO
 import pytest
 
 from taskctl.config import LoadedConfig, load_config
+from taskctl.deps import environment_for
 from taskctl.errors import ConfigError
 from taskctl.runner import CancelToken, RunHooks, open_service
 from taskctl.runner.capture import parse_progress
@@ -78,7 +79,13 @@ def test_a_thread_that_exits_0_succeeds_and_leaves_its_record_and_logs(empty_wor
         "progress": None,
         "log": "hello.log",
         "error": None,
+        "note": None,
+        "input_skus": None,
+        "skus_import": None,
+        "result": None,
+        "tests": None,
     }
+    assert data["notifications"] == []
     assert data["config_revision"] == load_config(ws).revision
     assert data["user"] and data["host"] and data["pid"] == os.getpid()
     assert "hello | hi there\n" in (record.folder / "console.log").read_text()
@@ -549,3 +556,83 @@ def test_a_run_json_that_cannot_be_written_is_reported_once_and_the_chain_goes_o
         RunStatus.SUCCEEDED,
         "cannot write run.json: No space left on device",
     )
+
+
+# -- per-thread environments ---------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("offline")
+def test_a_thread_with_requirements_runs_in_its_own_environment(empty_workspace: Workspace) -> None:
+    probe = (
+        "import os, sys, tinypkg\n"
+        "print('python', sys.executable)\n"
+        "print('venv', os.environ['VIRTUAL_ENV'])\n"
+        "print('path', os.environ['PATH'].split(os.pathsep)[0])\n"
+        "print('tinypkg', tinypkg.VERSION)\n"
+    )
+    write(empty_workspace.thread_dir("scrape") / "main.py", probe)
+    ws = workspace_with(
+        empty_workspace,
+        "  scrape:\n    requirements: ['tinypkg==2.0']\n"
+        "  tool:\n    command: ['sh', '-c', 'command -v python; echo $VIRTUAL_ENV']\n"
+        "    requirements: ['tinypkg==2.0']\n",
+        "  both:\n    threads: [scrape, tool]\n",
+    )
+    config = load_config(ws)
+    environment = environment_for(ws, "scrape", config.threads["scrape"])
+    assert environment is not None and not environment.ready
+
+    record = run(ws, "both", config)
+
+    assert record.status is RunStatus.SUCCEEDED
+    folder = str(environment.folder)
+    scrape = (record.folder / "scrape.log").read_text()
+    assert f"scrape | python {folder}/bin/python\n" in scrape
+    assert f"scrape | venv {folder}\n" in scrape
+    assert f"scrape | path {folder}/bin\n" in scrape
+    assert "scrape | tinypkg 2.0\n" in scrape
+    assert "[taskctl: deps: building environment" in scrape and "[taskctl: deps: environment" in scrape
+    tool = (record.folder / "tool.log").read_text()
+    assert f"tool | {folder}/bin/python\n" in tool
+    assert f"tool | {folder}\n" in tool
+    assert "deps: building" not in tool  # the same requirements share the environment built for scrape
+
+
+@pytest.mark.usefixtures("offline")
+def test_requirements_that_cannot_be_installed_fail_the_thread_with_the_installers_words(
+    empty_workspace: Workspace,
+) -> None:
+    ws = workspace_with(
+        empty_workspace,
+        "  scrape:\n    code: print('never')\n    requirements: ['nosuchpkg==9.9']\n"
+        "  after:\n    code: print('after')\n",
+        "  both:\n    threads: [scrape, after]\n",
+    )
+
+    record = run(ws, "both")
+
+    scrape = record.threads[0]
+    assert (record.status, scrape.status, scrape.attempts) == (RunStatus.FAILED, ThreadStatus.FAILED, 0)
+    assert scrape.error is not None
+    assert scrape.error.startswith("installing the requirements of thread 'scrape' with ")
+    assert "nosuchpkg" in scrape.error
+    log = (record.folder / "console.log").read_text()
+    assert f"[taskctl: {scrape.error}]" in log
+    assert "never" not in log
+    assert record.threads[1].status is ThreadStatus.NOT_RUN
+
+
+def test_a_requirement_that_cannot_be_read_fails_the_thread_before_it_starts(
+    empty_workspace: Workspace,
+) -> None:
+    ws = workspace_with(
+        empty_workspace, "  scrape:\n    code: print('never')\n    requirements: ['tinypkg>>2']\n"
+    )
+
+    record = run(ws, "scrape")
+
+    assert record.threads[0].error is not None
+    assert record.threads[0].error.startswith(
+        "threads.scrape.requirements[0]: 'tinypkg>>2' is not a valid requirement"
+    )
+    assert "never" not in (record.folder / "console.log").read_text()

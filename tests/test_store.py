@@ -69,7 +69,15 @@ def test_the_index_columns_and_run_json_follow_the_one_declaration_of_a_run(tmp_
     declared = list(RunFields.__dataclass_fields__)
     with Store(tmp_path / "state.db") as store, store.transaction() as tx:
         columns = [row[1] for row in tx.query("PRAGMA table_info(runs)")]
-    summary = ["failed_thread", "current_thread", "progress", "cancel_requested", "has_folder", "duration"]
+    summary = [
+        "failed_thread",
+        "current_thread",
+        "progress",
+        "cancel_requested",
+        "has_folder",
+        "tests",
+        "duration",
+    ]
 
     assert sorted(columns) == sorted(declared + summary)
     assert set(declared) <= set(record("p", 1).to_json())

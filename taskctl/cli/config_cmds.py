@@ -18,7 +18,8 @@ def register(app: typer.Typer) -> None:
 
 
 def init(directory: Path = typer.Argument(Path("."), help="Where to create the workspace.")) -> None:
-    """Create a workspace with a working example: a scraping thread, an "others" thread and a process.
+    """Create a workspace with a working example: a process whose scraping thread reads its input from the
+    SKU table (seeded with three products) and writes the ratings it finds back into it.
 
     Example:
 
@@ -29,7 +30,8 @@ def init(directory: Path = typer.Argument(Path("."), help="Where to create the w
     ws = create_workspace(directory)
     typer.echo(f"created a taskctl workspace in {ws.root}")
     typer.echo("  config/    processes.yaml, threads.yaml, taskctl.yaml")
-    typer.echo("  threads/   product_pages (scraping), summary")
+    typer.echo("  threads/   seed_skus, product_pages (scraping), summary")
+    typer.echo("  skus.db    the SKU table, seeded with the example's products (taskctl sku list)")
     where = "" if ws.root == Path.cwd().resolve() else f"cd {directory} && "
     typer.echo(f"next: {where}taskctl validate && taskctl upcoming && taskctl run example")
 

@@ -16,6 +16,7 @@ from taskctl.cli import common
 if TYPE_CHECKING:
     from taskctl.config import LoadedConfig
     from taskctl.config.loader import ResolvedProcess
+    from taskctl.runner.chain import ThreadPlan
     from taskctl.runs import RunId, RunRecord
     from taskctl.store import RunRow
     from taskctl.workspace import Workspace
@@ -118,6 +119,10 @@ def _run_now(
     try:
         with cancel_on_signals(token) as received, open_service(workspace, on_warning=_warn) as service:
             record = service.run(definition, RunRequest(force=force), token, hooks)
+            if not service.wait_for_notifications(NOTIFY_WAIT, token):
+                _warn(
+                    f"{service.pending_notifications()} notification(s) still being sent; not waiting longer."
+                )
     finally:
         token.close()
     if json_output:
@@ -128,6 +133,9 @@ def _run_now(
         return
     interrupted = signal.SIGINT in received and record.status is RunStatus.CANCELLED
     raise typer.Exit(130 if interrupted else 1)
+
+
+NOTIFY_WAIT = 15.0  # seconds `taskctl run` waits for its webhook deliveries before it exits
 
 
 def _warn(message: str) -> None:
@@ -207,13 +215,41 @@ def _print_plan(config: LoadedConfig, definition: ResolvedProcess, json_output: 
         typer.echo(f"  cwd:     {config.workspace.relative(plan.cwd)}/  (created when the run starts)")
         timeout = format_duration(plan.timeout) if plan.timeout else "none"
         typer.echo(f"  timeout: {timeout}   retries: {plan.retries}")
-        if plan.input_source is not None:
-            typer.echo(
-                f"  input:   {config.workspace.relative(plan.input_source)} copied into the run folder"
-            )
+        for line in _plan_details(config.workspace, plan):
+            typer.echo(f"  {line}")
         typer.echo("  env:")
         for key, value in plan.env.items():
             typer.echo(f"    {key}={value}")
+
+
+def _plan_details(workspace: Workspace, plan: ThreadPlan) -> list[str]:
+    """What a thread's kind, input, output and environment add to `run --dry-run`."""
+    from taskctl.runner.kinds import describe_selection
+
+    lines = []
+    if plan.func is not None:
+        lines.append(f"calls:   {plan.func}")
+    if plan.junit is not None:
+        lines.append(f"junit:   {workspace.relative(plan.junit)}")
+    if plan.python is not None:
+        lines.append(f"python:  {plan.python}")
+    if plan.environment is not None:
+        state = "ready" if plan.environment.ready else "not built yet (built before the first attempt)"
+        lines.append(f"environment: {workspace.relative(plan.environment.folder)} ({state})")
+    if plan.problem is not None:
+        lines.append(f"problem: {plan.problem}")
+    if plan.input_source is not None:
+        lines.append(f"input:   {workspace.relative(plan.input_source)} copied into the run folder")
+    if plan.sku_input is not None and plan.input_copy is not None:
+        required = ", required" if plan.sku_input.required else ""
+        lines.append(
+            f"input:   SKU table rows ({describe_selection(plan.sku_input.skus)}{required}) "
+            f"written to {plan.input_copy.name} when the thread starts"
+        )
+    if plan.output is not None:
+        into = plan.output.into_skus
+        lines.append(f"output:  {plan.output.file} into the SKU table after success (into_skus: {into})")
+    return lines
 
 
 # -- history / show --------------------------------------------------------------------------------
@@ -399,6 +435,15 @@ def show(
         ["THREAD", "STATUS", "OUTCOME", "DURATION", "RETRIES", "PROGRESS", "ERROR"],
         empty="no threads recorded",
     )
+    for thread in record.threads:
+        for line in thread.details():
+            typer.echo(f"{thread.name}: {line}")
+    if record.notifications:
+        from taskctl.notify import DeliveryOutcome
+
+        typer.echo("")
+        for outcome in record.notifications:
+            typer.echo(DeliveryOutcome.from_json(outcome).summary())
     typer.echo("")
     common.print_table(
         [[f["name"], format_size(int(str(f["size"])))] for f in files], ["FILE", "SIZE"], empty="no files"

@@ -77,6 +77,8 @@ def thread_record(config: LoadedConfig, name: str) -> dict[str, Any]:
         "script": f"threads/{name}/{thread.script_name}",
         "command": thread.command if isinstance(thread.command, str) else " ".join(thread.command or []),
         "code": "inline code",
+        "func": f"{thread.func}()",
+        "test": f"pytest threads/{name}/{thread.test}",
     }[thread.kind]
     return {
         "name": name,
@@ -102,6 +104,10 @@ def add_thread(
     input_as: str | None = typer.Option(None, "--input-as", help="The CSV's file name in threads/NAME/."),
     command: str | None = typer.Option(None, "--command", help="Run this command instead of a script."),
     code: str | None = typer.Option(None, "--code", help="Run this inline Python instead of a script."),
+    func: str | None = typer.Option(
+        None, "--func", help="Call this 'module:callable' (a module in threads/NAME/) instead of a script."
+    ),
+    test: str | None = typer.Option(None, "--test", help="Run pytest on this path inside threads/NAME/."),
     args: list[str] | None = typer.Option(None, "--arg", help="An argument for the script (repeatable)."),
     env: list[str] | None = typer.Option(None, "--env", help="KEY=VALUE for its environment (repeatable)."),
     timeout: str | None = typer.Option(None, "--timeout", help="e.g. 30m; default: the workspace default."),
@@ -128,6 +134,7 @@ def add_thread(
         taskctl thread add amazon_reviews --type scraping --script ~/scripts/scrape.py \\
             --input ~/scripts/links.csv --tag amazon --timeout 30m
         taskctl thread add backup --command "tar -czf backup.tgz data"
+        taskctl thread add health --func monitoring.checks:check_api --timeout 1m
     """
     from taskctl.config import edits
     from taskctl.config.edits import Section
@@ -136,6 +143,8 @@ def add_thread(
         "type": type_,
         "command": command,
         "code": code,
+        "func": func,
+        "test": test,
         "args": args,
         "env": edits.parse_env(env or []),
         "timeout": timeout,

@@ -17,7 +17,7 @@ from types import UnionType
 from typing import Any, Union, get_args, get_origin
 
 from taskctl.config.loader import PendingChanges, _bad_name, config_display, config_files, load_config
-from taskctl.config.models import ProcessConfig, ThreadConfig, ThreadType
+from taskctl.config.models import THREAD_KINDS, ProcessConfig, ThreadConfig, ThreadType
 from taskctl.config.threadfiles import (
     FileCopy,
     ThreadFile,
@@ -478,13 +478,14 @@ def config_path(workspace: Workspace, file: str) -> Path:
 
 
 def _check_thread_entry(name: str, entry: dict[str, Any], workspace: Workspace) -> None:
-    kinds = [k for k in ("script", "command", "code") if k in entry]
+    kinds = [k for k in THREAD_KINDS if k in entry]
     if len(kinds) > 1:
-        raise UsageError(f"a thread runs one of --script, --command or --code, not {' and '.join(kinds)}")
+        flags = " and ".join(f"--{k}" for k in kinds)
+        raise UsageError(f"a thread runs one of --script, --command, --code, --func or --test, not {flags}")
     if not kinds and not (workspace.thread_dir(name) / "main.py").is_file():
         raise UsageError(
-            f"thread {name} needs something to run: --script FILE, --command TEXT or --code TEXT "
-            f"(or a threads/{name}/main.py)"
+            f"thread {name} needs something to run: --script FILE, --command TEXT, --code TEXT, "
+            f"--func MODULE:CALLABLE or --test PATH (or a threads/{name}/main.py)"
         )
     if entry.get("type") == ThreadType.SCRAPING.value and "input" not in entry:
         raise UsageError(f"a scraping thread needs --input, the CSV of links it works from (thread {name})")

@@ -7,7 +7,7 @@ valid. A config either loads whole or raises `ConfigError`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +20,11 @@ from pydantic import BaseModel, ValidationError
 from taskctl import schedule as schedules
 from taskctl.clock import machine_zone_name
 from taskctl.config.models import (
+    FUNC_PATTERN,
+    INPUT_TAGS,
+    THREAD_KINDS,
     ConfigFile,
+    NotifyTarget,
     OnFailure,
     Overlap,
     ProcessConfig,
@@ -73,6 +77,7 @@ class ResolvedProcess:
     timeout: float | None  # for the whole chain
     zone_name: str  # the workspace zone: run folder names and log time stamps
     revision: str
+    notify: tuple[tuple[str, NotifyTarget], ...] = ()  # the targets the process names, in its order
 
 
 @dataclass(frozen=True)
@@ -280,6 +285,11 @@ def _definitions(
             timeout=process.timeout,
             zone_name=zone_name,
             revision=revision,
+            notify=tuple(
+                (target, settings.notify[target])
+                for target in dict.fromkeys(process.notify)
+                if target in settings.notify
+            ),
         )
         for name, process in runnable.items()
     }
@@ -402,7 +412,8 @@ def _validated(
 def _problem_from(
     error: Any, doc: YamlDocument, display: str, model: type[Any], prefix: PathKey
 ) -> ConfigProblem:
-    inner: PathKey = tuple(error["loc"])
+    # a tagged union (a thread's `input`) puts its tag in the location: not a key the user wrote
+    inner: PathKey = tuple(part for part in error["loc"] if part not in INPUT_TAGS)
     loc: PathKey = prefix + inner
     kind = error["type"]
     value = error.get("input")
@@ -439,6 +450,13 @@ def _problem_from(
             "less_than": f"must be less than {bound}",
         }[kind]
         return ConfigProblem(display, line, path, f"{_show(value)} is out of range ({relation})")
+    if kind in ("model_type", "model_attributes_type", "string_type") and inner == ("input",):
+        return ConfigProblem(
+            display,
+            line,
+            path,
+            f"{_show(value)} is not an input (give a CSV file in the thread's folder, or {{skus: QUERY}})",
+        )
     if kind == "too_short" and loc[-1] == "threads":
         return ConfigProblem(display, line, path, "a process must name at least one thread")
     if kind == "string_pattern_mismatch" and loc[-1] == "url":
@@ -504,6 +522,7 @@ def _unwrap(annotation: Any) -> Any:
         if get_origin(annotation) is Annotated:
             annotation = args[0]
             continue
+        args = [get_args(a)[0] if get_origin(a) is Annotated else a for a in args]
         preferred = [
             a
             for a in args
@@ -542,18 +561,19 @@ def _check_threads(
         lines = lines_by_file.get(origin.file, {})
 
         def report(
-            key: str, message: str, name: str = name, origin: Origin = origin, lines: Any = lines
+            key: str | PathKey, message: str, name: str = name, origin: Origin = origin, lines: Any = lines
         ) -> None:
-            path: PathKey = ("threads", name, key) if key else ("threads", name)
+            inner = (key,) if isinstance(key, str) else key
+            path: PathKey = ("threads", name, *inner) if inner != ("",) else ("threads", name)
             problems.append(
                 ConfigProblem(origin.file, _line_in(origin, lines, path), format_path(path), message)
             )
 
-        chosen = [k for k in ("script", "command", "code") if getattr(thread, k) is not None]
+        chosen = [k for k in THREAD_KINDS if getattr(thread, k) is not None]
         if len(chosen) > 1:
             report(
                 chosen[1],
-                f"a thread runs one of script, command or code, but this one sets "
+                f"a thread runs one of script, command, code, func or test, but this one sets "
                 f"{' and '.join(chosen)}; keep one",
             )
             continue
@@ -570,25 +590,76 @@ def _check_threads(
                 )
         if thread.kind == "command" and isinstance(thread.command, list) and not thread.command:
             report("command", "the command is empty; give the program and its arguments")
-        if thread.type is ThreadType.SCRAPING:
-            if thread.input is None:
-                report("", "a scraping thread needs 'input:', the CSV of links it works from")
-            else:
-                csv = _inside(folder, thread.input)
-                if csv is None:
-                    report("input", f"'{thread.input}' must be a path inside threads/{name}/")
-                elif not exists(csv):
-                    report(
-                        "input",
-                        f"input threads/{name}/{thread.input} does not exist; add the CSV or fix the path",
-                    )
-        elif thread.input is not None:
-            csv = _inside(folder, thread.input)
-            if csv is None or not exists(csv):
+        if thread.func is not None and not FUNC_PATTERN.fullmatch(thread.func):
+            report(
+                "func",
+                f"'{thread.func}' is not 'module:callable' (e.g. 'checks:check_api' for a function "
+                f"check_api in threads/{name}/checks.py)",
+            )
+        if thread.test is not None:
+            tests = _inside(folder, thread.test)
+            if tests is None:
+                report("test", f"'{thread.test}' must be a path inside threads/{name}/")
+            elif not (tests.exists() or tests in new_files):
+                report("test", f"threads/{name}/{thread.test} does not exist; add the tests or fix the path")
+        _check_arguments(thread, report)
+        if thread.type is ThreadType.SCRAPING and thread.input is None:
+            report("", "a scraping thread needs 'input:', the CSV of links it works from (or {skus: QUERY})")
+        if thread.input_file is not None:
+            csv = _inside(folder, thread.input_file)
+            if thread.type is not ThreadType.SCRAPING:
+                if csv is None or not exists(csv):
+                    shown = f"threads/{name}/{thread.input_file}"
+                    report("input", f"input {shown} does not exist; add the file or fix the path")
+            elif csv is None:
+                report("input", f"'{thread.input_file}' must be a path inside threads/{name}/")
+            elif not exists(csv):
                 report(
                     "input",
-                    f"input threads/{name}/{thread.input} does not exist; add the file or fix the path",
+                    f"input threads/{name}/{thread.input_file} does not exist; add the CSV or fix the path",
                 )
+        if thread.output is not None and not _relative_inside(thread.output.file):
+            report(
+                ("output", "file"),
+                f"'{thread.output.file}' must be a file name in the run folder (like results.csv), "
+                "without '..' or a leading '/'",
+            )
+
+
+def _check_arguments(thread: ThreadConfig, report: Callable[[PathKey, str], None]) -> None:
+    """`args` are command-line text, except for a callable, whose `args` and `kwargs` are plain values."""
+    if thread.func is None:
+        for index, value in enumerate(thread.args):
+            if not isinstance(value, str):
+                report(("args", index), f"{_show(value)} is not text (quote it)")
+        if thread.kwargs:
+            report(("kwargs",), f"'kwargs' are for 'func:' threads; this thread runs a {thread.kind}")
+        return
+    values: list[tuple[PathKey, Any]] = [(("args", i), v) for i, v in enumerate(thread.args)]
+    values += [(("kwargs", k), v) for k, v in thread.kwargs.items()]
+    for key, value in values:
+        problem = _plain_value_problem(value)
+        if problem is not None:
+            report(key, problem)
+
+
+def _plain_value_problem(value: Any) -> str | None:
+    """Why `value` cannot be passed to a callable as JSON (a YAML date, say), or None."""
+    if value is None or isinstance(value, str | bool | int | float):
+        return None
+    if isinstance(value, list):
+        return next((p for p in map(_plain_value_problem, value) if p), None)
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            return "mapping keys passed to a callable must be text (quote them)"
+        return next((p for p in map(_plain_value_problem, value.values()) if p), None)
+    return f"{value!s} is a {type(value).__name__}, not a plain value (quote it to pass it as text)"
+
+
+def _relative_inside(name: str) -> bool:
+    """True for a relative path that stays inside its folder (`results.csv`, `out/results.csv`)."""
+    parts = Path(name).parts
+    return bool(parts) and not Path(name).is_absolute() and ".." not in parts
 
 
 def _inside(folder: Path, relative: str) -> Path | None:

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from taskctl.units import parse_duration, parse_size
 
@@ -94,6 +105,15 @@ class CatchUp(StrEnum):
     NONE = "none"
     LATEST = "latest"
     ALL = "all"
+
+
+class IntoSkus(StrEnum):
+    """What a row of a thread's output file does when its sku is already in the SKU table (as `sku import
+    --on-conflict`)."""
+
+    UPDATE = "update"
+    SKIP = "skip"
+    ERROR = "error"
 
 
 class NotifyEvent(StrEnum):
@@ -186,15 +206,79 @@ class Settings(_Strict):
     _check_zone = field_validator("timezone")(_zone_name)
 
 
+FUNC_PATTERN = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+THREAD_KINDS = ("script", "command", "code", "func", "test")
+
+
+class SkuSelection(_Strict):
+    """Which rows of the SKU table make a thread's input: the filters of `taskctl sku list`, and `stale`."""
+
+    search: str | None = Field(None, description="text in the sku or the name (case-insensitive)")
+    base_sku: str | None = Field(None, description="only this family")
+    min_rating: float | None = Field(None, ge=0, le=5, description="only rows rated at least this")
+    unrated: bool = Field(False, description="only rows without a rating")
+    limit: int | None = Field(None, ge=1, description="at most this many rows (default: all)")
+    stale: Duration | None = Field(
+        None, description="only rows not updated for this long (then the stalest come first)"
+    )
+
+    @model_validator(mode="after")
+    def _rated_or_unrated(self) -> SkuSelection:
+        if self.unrated and self.min_rating is not None:
+            raise ValueError("'unrated' and 'min_rating' exclude each other; keep one of them")
+        return self
+
+
+def _empty_selection(value: Any) -> Any:
+    """`skus:` with nothing after it selects every row."""
+    return {} if value is None else value
+
+
+class SkuInput(_Strict):
+    """`input: {skus: QUERY}`: the input CSV is built from the SKU table when the thread starts."""
+
+    skus: Annotated[SkuSelection, BeforeValidator(_empty_selection)]
+    required: bool = Field(False, description="true: an empty selection fails the thread")
+
+
+def _input_kind(value: Any) -> str:
+    return "file-input" if isinstance(value, str) else "sku-input"
+
+
+INPUT_TAGS = ("file-input", "sku-input")  # where pydantic puts them in error locations, the loader drops them
+ThreadInput = Annotated[
+    Annotated[str, Tag("file-input")] | Annotated[SkuInput, Tag("sku-input")],
+    Discriminator(_input_kind),
+]
+
+
+class ThreadOutput(_Strict):
+    """`output: {file, into_skus}`: after the thread succeeds, the file (in the run folder) is imported into
+    the SKU table, only the SKU columns it has."""
+
+    file: str = Field(description="a CSV the thread writes in the run folder, e.g. results.csv")
+    into_skus: IntoSkus = Field(IntoSkus.UPDATE, description="what a row whose sku exists does")
+
+
 class ThreadConfig(_Strict):
-    """One thread: a script, a command or inline code, run in a run folder."""
+    """One thread: a script, a command, inline code, a Python callable or a pytest run, in a run folder."""
 
     type: ThreadType = ThreadType.OTHERS
     script: str | None = Field(None, description="file inside threads/<name>/ (default main.py)")
     command: list[str] | str | None = Field(None, description="argv list, or a string split like a shell")
     code: str | None = Field(None, description="inline Python")
-    input: str | None = Field(None, description="input CSV inside threads/<name>/ (scraping threads)")
-    args: list[str] = Field(default_factory=list)
+    func: str | None = Field(
+        None, description="'module:callable', imported from threads/<name>/ or the thread's environment"
+    )
+    test: str | None = Field(None, description="a path inside threads/<name>/ that pytest runs")
+    input: ThreadInput | None = Field(
+        None, description="input CSV inside threads/<name>/, or {skus: QUERY} from the SKU table"
+    )
+    output: ThreadOutput | None = None
+    args: list[Any] = Field(
+        default_factory=list, description="command-line arguments (text); for func: positional arguments"
+    )
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="for func: keyword arguments")
     env: dict[str, str] = Field(default_factory=dict)
     timeout: Duration | None = None
     retries: Annotated[Retries, BeforeValidator(_retries_shorthand)] = Field(default_factory=Retries)
@@ -218,12 +302,21 @@ class ThreadConfig(_Strict):
 
     @property
     def kind(self) -> str:
-        """Which of script | command | code this thread runs."""
-        if self.command is not None:
-            return "command"
-        if self.code is not None:
-            return "code"
+        """Which of script | command | code | func | test this thread runs."""
+        for kind in ("command", "code", "func", "test"):
+            if getattr(self, kind) is not None:
+                return kind
         return "script"
+
+    @property
+    def input_file(self) -> str | None:
+        """The input CSV in the thread's folder, if its input is a file."""
+        return self.input if isinstance(self.input, str) else None
+
+    @property
+    def sku_input(self) -> SkuInput | None:
+        """The SKU table query its input CSV is built from, if any."""
+        return self.input if isinstance(self.input, SkuInput) else None
 
     @property
     def script_name(self) -> str:

@@ -16,6 +16,7 @@ from taskctl.runner.service import (
     RunService,
     open_service,
     plan_run,
+    wait_for_all_notifications,
 )
 
 __all__ = [
@@ -36,4 +37,5 @@ __all__ = [
     "decide_overlap",
     "open_service",
     "plan_run",
+    "wait_for_all_notifications",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import shlex
 import shutil
 import stat
@@ -24,8 +25,18 @@ from zoneinfo import ZoneInfo
 from taskctl import inherited_env
 from taskctl.clock import SYSTEM_CLOCK, Clock
 from taskctl.config.loader import ResolvedProcess, ResolvedThread
-from taskctl.config.models import OnFailure, ThreadType
+from taskctl.config.models import OnFailure, SkuInput, ThreadOutput, ThreadType
+from taskctl.deps import (
+    DependencyError,
+    InstallStopped,
+    ThreadEnvironment,
+    build_environment,
+    environment_for,
+)
+from taskctl.errors import TaskctlError
+from taskctl.runner import kinds
 from taskctl.runner.capture import LogCapture, LogOpener, LogWriteError, open_log
+from taskctl.runner.notices import RunNotices
 from taskctl.runner.process import AttemptLimits, AttemptResult, CancelToken, StopReason, run_attempt
 from taskctl.runs import (
     CONSOLE_LOG,
@@ -61,10 +72,19 @@ class ThreadPlan:
     retry_delay: float
     retry_backoff: float
     input_source: Path | None = None  # the scraping input to copy into the run folder
-    input_copy: Path | None = None
+    input_copy: Path | None = None  # the input CSV in the run folder (copied, or built from the SKU table)
     script: Path | None = None
+    python: Path | None = None  # the interpreter of a Python thread (script, code, func, test)
+    environment: ThreadEnvironment | None = None  # its own environment, built before its first attempt
+    problem: str | None = None  # why it cannot start (requirements that cannot be read)
+    sku_input: SkuInput | None = None  # the SKU table query its input CSV is built from
+    output: ThreadOutput | None = None  # the file imported into the SKU table after it succeeds
+    func: str | None = None  # 'module:callable'
+    result_file: Path | None = None  # where a callable's return value is written
+    junit: Path | None = None  # where a test thread's JUnit XML is written
 
     def to_json(self) -> dict[str, object]:
+        sku_input = self.sku_input
         return {
             "name": self.name,
             "step": self.step,
@@ -75,6 +95,21 @@ class ThreadPlan:
             "timeout": self.timeout,
             "retries": self.retries,
             "input": None if self.input_source is None else str(self.input_source),
+            "python": None if self.python is None else str(self.python),
+            "environment": None
+            if self.environment is None
+            else {"path": str(self.environment.folder), "ready": self.environment.ready},
+            "problem": self.problem,
+            "sku_input": None
+            if sku_input is None or self.input_copy is None
+            else {
+                "query": sku_input.skus.model_dump(mode="json", exclude_defaults=True),
+                "required": sku_input.required,
+                "file": str(self.input_copy),
+            },
+            "output": None if self.output is None else self.output.model_dump(mode="json"),
+            "func": self.func,
+            "junit": None if self.junit is None else str(self.junit),
         }
 
 
@@ -110,23 +145,41 @@ def plan_thread(
     """The command line, environment and limits of one thread of a run."""
     name, thread = resolved.name, resolved.config
     thread_dir = workspace.thread_dir(name)
+    environment: ThreadEnvironment | None = None
+    problem: str | None = None
+    try:
+        environment = environment_for(workspace, name, thread)
+    except DependencyError as exc:
+        problem = exc.message
+    python = environment.python if environment is not None else Path(sys.executable)
     input_source = input_copy = None
-    if thread.type is ThreadType.SCRAPING and thread.input:
-        input_source = thread_dir / thread.input
+    if thread.sku_input is not None:
+        input_copy = folder / f"{name}.input.csv"
+    elif thread.type is ThreadType.SCRAPING and thread.input_file:
+        input_source = thread_dir / thread.input_file
         input_copy = folder / input_source.name
     values = {"run_dir": str(folder), "input": str(input_copy) if input_copy else ""}
-    args = [_fill(a, values) for a in thread.args]
-    if input_copy is not None and not any("{input}" in a for a in thread.args):
+    kind = thread.kind
+    args = [_fill(a, values) for a in thread.args if isinstance(a, str)]
+    if input_copy is not None and kind not in ("func", "test") and not any("{input}" in a for a in args):
         args.insert(0, str(input_copy))
     script: Path | None = None
-    if thread.kind == "command":
+    result_file = junit = None
+    if kind == "command":
         command = thread.command if isinstance(thread.command, list) else shlex.split(thread.command or "")
         argv = [_fill(part, values) for part in command] + args
-    elif thread.kind == "code":
-        argv = [sys.executable, "-c", thread.code or "", *args]
+    elif kind == "code":
+        argv = [str(python), "-c", thread.code or "", *args]
+    elif kind == "func":
+        result_file = folder / f"{name}.result.json"
+        func = thread.func or ""
+        argv = kinds.func_argv(str(python), func, thread.args, thread.kwargs, thread_dir, result_file)
+    elif kind == "test":
+        junit = folder / f"{name}.junit.xml"
+        argv = kinds.pytest_argv(str(python), thread_dir, thread.test or ".", junit, args)
     else:
         script = thread_dir / thread.script_name
-        argv = [sys.executable, str(script), *args]
+        argv = [str(python), str(script), *args]
     env = {
         "PYTHONUNBUFFERED": "1",
         "TASKCTL_RUN_DIR": str(folder),
@@ -139,11 +192,15 @@ def plan_thread(
     }
     if input_copy is not None:
         env["TASKCTL_INPUT"] = str(input_copy)
+    if environment is not None:  # whatever the kind: a command finds the environment's programs first
+        env["VIRTUAL_ENV"] = str(environment.folder)
+        inherited_path = inherited_env().get("PATH", os.defpath)
+        env["PATH"] = os.pathsep.join([str(environment.bin_dir), inherited_path])
     env.update(thread.env)
     return ThreadPlan(
         name=name,
         step=step,
-        kind=thread.kind,
+        kind=kind,
         argv=argv,
         cwd=folder,
         env=env,
@@ -156,6 +213,14 @@ def plan_thread(
         input_source=input_source,
         input_copy=input_copy,
         script=script,
+        python=None if kind == "command" else python,
+        environment=environment,
+        problem=problem,
+        sku_input=thread.sku_input,
+        output=thread.output,
+        func=thread.func,
+        result_file=result_file,
+        junit=junit,
     )
 
 
@@ -185,8 +250,11 @@ class RunJournal:
     store: Store | None
     hooks: RunHooks
     warned: list[str] = field(default_factory=list)
+    notices: RunNotices | None = None  # the run's notifications, whose outcomes each save records
 
     def save(self) -> None:
+        if self.notices is not None:
+            self.notices.flush()
         try:
             write_run_json(self.record)
         except OSError as exc:
@@ -230,65 +298,97 @@ def execute_run(
     clock: Clock = SYSTEM_CLOCK,
     cancel: CancelToken | None = None,
     hooks: RunHooks | None = None,
+    notices: RunNotices | None = None,
 ) -> RunRecord:
     """Run the threads of an admitted run (`mark_started` done and recorded) in series; returns the finished
     record (also in run.json). The run's status is the outcome of its first thread that did not succeed; a
-    cancel or the chain's timeout before any failure makes it cancelled or timed_out."""
+    cancel or the chain's timeout before any failure makes it cancelled or timed_out.
+
+    `notices` (when the process names notify targets) is told of the start, of a failed attempt that will be
+    retried and of the end; the delivery outcomes go into the console log and run.json."""
     hooks = hooks or RunHooks()
     own_cancel = cancel is None
     cancel = cancel or CancelToken()
-    journal = RunJournal(record, store, hooks)
+    journal = RunJournal(record, store, hooks, notices=notices)
+    if notices is not None:
+        notices.started()
+    try:
+        _execute(workspace, definition, journal, clock, cancel)
+    finally:
+        if own_cancel:
+            cancel.close()
+    if notices is not None:
+        notices.finished()
+        notices.close()
+    return record
+
+
+def _execute(
+    workspace: Workspace, definition: ResolvedProcess, journal: RunJournal, clock: Clock, cancel: CancelToken
+) -> None:
+    record, hooks, notices = journal.record, journal.hooks, journal.notices
     plans = plan_chain(workspace, definition, record.folder, record.id)
     zone = ZoneInfo(definition.zone_name)
     chain_deadline = clock.monotonic() + definition.timeout if definition.timeout else None
     outcome: RunStatus | None = None
     try:
-        try:
-            console = hooks.open_log(record.folder / CONSOLE_LOG, "ab")
-        except OSError as exc:
-            record.error = f"cannot open {CONSOLE_LOG}: {exc}"
-            return _finish(journal, RunStatus.FAILED, clock)
-        try:
-            for index, (plan, thread) in enumerate(zip(plans, record.threads, strict=True)):
-                if thread.status is not ThreadStatus.RUNNING:
-                    _thread_starts(thread, clock)
-                status = _run_thread(
-                    plan, thread, record, console, zone, chain_deadline, cancel, clock, journal
-                )
-                if status is not ThreadStatus.SUCCEEDED and outcome is None:
-                    outcome = _RUN_STATUS_OF.get(status, RunStatus.FAILED)
-                if index + 1 == len(plans):
-                    break
-                if cancel.is_set():  # a cancel (or the chain's timeout) keeps the next threads from running
-                    reason = cancel.reason or StopReason.CANCELLED
-                    outcome = outcome or _STOPPED_RUN_STATUS.get(reason, RunStatus.CANCELLED)
-                    break
-                if outcome is not None and (
-                    definition.on_failure is OnFailure.STOP or record.error is not None
-                ):
-                    break  # a log that cannot be written stops the chain even with on_failure: continue
-                _thread_starts(record.threads[index + 1], clock)
-                journal.save()  # a boundary: this thread's end and the next one's start, in one write
-        finally:
-            with contextlib.suppress(OSError):
-                console.close()
-        return _finish(journal, outcome or RunStatus.SUCCEEDED, clock)
+        console = hooks.open_log(record.folder / CONSOLE_LOG, "ab")
+    except OSError as exc:
+        record.error = f"cannot open {CONSOLE_LOG}: {exc}"
+        _finish(journal, RunStatus.FAILED, clock)
+        return
+    if notices is not None:
+        notices.attach(console)
+    context = _ThreadContext(workspace, record, console, zone, chain_deadline, cancel, clock, journal)
+    try:
+        for index, (plan, thread) in enumerate(zip(plans, record.threads, strict=True)):
+            if thread.status is not ThreadStatus.RUNNING:
+                _thread_starts(thread, clock)
+            status = _run_thread(plan, thread, context)
+            if status is not ThreadStatus.SUCCEEDED and outcome is None:
+                outcome = _RUN_STATUS_OF.get(status, RunStatus.FAILED)
+            if index + 1 == len(plans):
+                break
+            if cancel.is_set():  # a cancel (or the chain's timeout) keeps the next threads from running
+                reason = cancel.reason or StopReason.CANCELLED
+                outcome = outcome or _STOPPED_RUN_STATUS.get(reason, RunStatus.CANCELLED)
+                break
+            if outcome is not None and (definition.on_failure is OnFailure.STOP or record.error is not None):
+                break  # a log that cannot be written stops the chain even with on_failure: continue
+            _thread_starts(record.threads[index + 1], clock)
+            journal.save()  # a boundary: this thread's end and the next one's start, in one write
     finally:
-        if own_cancel:
-            cancel.close()
+        if notices is not None:
+            notices.flush()
+            notices.detach()
+        with contextlib.suppress(OSError):
+            console.close()
+    _finish(journal, outcome or RunStatus.SUCCEEDED, clock)
 
 
-def _run_thread(
-    plan: ThreadPlan,
-    thread: ThreadRecord,
-    record: RunRecord,
-    console: BinaryIO,
-    zone: ZoneInfo,
-    chain_deadline: float | None,
-    cancel: CancelToken,
-    clock: Clock,
-    journal: RunJournal,
-) -> ThreadStatus:
+@dataclass(frozen=True)
+class _ThreadContext:
+    """What every thread of one run shares."""
+
+    workspace: Workspace
+    record: RunRecord
+    console: BinaryIO
+    zone: ZoneInfo
+    chain_deadline: float | None
+    cancel: CancelToken
+    clock: Clock
+    journal: RunJournal
+
+    def should_stop(self) -> bool:
+        """True once the run is cancelled or the chain's time is up (for work outside an attempt)."""
+        if self.chain_deadline is not None and self.clock.monotonic() >= self.chain_deadline:
+            self.cancel.cancel(StopReason.CHAIN_TIMEOUT)
+        return self.cancel.is_set()
+
+
+def _run_thread(plan: ThreadPlan, thread: ThreadRecord, context: _ThreadContext) -> ThreadStatus:
+    record, clock, cancel, journal = context.record, context.clock, context.cancel, context.journal
+    chain_deadline = context.chain_deadline
     started = clock.monotonic()
     last_saved = [started]
 
@@ -307,9 +407,9 @@ def _run_thread(
         capture = LogCapture(
             record.folder,
             plan.name,
-            console,
+            context.console,
             plan.max_log_size,
-            zone,
+            context.zone,
             clock,
             opener=journal.hooks.open_log,
             on_progress=on_progress,
@@ -320,13 +420,17 @@ def _run_thread(
         return _end_thread(thread, ThreadStatus.FAILED, str(exc), started, clock, record)
     status = ThreadStatus.FAILED
     try:
-        problem = _check_before_start(plan, record.folder)
+        problem = plan.problem or _check_before_start(plan, record.folder)
         if problem is not None:
             capture.note(problem)
             return _end_thread(thread, ThreadStatus.FAILED, problem, started, clock, record)
+        prepared = _prepare(plan, thread, capture, context)
+        if prepared is not None:
+            return _end_thread(thread, prepared, thread.error, started, clock, record)
         delay = plan.retry_delay
         for attempt in range(1, plan.retries + 2):
             thread.attempts = attempt
+            thread.error = None  # what went wrong is what went wrong last
             if attempt > 1:
                 capture.note(f"attempt {attempt} of {plan.retries + 1} in {delay:g}s")
                 if chain_deadline is not None and clock.monotonic() + delay >= chain_deadline:
@@ -358,9 +462,13 @@ def _run_thread(
             if result.stopped is StopReason.CHAIN_TIMEOUT:
                 cancel.cancel(StopReason.CHAIN_TIMEOUT)
             capture.end_line()
+            _read_back(plan, thread, result, capture)
             capture.note(f"{plan.name} {status} ({thread.outcome()})" if not result.error else result.error)
             if status is ThreadStatus.SUCCEEDED or cancel.is_set():
                 break
+            if attempt <= plan.retries and journal.notices is not None:
+                journal.notices.attempt_failed(plan.name)
+        status = _after_attempts(plan, thread, status, capture, context)
     except LogWriteError as exc:
         record.error = str(exc)
         thread.error = str(exc)
@@ -373,6 +481,101 @@ def _run_thread(
             thread.error = thread.error or str(exc)
             status = ThreadStatus.FAILED
     return _end_thread(thread, status, thread.error, started, clock, record)
+
+
+def _prepare(
+    plan: ThreadPlan, thread: ThreadRecord, capture: LogCapture, context: _ThreadContext
+) -> ThreadStatus | None:
+    """Before the first attempt: build the input CSV from the SKU table, then the thread's environment.
+    None to go on, or the status the thread ends with now (`thread.error`/`note` say why)."""
+    if plan.sku_input is not None and plan.input_copy is not None:
+        selection = plan.sku_input.skus
+        query = kinds.describe_selection(selection)
+        try:
+            rows = kinds.write_sku_input(context.workspace, selection, plan.input_copy, context.clock)
+        except (TaskctlError, OSError) as exc:
+            thread.error = f"cannot build the input from the SKU table: {_reason(exc)}"
+            capture.note(thread.error)
+            return ThreadStatus.FAILED
+        thread.input_skus = rows
+        noun = "row" if rows == 1 else "rows"
+        capture.note(f"input: {rows} {noun} of the SKU table ({query}) in {plan.input_copy.name}")
+        if rows == 0:
+            if plan.sku_input.required:
+                thread.error = (
+                    f"no row of the SKU table matches its input ({query}), and input.required is true"
+                )
+                capture.note(thread.error)
+                return ThreadStatus.FAILED
+            thread.note = (
+                f"no row of the SKU table matches its input ({query}); nothing to do, so it did not run"
+            )
+            capture.note(thread.note)
+            return ThreadStatus.SUCCEEDED
+    if plan.environment is not None:
+        try:
+            build_environment(
+                context.workspace, plan.environment, capture.note, should_stop=context.should_stop
+            )
+        except InstallStopped as exc:
+            thread.error = exc.message
+            capture.note(exc.message)
+            return _stopped_status(context.cancel.reason)
+        except DependencyError as exc:
+            thread.error = exc.message
+            capture.note(exc.message)
+            return ThreadStatus.FAILED
+    return None
+
+
+def _read_back(plan: ThreadPlan, thread: ThreadRecord, result: AttemptResult, capture: LogCapture) -> None:
+    """What an attempt leaves besides its exit: a test run's counts, a callable's return value."""
+    if plan.junit is not None:
+        thread.tests = kinds.read_junit(plan.junit)
+        if result.exit_code == kinds.NO_TESTS_COLLECTED:
+            capture.note("pytest collected no tests")
+        if thread.tests is not None:
+            capture.note(f"tests: {thread.tests.text()}")
+    if plan.result_file is not None:
+        if result.exit_code == 0:
+            thread.result, note = kinds.read_result(plan.result_file)
+            if note is not None:
+                capture.note(note)
+        else:
+            raised = kinds.read_raised(plan.result_file)
+            if raised is not None:
+                thread.error = f"{plan.func} raised {raised}"
+
+
+def _after_attempts(
+    plan: ThreadPlan, thread: ThreadRecord, status: ThreadStatus, capture: LogCapture, context: _ThreadContext
+) -> ThreadStatus:
+    """After the last attempt: a thread that succeeded gets its output imported into the SKU table."""
+    tests = thread.tests
+    if status is ThreadStatus.FAILED and tests and thread.error is None and (tests.failed or tests.errors):
+        total = tests.passed + tests.failed + tests.errors + tests.skipped
+        thread.error = f"{tests.failed} of {total} tests failed" + (
+            f", {tests.errors} errors" if tests.errors else ""
+        )
+    if plan.output is None:
+        return status
+    if status is not ThreadStatus.SUCCEEDED:
+        capture.note(f"{plan.output.file} not imported into the SKU table: the thread {status}")
+        return status
+    imported = kinds.import_output(
+        context.workspace, plan.output, context.record.folder, capture.note, context.clock
+    )
+    thread.skus_import = imported
+    if imported.rejected:
+        thread.error = f"{plan.output.file} not imported into the SKU table: {imported.rejected[0]}"
+        return ThreadStatus.FAILED
+    return status
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, TaskctlError):
+        return exc.message.rstrip(".")
+    return str(exc)
 
 
 def _check_before_start(plan: ThreadPlan, folder: Path) -> str | None:

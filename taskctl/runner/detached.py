@@ -18,6 +18,8 @@ from taskctl.errors import TaskctlError
 from taskctl.runs import RunId, RunRecord
 from taskctl.workspace import Workspace
 
+NOTIFY_WAIT = 60.0  # seconds a background run waits for its webhook deliveries (nobody waits for it)
+
 
 def start_detached(workspace: Workspace, name: str, force: bool = False) -> RunId:
     """Start a run of `name` in a new background process; its id once the run exists. Raises TaskctlError
@@ -61,6 +63,7 @@ def main(args: list[str]) -> int:
             definition = load_config(workspace, now=SYSTEM_CLOCK.now()).resolved(name)
             with open_service(workspace) as service:
                 service.run(definition, RunRequest(force="--force" in args), token, on_created=_announce)
+                service.wait_for_notifications(NOTIFY_WAIT, token)
     except TaskctlError as exc:
         print(exc.message, file=sys.stderr, flush=True)
         return 1

@@ -16,13 +16,22 @@ disagree, run.json wins.
 
 A `RunService` holds a `Store`, so it belongs to one thread, like the store: open one per thread.
 
+Notifications: a run of a process that names notify targets tells them of its start, of a failed attempt
+that will be retried and of its end (a run skipped by its overlap policy is a missed slot), in the
+background; each outcome lands in the run's console log and run.json. A short-lived caller (`taskctl run`)
+calls `wait_for_notifications` before it exits, or the deliveries still going die with it.
+
 How the daemon uses it: at start, `reap()` (runs left running by a dead daemon become interrupted, what is
 left of their processes is stopped); per due slot, `create(definition, RunRequest(trigger, scheduled_for,
 owner=RunOwner.DAEMON))` (SlotTakenError: the slot already has its run), `within=` to advance its cursor in
 the same transaction, `record_missed` for a slot that will not run; a START goes to a worker thread, which
 opens its own service and calls `execute`; a QUEUE or REPLACE run stays in memory and is decided again with
 `admit` when a run of its process ends (after `request_stop` of the blockers for REPLACE); `cancel_requests`
-tells which of its runs `taskctl cancel` asked to stop, and `CancelToken.cancel()` stops one.
+tells which of its runs `taskctl cancel` asked to stop, and `CancelToken.cancel()` stops one. Notifications
+need nothing more: `execute` sends a run's, `create` a skipped run's (`missed`), `admit` those of a queued run
+cancelled while waiting; a slot recorded with `record_missed` is the daemon's to announce
+(`taskctl.notify.Notifier.slot_missed`), and before it exits it calls `wait_for_all_notifications` (the runs
+of every worker's service).
 """
 
 from __future__ import annotations
@@ -46,6 +55,7 @@ from taskctl.errors import NotFoundError, TaskctlError, UsageError, closest, not
 from taskctl.runner.chain import RunHooks, ThreadPlan, execute_run, mark_started, plan_chain
 from taskctl.runner.control import is_alive, own_start_ticks, this_host
 from taskctl.runner.descendants import stop_run_processes
+from taskctl.runner.notices import RunNotices, wait_for_deliveries
 from taskctl.runner.overlap import ActiveRun, Admission, OverlapDecision, decide_overlap
 from taskctl.runner.process import CancelToken
 from taskctl.runs import (
@@ -135,6 +145,7 @@ class RunService:
         self.store = store
         self.clock = clock
         self.on_warning = on_warning
+        self._notices: list[RunNotices] = []  # of the runs this service started or ended
 
     # -- starting ------------------------------------------------------------------------------------
 
@@ -164,6 +175,8 @@ class RunService:
             with contextlib.suppress(IndexUnavailableError):
                 self.store.save_run(record)
             raise TaskctlError(f"{error}.") from None
+        if decision.admission is Admission.SKIP:
+            self._notify_end(definition, record)  # a slot skipped by the overlap policy is a missed one
         return CreatedRun(record, decision)
 
     def _insert(
@@ -267,6 +280,37 @@ class RunService:
                 within(tx)
         return run_id
 
+    def wait_for_notifications(self, timeout: float, cancel: CancelToken | None = None) -> bool:
+        """Wait up to `timeout` seconds (less if `cancel` fires) for the deliveries of the runs this service
+        started or ended; True if none is left."""
+        deadline = time.monotonic() + timeout
+        for notices in self._notices:
+            while notices.pending():
+                left = deadline - time.monotonic()
+                if left <= 0 or (cancel is not None and cancel.is_set()):
+                    return not any(n.pending() for n in self._notices)
+                notices.wait(min(left, CANCEL_POLL * 2))
+        self._notices = [n for n in self._notices if n.pending()]
+        return not self._notices
+
+    def pending_notifications(self) -> int:
+        """How many deliveries of this service's runs are still going."""
+        return sum(notices.pending() for notices in self._notices)
+
+    def _run_notices(self, definition: ResolvedProcess, record: RunRecord) -> RunNotices | None:
+        if not definition.notify:
+            return None
+        notices = RunNotices(definition, record, self.workspace.root.name, self.clock)
+        self._notices = [n for n in self._notices if n.pending()] + [notices]
+        return notices
+
+    def _notify_end(self, definition: ResolvedProcess, record: RunRecord) -> None:
+        """Tell the targets of a run that ended without executing (skipped, or cancelled while queued)."""
+        notices = self._run_notices(definition, record)
+        if notices is not None:
+            notices.close()
+            notices.finished()
+
     def admit(self, record: RunRecord, definition: ResolvedProcess) -> OverlapDecision:
         """Decide again for a queued run, without waiting. On START it is running (recorded), on SKIP it has
         ended (it was cancelled or reaped meanwhile: `record.status` says which)."""
@@ -294,6 +338,7 @@ class RunService:
                 self._end_waiting(
                     record, RunStatus.CANCELLED, "cancelled while waiting for the runs ahead of it"
                 )
+                self._notify_end(definition, record)
         return decision
 
     def wait_for_admission(
@@ -315,6 +360,7 @@ class RunService:
                 self._end_waiting(
                     created.record, RunStatus.CANCELLED, "cancelled while waiting for the runs ahead of it"
                 )
+                self._notify_end(definition, created.record)
                 return False
             decision = self.admit(created.record, definition)
         return decision.admission is Admission.START
@@ -326,8 +372,10 @@ class RunService:
         cancel: CancelToken | None = None,
         hooks: RunHooks | None = None,
     ) -> RunRecord:
-        """Run the threads of a started run; returns the finished record."""
-        return execute_run(self.workspace, definition, record, self.store, self.clock, cancel, hooks)
+        """Run the threads of a started run; returns the finished record. Its notifications go on in the
+        background (see `wait_for_notifications`)."""
+        notices = self._run_notices(definition, record)
+        return execute_run(self.workspace, definition, record, self.store, self.clock, cancel, hooks, notices)
 
     def run(
         self,
@@ -634,6 +682,12 @@ def plan_run(
     stamp = run_stamp(clock.now(), ZoneInfo(definition.zone_name))
     run_id = RunId.of(definition.name, stamp)
     return plan_chain(workspace, definition, workspace.run_folder(run_id), run_id)
+
+
+def wait_for_all_notifications(timeout: float) -> bool:
+    """Wait up to `timeout` seconds for the webhook deliveries of every run this process executed or ended,
+    whichever service did it (for a daemon about to exit); True if none is left."""
+    return wait_for_deliveries(timeout)
 
 
 @contextmanager

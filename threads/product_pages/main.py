@@ -1,16 +1,23 @@
-"""Example scraping thread: read product pages listed in a CSV of links and write results.csv.
+"""Example scraping thread: visit each product page in the input CSV and write results.csv.
 
-taskctl passes the input CSV (copied into the run folder) as the first argument and runs this script
-with the run folder as its working directory. Links may be http(s) URLs or paths relative to this
-thread's folder (the example ships local HTML pages so it works offline).
+taskctl builds the input CSV from the SKU table when the thread starts (`input: {skus: ...}` in
+config/threads.yaml), passes its path as the first argument and runs this script in the run folder. The
+columns of results.csv that are SKU columns (sku, name, rating, review_count) go back into the SKU table
+after the thread succeeds (`output:`); title and price are for the summary and are ignored by the table.
+
+The example's links point at shop.example, a name reserved for examples that never resolves: such pages are
+read from the copies in pages/, so the example works offline. Any other http(s) link is fetched.
 """
 
 import csv
 import os
 import sys
+import urllib.parse
 import urllib.request
 from html.parser import HTMLParser
 from pathlib import Path
+
+OFFLINE_HOST = "shop.example"
 
 
 class ProductPage(HTMLParser):
@@ -40,16 +47,17 @@ class ProductPage(HTMLParser):
             self._current = None
 
 
-def fetch(link: str, base: Path) -> str:
-    if link.startswith(("http://", "https://")):
-        with urllib.request.urlopen(link, timeout=30) as response:
-            return response.read().decode("utf-8", "replace")
-    return (base / link).read_text(encoding="utf-8")
+def fetch(link: str, pages: Path) -> str:
+    url = urllib.parse.urlsplit(link)
+    if url.hostname == OFFLINE_HOST:
+        return (pages / Path(url.path).name).read_text(encoding="utf-8")
+    with urllib.request.urlopen(link, timeout=30) as response:
+        return response.read().decode("utf-8", "replace")
 
 
 def main() -> int:
     input_csv = Path(sys.argv[1])
-    thread_dir = Path(os.environ.get("TASKCTL_THREAD_DIR", Path(__file__).parent))
+    pages = Path(os.environ.get("TASKCTL_THREAD_DIR", Path(__file__).parent)) / "pages"
     rows = list(csv.DictReader(input_csv.open(encoding="utf-8-sig", newline="")))
     failures = 0
     with open("results.csv", "w", encoding="utf-8", newline="") as out:
@@ -58,7 +66,7 @@ def main() -> int:
         for done, row in enumerate(rows, start=1):
             try:
                 page = ProductPage()
-                page.feed(fetch(row["link"], thread_dir))
+                page.feed(fetch(row["link"], pages))
                 f = page.fields
                 writer.writerow([row["sku"], row["name"], f.get("title", ""), f.get("price", ""),
                                  f.get("rating", ""), f.get("reviews", "")])
@@ -68,7 +76,7 @@ def main() -> int:
                 print(f"{row['sku']}: cannot read {row['link']}: {exc}", file=sys.stderr)
             print(f"::progress {done}/{len(rows)}", flush=True)
     print(f"wrote results.csv with {len(rows) - failures} of {len(rows)} products")
-    return 1 if failures == len(rows) else 0
+    return 1 if rows and failures == len(rows) else 0
 
 
 if __name__ == "__main__":
