@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import sqlite3
 from datetime import UTC, datetime
@@ -23,16 +25,8 @@ from taskctl.skus import (
     SkuTable,
     connect,
 )
-from taskctl.skus.fields import (
-    COLUMNS,
-    FIELD_END,
-    QUICK_RATING_DECIMALS,
-    ROW_END,
-    SQL_VALUES,
-    check_row,
-    quick_batch_pattern,
-    trim,
-)
+from taskctl.skus.fields import COLUMNS, QUICK_RATING_DECIMALS, SQL_VALUES, check_row, trim
+from taskctl.skus.quickcsv import FIELD_END, check_columns, split_block
 from tests.conftest import write
 
 HEADER = "sku,name,base_sku,link,rating,review_count\n"
@@ -413,15 +407,19 @@ def stored(row: list[str]) -> tuple[object, ...]:
     return tuple(conn.execute("SELECT * FROM t").fetchone())
 
 
+def csv_text(rows: list[list[str]], quoting: int = csv.QUOTE_MINIMAL) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n", quoting=quoting).writerows(rows)
+    return out.getvalue()
+
+
 @given(st.lists(_field, min_size=6, max_size=6))
 def test_the_quick_check_passes_only_clean_valid_rows_and_sqlite_converts_like_python(row: list[str]) -> None:
     cleaned = check_row(*row)
-    passes = quick_batch_pattern(COLUMNS, FIELD_END, ROW_END).fullmatch(FIELD_END.join(row) + ROW_END)
-    unquoted = ";" not in "".join(row) and quick_batch_pattern(COLUMNS, ";", "\n").fullmatch(
-        ";".join(row) + "\n"
-    )
+    values = split_block(csv_text([row]), ",", 6)
+    passes = values is not None and check_columns(values, COLUMNS)
     if isinstance(cleaned, list):
-        assert not passes and not unquoted  # the quick pass never lets through a row check_row refuses
+        assert not passes  # the quick pass never lets through a row check_row refuses
         return
     expected = (
         cleaned.sku,
@@ -431,22 +429,56 @@ def test_the_quick_check_passes_only_clean_valid_rows_and_sqlite_converts_like_p
         cleaned.rating,
         cleaned.review_count,
     )
-    assert not (passes or unquoted) or [trim(value) for value in row] == row  # nor one it would change
-    if passes or unquoted:
+    if passes:
+        assert [trim(value) for value in row] == row  # nor one it would change
         assert stored(row) == expected  # and SQLite converts what it passes as check_row does
-    assert stored(list(expected)) == expected  # the checked pass stores check_row's values unchanged
+    assert stored(list(expected)) == expected  # the checked way stores check_row's values unchanged
+
+
+_csv_char = st.sampled_from(list('ab ,;"\n\r\t\x1e\x1f\x00\u00e4'))
+
+
+@given(
+    st.lists(st.lists(st.text(_csv_char, max_size=4), min_size=1, max_size=4), min_size=1, max_size=4),
+    st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL, None]),
+    st.sampled_from([",", ";"]),
+)
+def test_a_block_is_split_as_the_csv_module_reads_it_or_left_to_it(
+    rows: list[list[str]], quoting: int | None, delimiter: str
+) -> None:
+    # None: the rows joined as they are, quotes and all, which makes plenty of malformed CSV
+    if quoting is None:
+        text = "".join(delimiter.join(row) + "\n" for row in rows)
+    else:
+        text = csv_text(rows, quoting).replace(",", delimiter) if delimiter == "," else ""
+        if not text:
+            out = io.StringIO()
+            csv.writer(out, delimiter=delimiter, lineterminator="\n", quoting=quoting).writerows(rows)
+            text = out.getvalue()
+    width = len(rows[0])
+    values = split_block(text, delimiter, width)
+    if values is None:
+        return
+    read = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
+    assert all(len(row) == width for row in read)
+    assert values == [value for row in read for value in row]
 
 
 def test_sqlite_reads_every_rating_the_quick_check_passes_as_python_does() -> None:
-    passes = quick_batch_pattern(["rating"], FIELD_END, ROW_END).fullmatch
     ratings = ["5", "5.0", "5.000000"] + [
         f"{whole}.{fraction:0{decimals}d}"
         for whole in range(5)
         for decimals in range(1, QUICK_RATING_DECIMALS + 1)
         for fraction in range(10**decimals)
     ]
-    assert passes(ROW_END.join(ratings) + ROW_END)
-    assert not passes("4.1234" + ROW_END)  # more decimals: check_row and Python's float
+
+    def passes(column: list[str]) -> bool:
+        return check_columns(
+            [value for rating in column for value in ("S", "N", "", "", rating, "")], COLUMNS
+        )
+
+    assert passes(ratings)
+    assert not passes(["4.1234"])  # more decimals: check_row and Python's float
     conn = sqlite3.connect(":memory:")
     conn.execute("CREATE TABLE t (text TEXT)")
     conn.executemany("INSERT INTO t VALUES (?)", [(rating,) for rating in ratings])
@@ -611,9 +643,9 @@ def test_a_database_that_cannot_be_written_is_a_sentence_not_a_traceback(
 def test_the_schema_is_versioned_and_a_newer_one_is_refused(tmp_path: Path) -> None:
     SkuTable.open(tmp_path / "skus.db").close()
     conn = sqlite3.connect(tmp_path / "skus.db")
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     conn.execute("PRAGMA user_version = 9")
     conn.close()
-    with pytest.raises(TaskctlError, match=r"has SKU schema version 9, newer than this taskctl knows \(1\)"):
+    with pytest.raises(TaskctlError, match=r"has SKU schema version 9, newer than this taskctl knows \(2\)"):
         SkuTable.open(tmp_path / "skus.db")
