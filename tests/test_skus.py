@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 import sqlite3
+import sys
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,6 +17,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import taskctl.skus
+import taskctl.skus.csvread
+import taskctl.skus.schema
+import taskctl.skus.search
+import taskctl.skus.table
 from taskctl.clock import FakeClock
 from taskctl.errors import NotFoundError, TaskctlError, UsageError
 from taskctl.skus import (
@@ -353,6 +360,105 @@ def test_a_value_holding_the_quick_checks_separators_is_still_checked_row_by_row
     assert table.get("K12").name == f"Ket{FIELD_END}tle"
 
 
+# Import: big files, read in blocks and by two processes
+
+
+def stored_in_file_order(path: Path) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(path)
+    rows = conn.execute("SELECT id, sku, name, base_sku, link, rating, review_count FROM skus ORDER BY id")
+    return rows.fetchall()
+
+
+def odd_rows(count: int) -> str:
+    """Rows of every kind the quick pass leaves to the csv module, among plain and quoted ones."""
+    kinds = [
+        "P{n:05d},Plain {n},F{f},https://shop.example/{n},4.{d},{n}\n",
+        'P{n:05d},"Quoted, with a comma {n}",F{f},,{d},\n',
+        'P{n:05d},"A ""doubled"" quote {n}",F{f},,,\n',
+        "P{n:05d},Windows line {n},F{f},,,7\r\n",
+        'P{n:05d},"Two\nlines {n}",F{f},HTTPS://shop.example/{n},,\n',
+        "P{n:05d}, Untrimmed {n} ,F{f},,4.12345,\n",
+        "P{n:05d},\u00c4pfel gr\u00fcn {n},F{f},,,\n",
+    ]
+    return "".join(kinds[n % 7 if n % 50 else n % 3].format(n=n, f=n // 5, d=n % 6) for n in range(count))
+
+
+@pytest.fixture
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks of 2 KiB, and a helper process for any file: a small file exercises what a big one does."""
+    monkeypatch.setattr(taskctl.skus.csvread, "_BLOCK_BYTES", 2048)
+    monkeypatch.setattr(taskctl.skus.csvread, "HELPER_FROM_BYTES", 0)
+
+
+def test_a_file_read_in_blocks_by_two_processes_stores_what_one_pass_of_the_csv_module_does(
+    tmp_path: Path, small_blocks: None
+) -> None:
+    path = csv_file(tmp_path, odd_rows(3000))
+    assert SkuTable.open(tmp_path / "two.db").import_csv(path).new == 3000
+    expected = []
+    with path.open(newline="", encoding="utf-8") as handle:
+        for index, row in enumerate(list(csv.reader(handle))[1:], start=1):
+            cleaned = check_row(*row)
+            assert not isinstance(cleaned, list)
+            expected.append((index, *dataclasses.astuple(cleaned)))
+    assert stored_in_file_order(tmp_path / "two.db") == expected
+
+
+def test_problems_found_by_both_processes_are_reported_in_line_order(
+    table: SkuTable, tmp_path: Path, small_blocks: None
+) -> None:
+    body = "".join(f"S{n:04d},Name {n},,,{'9' if n in (10, 2900) else ''},\n" for n in range(3000))
+    path = csv_file(tmp_path, body + "S0020,Again,,,,\n" + "S2990,Bad,,,,x\n")
+    assert rejected(table, path) == [
+        f"{path}:12: rating '9' is out of range (use 0-5 or leave it empty)",
+        f"{path}:2902: rating '9' is out of range (use 0-5 or leave it empty)",
+        f"{path}:3002: sku 'S0020' appears twice (first on line 22)",
+        f"{path}:3003: review_count 'x' is not a whole number {DIGITS_ONLY}",
+        f"{path}: 4 errors; nothing was imported.",
+    ]
+    assert table.count() == 0
+
+
+def test_a_stray_quote_before_the_middle_does_not_split_a_quoted_value(
+    tmp_path: Path, small_blocks: None
+) -> None:
+    # The quote in '12" screen' is text (it does not open a value), but counting quotes says it does; a
+    # quoted value with a newline then straddles where the file is cut in two.
+    rows = [f"M{n:04d},Monitor {n},,,," for n in range(600)]
+    rows[10] = 'M0010,Monitor 12" screen,,,,'
+    rows[300] = 'M0300,"Monitor\n' + "x" * 3000 + '\nend",,,,'
+    path = csv_file(tmp_path, "\n".join(rows) + "\n")
+    assert SkuTable.open(tmp_path / "skus.db").import_csv(path).new == 600
+    stored = dict((sku, name) for _, sku, name, *_ in stored_in_file_order(tmp_path / "skus.db"))
+    assert stored["M0010"] == 'Monitor 12" screen'
+    assert stored["M0300"] == "Monitor\n" + "x" * 3000 + "\nend"
+
+
+def test_without_a_helper_process_the_import_reads_the_whole_file_itself(
+    tmp_path: Path, small_blocks: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "executable", "/bin/false")
+    path = csv_file(tmp_path, odd_rows(500))
+    assert SkuTable.open(tmp_path / "skus.db").import_csv(path).new == 500
+
+
+def test_an_interrupted_import_leaves_no_helper_files(
+    tmp_path: Path, small_blocks: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    path = csv_file(tmp_path, odd_rows(3000))
+
+    def interrupt(phase: str, done: int, total: int) -> None:
+        raise KeyboardInterrupt
+
+    table = SkuTable.open(tmp_path / "skus.db")
+    with pytest.raises(KeyboardInterrupt):
+        table.import_csv(path, progress=interrupt)
+    assert not list(tmp_path.glob("taskctl-sku-import-*"))
+    assert table.import_csv(path).new == 3000  # and the connection is fit for the next import
+    assert not list(tmp_path.glob("taskctl-sku-import-*"))
+
+
 # The rules in Python and in SQL agree
 
 
@@ -609,6 +715,122 @@ def test_bad_queries_say_what_would_work(shop: SkuTable) -> None:
 
 def test_stats(shop: SkuTable) -> None:
     assert shop.stats().as_dict() == {"count": 7, "families": 3, "rated": 5, "average_rating": 3.2}
+
+
+def reference_search(table: SkuTable, query: SkuQuery) -> list[str]:
+    """Every sku a listing with `query.search` must return, in order, worked out in Python from every row."""
+    needle = (query.search or "").lower()
+    rows = [
+        sku
+        for sku in table.iter_all()
+        if needle in sku.name.lower() or needle in sku.sku.lower()
+        if query.base_sku is None or sku.base_sku == query.base_sku
+    ]
+    key = {
+        "sku": lambda s: (s.sku,),
+        "name": lambda s: (s.name, ids[s.sku]),
+        "base_sku": lambda s: (s.base_sku, ids[s.sku]),
+        "rating": lambda s: (-1 if s.rating is None else s.rating, ids[s.sku]),
+        "review_count": lambda s: (-1 if s.review_count is None else s.review_count, ids[s.sku]),
+        "updated_at": lambda s: (s.updated_at, ids[s.sku]),
+    }[query.sort]
+    ids = {sku.sku: index for index, sku in enumerate(table.iter_all())}  # rows were added in sku order
+    ordered = sorted(rows, key=key, reverse=query.descending)
+    return [sku.sku for sku in ordered]
+
+
+@pytest.fixture
+def catalogue(table: SkuTable, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> SkuTable:
+    """300 rows: a word in 20% of them, others in few, letters that LIKE does not fold, LIKE's wildcards."""
+    monkeypatch.setattr(taskctl.skus.table, "_WALK_ROWS_PER_RESULT", 3)  # both ways, walk and scan
+    names = [
+        "Steel kettle",
+        "Cotton shirt",
+        "Glass mug",
+        "Oak table",
+        "Wool sock",
+        "\u00c4pfel gr\u00fcn",
+        "\u212aelvin scale",  # KELVIN SIGN: lower() gives 'k'
+        "\u0130stanbul tile",  # 'İ': lower() gives 'i' + a combining dot
+        "100% cotton_blend",
+        "back\\slash",
+    ]
+    for n in range(300):
+        clock.advance(n % 7)
+        table.add(
+            f"K{n:03d}",
+            f"{names[n % 10] if n % 5 else names[0]} {n}",
+            base_sku=f"F{n // 5}",
+            rating=None if n % 4 == 0 else (n * 7) % 51 / 10,
+            review_count=None if n % 6 == 0 else n * 13 % 40,
+        )
+    return table
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["steel", "STEEL", "k0", "kelvin", "scale", "\u00e4pfel", "GR\u00dcN", "i\u0307stanbul", "istanbul",
+     "ul til", "%", "_", "\\", "0% c", "nothing like it", "1"],
+)  # fmt: skip
+def test_search_finds_exactly_the_rows_containing_the_text_in_every_order(
+    catalogue: SkuTable, text: str
+) -> None:
+    for sort in taskctl.skus.SORT_COLUMNS:
+        for descending in (False, True):
+            expected = reference_search(catalogue, SkuQuery(search=text, sort=sort, descending=descending))
+            for limit in (1, 7, len(expected) or 1, None):
+                page = catalogue.query(SkuQuery(search=text, sort=sort, descending=descending, limit=limit))
+                more = limit is not None and len(expected) > limit
+                assert ([sku.sku for sku in page.skus], page.next_after) == (
+                    expected[:limit],
+                    expected[limit - 1] if more else None,  # type: ignore[operator]
+                )
+    family = SkuQuery(search=text, base_sku="F3", limit=None)
+    assert skus(catalogue, **dataclasses.asdict(family)) == reference_search(catalogue, family)
+
+
+def test_searched_pages_add_up_to_the_whole_result(catalogue: SkuTable) -> None:
+    for sort in taskctl.skus.SORT_COLUMNS:
+        whole = skus(catalogue, search="t", sort=sort, descending=True, limit=None)
+        seen: list[str] = []
+        after = None
+        while True:
+            page = catalogue.query(SkuQuery(search="t", sort=sort, descending=True, limit=9, after=after))
+            seen += [sku.sku for sku in page.skus]
+            if page.next_after is None:
+                break
+            after = page.next_after
+        assert seen == whole
+
+
+def test_only_two_non_ascii_letters_lower_to_ascii_ones() -> None:
+    # search.FOLDS_TO_ASCII lists the rows LIKE cannot match: checked against this Python's Unicode tables
+    found = {
+        letter: character
+        for character in map(chr, range(0x80, 0x110000))
+        for letter in character.lower()
+        if letter.isascii()
+    }
+    assert found == taskctl.skus.search.FOLDS_TO_ASCII
+
+
+def test_a_version_1_database_is_migrated_and_keeps_its_rows(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "skus.db")
+    for statement in taskctl.skus.schema.MIGRATIONS[0]:
+        conn.execute(statement)
+    conn.execute(
+        "INSERT INTO skus (sku, name, base_sku, created_at, updated_at) VALUES ('B07', 'Shirt', 'B07', 0, 0)"
+    )
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    with SkuTable.open(tmp_path / "skus.db") as table:
+        assert [sku.sku for sku in table.query(SkuQuery(search="shir", sort="name")).skus] == ["B07"]
+        table.add("B08", "Shirt too")
+    conn = sqlite3.connect(tmp_path / "skus.db")
+    names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert "skus_search" not in names
+    assert {"skus_name", "skus_review_count", "skus_updated_at"} <= names
 
 
 # Opening

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from itertools import chain
-from operator import itemgetter, methodcaller
+from operator import itemgetter
 
 from taskctl.skus.fields import BLANKS, COLUMNS, MAX_REVIEW_DIGITS, QUICK_RATING_DECIMALS
 
@@ -31,7 +31,7 @@ _OWN = (
 _RATINGS = re.compile(rf"(?:(?:[0-4](?:\.[0-9]{{1,{QUICK_RATING_DECIMALS}}}+)?|5(?:\.0++)?)?{ROW_END})*+")
 _COUNTS = re.compile(rf"(?:[0-9]{{0,{MAX_REVIEW_DIGITS}}}+{ROW_END})*+")
 _last, _first = itemgetter(-1), itemgetter(0)
-_count_field_ends = methodcaller("count", FIELD_END)
+_ALL_BUT_SEPARATORS = bytes(byte for byte in range(256) if chr(byte) not in (FIELD_END, ROW_END))
 
 
 def split_block(text: str, delimiter: str, width: int) -> list[str] | None:
@@ -60,10 +60,13 @@ def split_block(text: str, delimiter: str, width: int) -> list[str] | None:
     structure = between.replace(delimiter, FIELD_END).replace("\n", ROW_END)
     parts[0::2] = structure[1:].split(_MARK)
     joined = "".join(parts)
-    rows = joined.split(ROW_END)
-    rows.pop()  # what follows the last newline: nothing
-    if not rows or "" in rows or set(map(_count_field_ends, rows)) != {width - 1}:
-        return None  # a blank line (the csv module skips it) or a row of another width
+    if joined.startswith(ROW_END) or ROW_END + ROW_END in joined:
+        return None  # a blank line, which the csv module skips
+    # Every row must have `width` values: the separators alone, in order, must read (FIELD_END * (width - 1)
+    # + ROW_END) once per row.
+    separators = joined.encode().translate(None, _ALL_BUT_SEPARATORS)
+    if separators != (FIELD_END * (width - 1) + ROW_END).encode() * separators.count(b"\x1e"):
+        return None
     return joined.replace(ROW_END, FIELD_END).split(FIELD_END)[:-1]
 
 
@@ -98,7 +101,7 @@ def in_column_order(values: list[str], header: Sequence[str | None]) -> list[str
 
 
 def _trimmed(column: list[str]) -> bool:
-    """No value starts or ends with a blank."""
+    """No value of `column` starts or ends with a blank."""
     text = ROW_END + ROW_END.join(column) + ROW_END
     return not any(blank in text and (blank + ROW_END in text or ROW_END + blank in text) for blank in BLANKS)
 
