@@ -742,7 +742,7 @@ def reference_search(table: SkuTable, query: SkuQuery) -> list[str]:
 @pytest.fixture
 def catalogue(table: SkuTable, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> SkuTable:
     """300 rows: a word in 20% of them, others in few, letters that LIKE does not fold, LIKE's wildcards."""
-    monkeypatch.setattr(taskctl.skus.table, "_WALK_ROWS_PER_RESULT", 3)  # both ways, walk and scan
+    monkeypatch.setattr(taskctl.skus.table, "_WALK_ROWS_PER_RESULT", 3)  # searches take both ways: walk, scan
     names = [
         "Steel kettle",
         "Cotton shirt",

@@ -24,12 +24,13 @@ CREATE TABLE skus (
 # One index per sort order, so that a listing (with or without --search) walks its order and stops after
 # `limit` rows. Every index ends in the row id, so (sort expression, id) pages by keyset; unrated rows and
 # rows without a review count sort as -1. skus_sku comes first: the bulk import builds it first, as the
-# check for duplicate skus.
+# check for duplicate skus. skus_name also holds the sku: names cluster (a brand, a product line), so a
+# search in name order can walk far between matches, and it then checks each row without reading the table.
 INDEXES = {
     "skus_sku": "CREATE UNIQUE INDEX skus_sku ON skus(sku)",
     "skus_base_sku": "CREATE INDEX skus_base_sku ON skus(base_sku)",
     "skus_rating": "CREATE INDEX skus_rating ON skus(ifnull(rating, -1))",
-    "skus_name": "CREATE INDEX skus_name ON skus(name)",
+    "skus_name": "CREATE INDEX skus_name ON skus(name, id, sku)",
     "skus_review_count": "CREATE INDEX skus_review_count ON skus(ifnull(review_count, -1))",
     "skus_updated_at": "CREATE INDEX skus_updated_at ON skus(updated_at)",
 }
@@ -71,6 +72,9 @@ _VERSION_2 = [
 
 MIGRATIONS: list[list[str]] = [_VERSION_1, _VERSION_2]
 SCHEMA_VERSION = len(MIGRATIONS)
+
+# The sort orders whose index holds name and sku: a search walks them without reading the table.
+COVERING_SORTS = frozenset({"name"})
 
 # Sort name -> SQL expression; each has an index in INDEXES.
 SORT_EXPRESSIONS = {
