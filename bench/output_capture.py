@@ -92,7 +92,7 @@ def run_side(name: str, blocks: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--blocks", type=int, default=500, help="1 MB blocks the writer puts out")
-    parser.add_argument("--pairs", type=int, default=3, help="interleaved pairs (>= 3)")
+    parser.add_argument("--pairs", type=int, default=7, help="interleaved pairs (>= 3)")
     parser.add_argument("--side", choices=["copy", "capture"], help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     options = parser.parse_args()
