@@ -588,17 +588,19 @@ def pack(
     latest: bool = typer.Option(False, "--latest", help="With NAME: its newest run."),
     since: str | None = typer.Option(None, "--since", help="With NAME: its runs started within this long."),
     output: str | None = typer.Option(None, "-o", "--output", help="The archive to write ('-' for stdout)."),
-    format_name: str | None = typer.Option(None, "--format", help="zip (default) or tar.gz."),
+    format_name: str | None = typer.Option(
+        None, "--format", help="zip (default), tar.gz or tar.zst (needs taskctl[zstd])."
+    ),
     allow_running: bool = typer.Option(False, "--allow-running", help="Pack runs that are still running."),
 ) -> None:
-    """Pack run folders (outputs, console.log, run.json) into one zip or tar.gz archive.
+    """Pack run folders (outputs, console.log, run.json) into one zip, tar.gz or tar.zst archive.
 
     Example:
 
         taskctl pack nightly@latest -o out.zip
         taskctl pack nightly --since 7d --format tar.gz -o week.tar.gz
     """
-    from taskctl.archive import PackedRun, format_for, pack_runs
+    from taskctl.archive import PackedRun, format_for, interrupted_by_signals, pack_runs
     from taskctl.errors import UsageError
     from taskctl.runner import open_service
     from taskctl.units import format_size
@@ -611,7 +613,8 @@ def pack(
     fmt = format_for(output or "", format_name)
     runs = [PackedRun(run_id=i, folder=workspace.run_folder(i)) for i in run_ids]
     if output == "-":
-        report = pack_runs(runs, sys.stdout.buffer, fmt)
+        with interrupted_by_signals():
+            report = pack_runs(runs, sys.stdout.buffer, fmt)
         sys.stdout.buffer.flush()
         destination = "stdout"
     else:
@@ -621,10 +624,11 @@ def pack(
                 f"cannot write '{path}': the folder '{path.parent}' does not exist; "
                 "create it or choose another -o."
             )
-        report = pack_runs(runs, path, fmt)
+        with interrupted_by_signals():  # TERM or HUP: no temporary file left behind
+            report = pack_runs(runs, path, fmt)
         destination = str(path)
-    for skipped in report.skipped:
-        typer.echo(f"warning: skipped {skipped}", err=True)
+    for skipped in report.skipped:  # each a sentence: "skipped <file>: <why>."
+        typer.echo(f"warning: {skipped}", err=True)
     typer.echo(
         f"packed {len(run_ids)} run(s), {report.files} file(s), {format_size(report.bytes_in)} -> "
         f"{format_size(report.bytes_out)} into {destination}",
