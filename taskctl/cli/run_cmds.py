@@ -1,4 +1,4 @@
-"""Runs: `run`, `history`, `show`, `logs`, `cancel`, `pack` (and `thread run`)."""
+"""Runs: `run`, `history`, `show`, `logs`, `cancel`, `pack` (and what `thread run` shares with `run`)."""
 
 from __future__ import annotations
 
@@ -29,31 +29,23 @@ def register(app: typer.Typer) -> None:
     app.command("logs")(logs)
     app.command("cancel")(cancel)
     app.command("pack")(pack)
-    _thread_group(app).command("run")(thread_run)
-
-
-def _thread_group(app: typer.Typer) -> typer.Typer:
-    """The `thread` command group (made here if thread_cmds has not made it)."""
-    for group in app.registered_groups:
-        if group.name == "thread" and group.typer_instance is not None:
-            return group.typer_instance
-    thread_app = typer.Typer(
-        name="thread", help="Threads: the scripts that processes run.", no_args_is_help=True
-    )
-    app.add_typer(thread_app, name="thread")
-    return thread_app
 
 
 # -- run -------------------------------------------------------------------------------------------
 
 
+FOLLOW_OPTION = typer.Option(
+    True, "--follow/--detach", help="Stream the console and wait (default), or start in the background."
+)
+RUN_DRY_RUN_OPTION = typer.Option(False, "--dry-run", help="Print what would run; run nothing.")
+FORCE_OPTION = typer.Option(False, "--force", help="Run even if the overlap policy says skip or wait.")
+
+
 def run(
-    name: str = typer.Argument(..., help="A process, or a scheduled thread (a one-thread process)."),
-    follow: bool = typer.Option(
-        True, "--follow/--detach", help="Stream the console and wait (default), or start in the background."
-    ),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print what would run; run nothing."),
-    force: bool = typer.Option(False, "--force", help="Run even if the overlap policy says skip or wait."),
+    name: str = typer.Argument(..., help="A process, or a thread (run alone as a one-thread process)."),
+    follow: bool = FOLLOW_OPTION,
+    dry_run: bool = RUN_DRY_RUN_OPTION,
+    force: bool = FORCE_OPTION,
     json_output: bool = common.JSON_OPTION,
 ) -> None:
     """Run a process now: its threads in series in a new run folder; exits 0 if it succeeded, 1 if not.
@@ -71,30 +63,10 @@ def run(
     entry = config.processes.get(name) or config.threads.get(name)
     if entry is not None and not entry.enabled:
         typer.echo(f"note: '{name}' is disabled (not scheduled); running it because you asked", err=True)
-    _run_now(config, name, follow, dry_run, force, json_output)
+    run_now(config, name, follow, dry_run, force, json_output)
 
 
-def thread_run(
-    name: str = typer.Argument(..., help="The thread to run alone."),
-    follow: bool = typer.Option(
-        True, "--follow/--detach", help="Stream the console, or run in the background."
-    ),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print what would run; run nothing."),
-    force: bool = typer.Option(False, "--force", help="Run even if the overlap policy says skip or wait."),
-    json_output: bool = common.JSON_OPTION,
-) -> None:
-    """Run one thread alone now, as a one-thread process of the same name.
-
-    Example:
-
-        taskctl thread run amazon_reviews
-    """
-    config = common.load()
-    config.thread(name)
-    _run_now(config, name, follow, dry_run, force, json_output)
-
-
-def _run_now(
+def run_now(
     config: LoadedConfig, name: str, follow: bool, dry_run: bool, force: bool, json_output: bool
 ) -> None:
     from taskctl.runner import CancelToken, RunHooks, RunRequest, cancel_on_signals, open_service

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from taskctl.cli import common, editing
+from taskctl.cli import common, editing, run_cmds
 
 if TYPE_CHECKING:
     from taskctl.config import LoadedConfig
@@ -67,6 +67,25 @@ def show_thread(name: str = typer.Argument(..., help="The thread."), json: bool 
         common.print_json(record)
         return
     common.print_fields(record)
+
+
+@thread_app.command("run")
+def run_thread(
+    name: str = typer.Argument(..., help="The thread to run alone."),
+    follow: bool = run_cmds.FOLLOW_OPTION,
+    dry_run: bool = run_cmds.RUN_DRY_RUN_OPTION,
+    force: bool = run_cmds.FORCE_OPTION,
+    json: bool = common.JSON_OPTION,
+) -> None:
+    """Run one thread alone now, as a one-thread process of its own name (its runs are in process/NAME/).
+
+    Example:
+
+        taskctl thread run amazon_reviews
+    """
+    config = common.load()
+    config.thread(name)
+    run_cmds.run_now(config, name, follow, dry_run, force, json)
 
 
 def thread_record(config: LoadedConfig, name: str) -> dict[str, Any]:

@@ -38,16 +38,12 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from taskctl.clock import SYSTEM_CLOCK, Clock
-from taskctl.config.loader import ResolvedProcess
 from taskctl.errors import NotFoundError, TaskctlError, UsageError, closest, not_found
-from taskctl.runner.chain import RunHooks, ThreadPlan, execute_run, mark_started, plan_chain
 from taskctl.runner.control import is_alive, own_start_ticks, this_host
-from taskctl.runner.descendants import stop_run_processes
-from taskctl.runner.overlap import ActiveRun, Admission, OverlapDecision, decide_overlap
-from taskctl.runner.process import CancelToken
 from taskctl.runs import (
     RunFields,
     RunId,
@@ -73,6 +69,14 @@ from taskctl.store import (
     open_index,
 )
 from taskctl.workspace import Workspace
+
+# Starting runs needs the config models and the process machinery; reading, reaping and cancelling runs
+# (`history`, `show`, `logs`, `cancel`) does not, so those are imported where a run is started.
+if TYPE_CHECKING:
+    from taskctl.config.loader import ResolvedProcess
+    from taskctl.runner.chain import RunHooks, ThreadPlan
+    from taskctl.runner.overlap import OverlapDecision
+    from taskctl.runner.process import CancelToken
 
 CANCEL_POLL = 0.05  # seconds between looks at a run being cancelled
 QUEUE_POLL = 0.2  # seconds between admission decisions of a run waiting in a `taskctl run`
@@ -175,6 +179,9 @@ class RunService:
     ) -> tuple[RunRecord, OverlapDecision] | None:
         """The creating transaction: decide admission, insert the row. None (nothing written) if an active run
         must be reaped first and `give_way_to_stale`."""
+        from taskctl.runner.chain import mark_started
+        from taskctl.runner.overlap import ActiveRun, Admission, decide_overlap
+
         started = self.clock.now()
         with self.store.transaction() as tx:
             active = tx.active(definition.name)
@@ -270,6 +277,9 @@ class RunService:
     def admit(self, record: RunRecord, definition: ResolvedProcess) -> OverlapDecision:
         """Decide again for a queued run, without waiting. On START it is running (recorded), on SKIP it has
         ended (it was cancelled or reaped meanwhile: `record.status` says which)."""
+        from taskctl.runner.chain import mark_started
+        from taskctl.runner.overlap import ActiveRun, Admission, OverlapDecision, decide_overlap
+
         self.reap(record.process)  # a run ahead whose runner died must not keep this one waiting
         with self.store.transaction() as tx:
             row = tx.get(record.id)
@@ -301,6 +311,8 @@ class RunService:
     ) -> bool:
         """Wait (outside any transaction) until a queued run may start; True once it runs, False if it was
         cancelled while waiting (then recorded so). REPLACE asks the runs in the way to stop, once each."""
+        from taskctl.runner.overlap import Admission
+
         decision = created.decision
         asked: set[str] = set()
         while decision.admission in (Admission.QUEUE, Admission.REPLACE):
@@ -327,6 +339,8 @@ class RunService:
         hooks: RunHooks | None = None,
     ) -> RunRecord:
         """Run the threads of a started run; returns the finished record."""
+        from taskctl.runner.chain import execute_run
+
         return execute_run(self.workspace, definition, record, self.store, self.clock, cancel, hooks)
 
     def run(
@@ -339,6 +353,9 @@ class RunService:
     ) -> RunRecord:
         """Create, admit (waiting if the policy says queue or replace) and execute a run; the finished
         record."""
+        from taskctl.runner.overlap import Admission
+        from taskctl.runner.process import CancelToken
+
         created = self.create(definition, request or RunRequest())
         if on_created is not None:
             on_created(created.record)
@@ -562,6 +579,8 @@ class RunService:
 
     def _interrupt(self, row: RunRow, record: RunRecord | None = None) -> None:
         """Record that a run's runner died before finishing it, in run.json (if it can be) and the index."""
+        from taskctl.runner.descendants import stop_run_processes
+
         stop_run_processes(row.id, row.child_pgid)
         folder = self.workspace.run_folder(row.id)
         record = record or _read_or_none(folder)
@@ -631,6 +650,8 @@ def plan_run(
     workspace: Workspace, definition: ResolvedProcess, clock: Clock = SYSTEM_CLOCK
 ) -> list[ThreadPlan]:
     """How each thread of a run of `definition` would start if it began now (nothing is created)."""
+    from taskctl.runner.chain import plan_chain
+
     stamp = run_stamp(clock.now(), ZoneInfo(definition.zone_name))
     run_id = RunId.of(definition.name, stamp)
     return plan_chain(workspace, definition, workspace.run_folder(run_id), run_id)
