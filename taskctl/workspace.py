@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from dataclasses import dataclass
@@ -84,13 +85,9 @@ def find_workspace(root: str | Path | None = None, cwd: Path | None = None) -> W
     )
 
 
-_EXAMPLE_GITIGNORE = """\
-# taskctl runtime output
-/process/
-/skus.db
-/skus.db-*
-/.taskctl/
-"""
+# What `taskctl init` keeps out of git: the runtime output of a workspace.
+GITIGNORE_ENTRIES = ("/process/", "/skus.db", "/skus.db-*", "/.taskctl/")
+_GITIGNORE_HEADER = "# taskctl runtime output"
 
 
 def example_dir() -> Path:
@@ -99,10 +96,16 @@ def example_dir() -> Path:
 
 
 def create_workspace(dest: Path) -> Workspace:
-    """Create a workspace at `dest` holding the working example. Refuses to touch an existing workspace."""
+    """Create a workspace at `dest` holding the working example, and make its .gitignore ignore taskctl's
+    runtime output (adding to a .gitignore that is there). Refuses to touch an existing workspace; a place
+    that is not a folder or cannot be written is a WorkspaceError, and nothing is left half-made."""
     import shutil
 
-    dest = dest.expanduser().resolve()
+    dest = dest.expanduser().absolute()
+    if dest.exists() and not dest.is_dir():
+        raise WorkspaceError(
+            f"'{dest}' is a file, not a folder; choose a new or empty folder for the workspace."
+        )
     for part in ("config", "threads"):
         if (dest / part).exists():
             raise WorkspaceError(
@@ -114,11 +117,35 @@ def create_workspace(dest: Path) -> Workspace:
         raise WorkspaceError(
             f"the example workspace is missing from the installation ({source}); reinstall taskctl."
         )
-    dest.mkdir(parents=True, exist_ok=True)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(source / "config", dest / "config", ignore=ignore)
-    shutil.copytree(source / "threads", dest / "threads", ignore=ignore)
-    gitignore = dest / ".gitignore"
-    if not gitignore.exists():
-        gitignore.write_text(_EXAMPLE_GITIGNORE, encoding="utf-8")
-    return Workspace(dest)
+    created = [p for p in (dest, *dest.parents) if not p.exists()]
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+        shutil.copytree(source / "config", dest / "config", ignore=ignore)
+        shutil.copytree(source / "threads", dest / "threads", ignore=ignore)
+        _ignore_runtime_output(dest / ".gitignore")
+    except OSError as exc:
+        for part in ("config", "threads"):
+            shutil.rmtree(dest / part, ignore_errors=True)
+        for folder in created:  # innermost first
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        where = exc.filename or dest
+        reason = exc.strerror or str(exc)
+        raise WorkspaceError(
+            f"cannot create the workspace in '{dest}': {where}: {reason}; choose a folder you can write to."
+        ) from None
+    return Workspace(dest.resolve())
+
+
+def _ignore_runtime_output(gitignore: Path) -> None:
+    """Add the taskctl entries `gitignore` lacks (creating the file), leaving its own lines as they are."""
+    text = gitignore.read_text(encoding="utf-8") if gitignore.exists() else ""
+    present = {line.strip().strip("/") for line in text.splitlines()}
+    missing = [entry for entry in GITIGNORE_ENTRIES if entry.strip("/") not in present]
+    if not missing:
+        return
+    block = "\n".join([_GITIGNORE_HEADER, *missing]) + "\n"
+    if text and not text.endswith("\n"):
+        text += "\n"
+    gitignore.write_text(text + ("\n" if text else "") + block, encoding="utf-8")

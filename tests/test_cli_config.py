@@ -57,6 +57,58 @@ def test_init_creates_a_working_example_and_refuses_to_overwrite(tmp_path: Path)
     )
 
 
+def test_init_onto_a_file_is_one_sentence_and_changes_nothing(tmp_path: Path) -> None:
+    write(tmp_path / "notes.txt", "mine\n")
+
+    code, out, err = invoke(None, "init", str(tmp_path / "notes.txt"))
+
+    assert (code, out) == (1, "")
+    assert err == (
+        f"error: '{tmp_path / 'notes.txt'}' is a file, not a folder; choose a new or empty folder for the "
+        "workspace.\n"
+    )
+    assert (tmp_path / "notes.txt").read_text() == "mine\n"
+
+
+@pytest.mark.parametrize(
+    "place", ["notes.txt/ws", "/proc/taskctl-init-test/ws"], ids=["under a file", "in /proc"]
+)
+def test_init_where_no_folder_can_be_made_is_one_sentence_and_leaves_nothing(
+    tmp_path: Path, place: str
+) -> None:
+    write(tmp_path / "notes.txt", "mine\n")
+    target = tmp_path / place
+
+    code, out, err = invoke(None, "init", str(target))
+
+    assert (code, out) == (1, "")
+    assert err.startswith(f"error: cannot create the workspace in '{target}': ")
+    assert err.endswith("; choose a folder you can write to.\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_init_adds_its_entries_to_an_existing_gitignore_and_keeps_the_rest(tmp_path: Path) -> None:
+    write(tmp_path / "repo" / ".gitignore", "*.pyc\n/.taskctl/\nbuild/")
+
+    code, _, _ = invoke(None, "init", str(tmp_path / "repo"))
+
+    assert code == 0
+    assert (tmp_path / "repo" / ".gitignore").read_text() == (
+        "*.pyc\n/.taskctl/\nbuild/\n\n# taskctl runtime output\n/process/\n/skus.db\n/skus.db-*\n"
+    )
+
+
+def test_init_prints_a_next_step_a_shell_can_run_for_a_folder_with_spaces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    code, out, _ = invoke(None, "init", "my demo")
+
+    assert code == 0
+    assert out.endswith("next: cd 'my demo' && taskctl validate && taskctl upcoming && taskctl run example\n")
+
+
 def test_commands_outside_a_workspace_say_how_to_make_one(tmp_path: Path) -> None:
     code, out, err = invoke(None, "validate")
     assert (code, out) == (1, "")

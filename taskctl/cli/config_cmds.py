@@ -20,17 +20,23 @@ def register(app: typer.Typer) -> None:
 def init(directory: Path = typer.Argument(Path("."), help="Where to create the workspace.")) -> None:
     """Create a workspace with a working example: a scraping thread, an "others" thread and a process.
 
+    DIR may be new or an existing folder without config/ and threads/ (a git checkout, say); its .gitignore
+    gets taskctl's entries (run folders, skus.db, .taskctl/) added.
+
     Example:
 
         taskctl init demo && cd demo && taskctl validate
     """
+    import shlex
+
     from taskctl.workspace import create_workspace
 
     ws = create_workspace(directory)
     typer.echo(f"created a taskctl workspace in {ws.root}")
     typer.echo("  config/    processes.yaml, threads.yaml, taskctl.yaml")
     typer.echo("  threads/   product_pages (scraping), summary")
-    where = "" if ws.root == Path.cwd().resolve() else f"cd {directory} && "
+    typer.echo("  .gitignore ignores the run folders, skus.db and .taskctl/")
+    where = "" if ws.root == Path.cwd().resolve() else f"cd {shlex.quote(str(directory))} && "
     typer.echo(f"next: {where}taskctl validate && taskctl upcoming && taskctl run example")
 
 
