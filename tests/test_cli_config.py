@@ -277,6 +277,29 @@ def test_upcoming_json_is_sorted_and_carries_local_and_utc(example: Workspace) -
     assert data["disabled"] == []
 
 
+def test_upcoming_says_when_the_count_cut_the_window_short(example: Workspace) -> None:
+    write(
+        example.config_dir / "processes.yaml",
+        "processes:\n  often:\n    threads: [summary]\n    schedule: '*/30 * * * *'\n",
+    )
+
+    code, out, err = invoke(example, "upcoming", "--until", "120d")
+    json_code, json_out, _ = invoke(example, "upcoming", "--until", "120d", "--json")
+    short_code, short_out, short_err = invoke(example, "upcoming", "--until", "2h", "--json")
+
+    assert code == 0 and len(out.splitlines()) == 1002  # header, rule, 1,000 rows
+    assert (
+        err
+        == "note: showing the first 1000 fire times; more fall within 120d (raise --count, or shorten --until)\n"
+    )
+    assert (json_code, json.loads(json_out)["truncated"], len(json.loads(json_out)["upcoming"])) == (
+        0,
+        True,
+        1000,
+    )
+    assert (short_code, json.loads(short_out)["truncated"], short_err) == (0, False, "")
+
+
 def test_upcoming_until_and_disabled_processes(example: Workspace) -> None:
     write(
         example.config_dir / "off.yaml",

@@ -125,7 +125,7 @@ def upcoming(
     from taskctl.clock import SYSTEM_CLOCK
     from taskctl.errors import UsageError
     from taskctl.units import parse_duration
-    from taskctl.upcoming import upcoming as list_upcoming
+    from taskctl.upcoming import upcoming_page
 
     horizon = None
     if until is not None:
@@ -137,10 +137,17 @@ def upcoming(
         count = 1000 if horizon is not None else 10
     config = common.load()
     names = name or []
-    items = list_upcoming(
+    page = upcoming_page(
         config, SYSTEM_CLOCK.now(), names=names, count=count, until=horizon, include_disabled=bool(names)
     )
+    items = page.items
     disabled = sorted(n for n, p in config.processes.items() if not p.enabled and n not in names)
+    if page.truncated:
+        typer.echo(
+            f"note: showing the first {count} fire times; more fall within {until} "
+            f"(raise --count, or shorten --until)",
+            err=True,
+        )
     if json:
         common.print_json(
             {
@@ -157,6 +164,7 @@ def upcoming(
                     for item in items
                 ],
                 "disabled": disabled,
+                "truncated": page.truncated,
             }
         )
         return
