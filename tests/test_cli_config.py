@@ -239,6 +239,26 @@ def test_unknown_names_get_a_suggestion(example: Workspace) -> None:
     )
 
 
+def test_thread_list_process_list_and_upcoming_take_tags(example: Workspace) -> None:
+    write(
+        example.config_dir / "processes.yaml",
+        "processes:\n"
+        "  example: {threads: [product_pages, summary], schedule: daily at 06:30, tags: [example]}\n"
+        "  nightly: {threads: [summary], schedule: daily at 02:00, tags: [nightly]}\n",
+    )
+
+    _, threads, _ = invoke(example, "thread", "list", "--tag", "example", "--json")
+    _, processes, _ = invoke(example, "process", "list", "--tag", "nightly", "--json")
+    _, upcoming, _ = invoke(example, "upcoming", "--tag", "nightly", "--json")
+    _, none, warning = invoke(example, "upcoming", "--tag", "nightlly")
+
+    assert [t["name"] for t in json.loads(threads)] == ["product_pages", "summary"]
+    assert [p["name"] for p in json.loads(processes)] == ["nightly"]
+    assert {u["process"] for u in json.loads(upcoming)["upcoming"]} == {"nightly"}
+    assert none == "no upcoming runs\n"
+    assert warning == "warning: no thread or process has the tag 'nightlly'; did you mean 'nightly'?\n"
+
+
 def test_process_list_and_show(example: Workspace) -> None:
     code, out, _ = invoke(example, "process", "list")
     assert code == 0

@@ -13,11 +13,15 @@ import typer
 
 if TYPE_CHECKING:
     from taskctl.config import LoadedConfig
+    from taskctl.tags import TagFilter
     from taskctl.workspace import Workspace
 
 _root: Path | None = None
 
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document instead of a table.")
+TAG_FILTER_OPTION = typer.Option(
+    None, "--tag", help="Only those with this tag (repeatable: those with any of the tags)."
+)
 
 
 def set_root(root: Path | None) -> None:
@@ -38,6 +42,19 @@ def load() -> LoadedConfig:
     from taskctl.config import load_config
 
     return load_config(workspace(), now=SYSTEM_CLOCK.now())
+
+
+def tag_filter(config: LoadedConfig, tags: list[str] | None) -> TagFilter:
+    """The `--tag` filter; a tag nothing has is most likely misspelt, so say so (the listing is empty)."""
+    from taskctl.errors import closest
+    from taskctl.tags import TagFilter, known_tags
+
+    chosen = TagFilter.of(tags)
+    for tag in chosen.unknown(config):
+        hint = closest(tag, known_tags(config))
+        tail = f"; did you mean '{hint}'?" if hint else ""
+        typer.echo(f"warning: no thread or process has the tag '{tag}'{tail}", err=True)
+    return chosen
 
 
 def print_json(data: Any) -> None:

@@ -108,6 +108,7 @@ def upcoming(
     name: list[str] | None = typer.Argument(None, help="Processes to list (default: all)."),
     count: int | None = typer.Option(None, "--count", "-n", min=1, help="How many fire times (default 10)."),
     until: str | None = typer.Option(None, "--until", help="List fire times up to this far ahead, e.g. 7d."),
+    tags: list[str] | None = common.TAG_FILTER_OPTION,
     json: bool = common.JSON_OPTION,
 ) -> None:
     """List the next fire times of processes, in local time and UTC, with DST shifts marked.
@@ -119,13 +120,14 @@ def upcoming(
 
         taskctl upcoming --count 10
         taskctl upcoming nightly --until 30d --json
+        taskctl upcoming --tag nightly
     """
     from datetime import timedelta
 
     from taskctl.clock import SYSTEM_CLOCK
     from taskctl.errors import UsageError
     from taskctl.units import parse_duration
-    from taskctl.upcoming import upcoming_page
+    from taskctl.upcoming import UpcomingPage, upcoming_page
 
     horizon = None
     if until is not None:
@@ -137,11 +139,19 @@ def upcoming(
         count = 1000 if horizon is not None else 10
     config = common.load()
     names = name or []
-    page = upcoming_page(
-        config, SYSTEM_CLOCK.now(), names=names, count=count, until=horizon, include_disabled=bool(names)
+    chosen = common.tag_filter(config, tags)
+    tagged = [n for n in names or chosen.processes(config) if chosen.matches(config.process(n).tags)]
+    page = (
+        upcoming_page(
+            config, SYSTEM_CLOCK.now(), names=tagged, count=count, until=horizon, include_disabled=bool(names)
+        )
+        if tagged
+        else UpcomingPage([], truncated=False)
     )
     items = page.items
-    disabled = sorted(n for n, p in config.processes.items() if not p.enabled and n not in names)
+    disabled = sorted(
+        n for n in chosen.processes(config) if not config.processes[n].enabled and n not in names
+    )
     if page.truncated:
         typer.echo(
             f"note: showing the first {count} fire times; more fall within {until} "

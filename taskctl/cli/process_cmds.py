@@ -24,18 +24,22 @@ def register(app: typer.Typer) -> None:
 
 
 @process_app.command("list")
-def list_processes(json: bool = common.JSON_OPTION) -> None:
+def list_processes(
+    tags: list[str] | None = common.TAG_FILTER_OPTION, json: bool = common.JSON_OPTION
+) -> None:
     """List the processes: their threads, schedules, zone and next run. Scheduled threads are included.
 
     Example:
 
         taskctl process list
+        taskctl process list --tag nightly --json
     """
     from taskctl.clock import SYSTEM_CLOCK
 
     config = common.load()
     now = SYSTEM_CLOCK.now()
-    records = [process_record(config, name, now, upcoming=1) for name in sorted(config.processes)]
+    names = common.tag_filter(config, tags).processes(config)
+    records = [process_record(config, name, now, upcoming=1) for name in names]
     if json:
         common.print_json(records)
         return

@@ -24,15 +24,16 @@ def register(app: typer.Typer) -> None:
 
 
 @thread_app.command("list")
-def list_threads(json: bool = common.JSON_OPTION) -> None:
+def list_threads(tags: list[str] | None = common.TAG_FILTER_OPTION, json: bool = common.JSON_OPTION) -> None:
     """List the threads: type, what they run, schedules, whether they are enabled, and tags.
 
     Example:
 
         taskctl thread list --json
+        taskctl thread list --tag amazon
     """
     config = common.load()
-    records = [thread_record(config, name) for name in sorted(config.threads)]
+    records = [thread_record(config, name) for name in common.tag_filter(config, tags).threads(config)]
     if json:
         common.print_json(records)
         return
