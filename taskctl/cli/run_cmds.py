@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,8 +14,11 @@ import typer
 from taskctl.cli import common
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from taskctl.config import LoadedConfig
     from taskctl.config.loader import ResolvedProcess
+    from taskctl.runner import RunService
     from taskctl.runs import RunId, RunRecord
     from taskctl.store import RunRow
     from taskctl.workspace import Workspace
@@ -192,10 +195,13 @@ def _print_plan(config: LoadedConfig, definition: ResolvedProcess, json_output: 
 
 
 def history(
-    name: str | None = typer.Argument(None, help="Only runs of this process."),
+    name: str | None = typer.Argument(None, help="Only runs of this process (or thread run alone)."),
     status: list[str] = typer.Option([], "--status", help="Only runs with this status (repeatable)."),
-    since: str | None = typer.Option(None, "--since", help="Only runs started within this long, e.g. 7d."),
+    since: str | None = typer.Option(
+        None, "--since", help="Only runs started since then: 7d, 12h, 2026-11-20 or '2026-11-20 14:00'."
+    ),
     limit: int = typer.Option(20, "--limit", min=1, help="At most this many runs (newest first)."),
+    tags: list[str] | None = common.TAG_FILTER_OPTION,
     rebuild: bool = typer.Option(
         False,
         "--rebuild",
@@ -205,10 +211,13 @@ def history(
 ) -> None:
     """List the latest runs: id, process, trigger, status, started, duration, failed thread.
 
+    Times are in the workspace zone; a --since date without an offset is read in it too.
+
     Example:
 
         taskctl history
         taskctl history nightly --status failed --since 7d --json
+        taskctl history --tag amazon --since 2026-11-20
         taskctl history --rebuild
     """
     from taskctl.runner import open_service
@@ -226,15 +235,43 @@ def history(
         typer.echo(
             f"indexed {report.runs} run(s) from {workspace.relative(workspace.process_dir)}/", err=True
         )
+    tagged = _tagged_names(tags)
     with open_service(workspace, read_only=True) as service:
-        rows = service.history(name, statuses, moment, limit, known=_configured_names)
+        if tagged is None:
+            rows = service.history(name, statuses, moment, limit + 1, known=_configured_names)
+        else:
+            service.reap()
+            chosen = [n for n in tagged if name is None or n == name]
+            rows = _newest_first(service.store.runs(n, statuses, moment, limit + 1) for n in chosen)
+    more = len(rows) > limit
+    rows = rows[:limit]
     if json_output:
         common.print_json([r.to_json() for r in rows])
         return
+    filtered = name or statuses or moment or tagged is not None
     common.print_table(
         [_history_row(r) for r in rows],
         ["ID", "PROCESS", "TRIGGER", "STATUS", "STARTED", "DURATION", "FAILED THREAD"],
-        empty="no runs yet" if not (name or statuses or moment) else "no runs match",
+        empty="no runs match" if filtered else "no runs yet",
+    )
+    if more:
+        typer.echo(f"(more: --limit {limit * 2}, or narrow with --since, --status or --tag)", err=True)
+
+
+def _tagged_names(tags: list[str] | None) -> list[str] | None:
+    """The processes and threads whose runs `--tag` chooses, or None without --tag."""
+    if not tags:
+        return None
+    config = common.load()
+    return sorted(common.tag_filter(config, tags).runnables(config))
+
+
+def _newest_first(groups: Iterable[list[RunRow]]) -> list[RunRow]:
+    """The runs of several processes (each newest first) as one list, newest first, as the index sorts."""
+    return sorted(
+        (row for group in groups for row in group),
+        key=lambda row: (row.started, len(row.id), row.id),
+        reverse=True,
     )
 
 
@@ -301,38 +338,40 @@ def _statuses(values: list[str]) -> list[Any]:
 
 
 def _since(text: str | None) -> Any:
+    """`--since`: a duration back from now, or a date or date and time in the workspace zone."""
     if text is None:
         return None
-    from datetime import timedelta
-
     from taskctl.clock import SYSTEM_CLOCK
     from taskctl.errors import UsageError
-    from taskctl.units import parse_duration
+    from taskctl.units import parse_since
 
     try:
-        seconds = parse_duration(text)
-    except ValueError:
-        raise UsageError(f"--since '{text}' is not a duration (use e.g. 12h, 7d, 2w).") from None
-    return SYSTEM_CLOCK.now() - timedelta(seconds=seconds)
+        return parse_since(text, SYSTEM_CLOCK.now(), _display_zone)
+    except ValueError as exc:
+        raise UsageError(f"--since {exc}.") from None
 
 
 def show(
     run_id: str = typer.Argument(
-        ..., metavar="RUN_ID", help="A run id, a unique prefix of one, or NAME@latest."
+        ...,
+        metavar="RUN_ID|NAME",
+        help="A run id (or a unique prefix, NAME@latest), or a process: its newest run.",
     ),
     json_output: bool = common.JSON_OPTION,
 ) -> None:
     """Show one run: each thread's status, exit code or signal, duration, retries, and the files it left.
 
+    A process NAME means its newest run.
+
     Example:
 
-        taskctl show nightly@latest
+        taskctl show nightly
         taskctl show nightly/2026-11-22_02-30-00 --json
     """
     from taskctl.units import format_duration, format_size
 
     workspace = common.workspace()
-    record = _load(workspace, run_id)
+    record = _load(workspace, run_id, latest_for_name=True)
     files = _files(record.folder)
     if json_output:
         common.print_json({**record.to_json(), "folder": str(record.folder), "files": files})
@@ -386,11 +425,12 @@ def _files(folder: Path) -> list[dict[str, object]]:
 
 
 def _load(workspace: Workspace, text: str, latest_for_name: bool = False) -> RunRecord:
-    """The run meant by `text`; a warning on stderr when its run.json could not be read."""
+    """The run meant by `text` (with `latest_for_name`, a process NAME is its newest run; `NAME/` stays a
+    prefix of run ids); a warning on stderr when its run.json could not be read."""
     from taskctl.runner import open_service
 
     with open_service(workspace, read_only=True) as service:
-        loaded = service.load(text, latest_for_name)
+        loaded = service.load(text, latest_for_name and "/" not in text)
     if loaded.problem:
         typer.echo(f"warning: {loaded.problem}; showing what the run index knows.", err=True)
     return loaded.record
@@ -478,24 +518,27 @@ def _bar(percent: float, width: int = 24) -> str:
 
 def cancel(
     run_id: str = typer.Argument(
-        ..., metavar="RUN_ID", help="A run id, a unique prefix of one, or NAME@latest."
+        ...,
+        metavar="RUN_ID|NAME",
+        help="A run id (or a unique prefix, NAME@latest), or a process: its one queued or running run.",
     ),
     json_output: bool = common.JSON_OPTION,
 ) -> None:
     """Cancel a queued or running run: its threads get SIGTERM, then SIGKILL after the grace period.
 
-    Works for runs started by another `taskctl run` (or the daemon). A run whose runner is gone is marked
-    interrupted.
+    A process NAME means its run that is queued or running; when it has several, they are listed to choose
+    from. Works for runs started by another `taskctl run` (or the daemon). A run whose runner is gone is
+    marked interrupted.
 
     Example:
 
+        taskctl cancel nightly
         taskctl cancel nightly/2026-11-22_02-30-00
-        taskctl cancel nightly@latest
     """
     from taskctl.runner import CancelOutcome, open_service
 
     with open_service(common.workspace()) as service:
-        result = service.cancel(service.resolve(run_id))
+        result = service.cancel(_active_run(service, run_id))
     if json_output:
         common.print_json({"id": result.run_id, "outcome": str(result.outcome), "status": str(result.status)})
         return
@@ -507,23 +550,52 @@ def cancel(
     typer.echo(message)
 
 
+def _active_run(service: RunService, text: str) -> RunId:
+    """The run `cancel TEXT` means: for a process name, its one queued or running run."""
+    from taskctl.errors import TaskctlError, UsageError
+
+    if "/" in text or "@" in text or service.store.latest_id(text) is None:
+        return service.resolve(text)
+    service.reap(text)
+    active = service.store.active(text)
+    if len(active) == 1:
+        return active[0].id
+    if active:
+        listed = "\n  ".join(f"{row.id} ({row.status})" for row in active)
+        raise UsageError(f"process '{text}' has {len(active)} runs queued or running; give one:\n  {listed}")
+    latest = service.store.runs(text, limit=1)[0]
+    raise TaskctlError(
+        f"process '{text}' has no queued or running run (its latest, {latest.id}, {latest.status})."
+    )
+
+
 # -- pack ------------------------------------------------------------------------------------------
 
 
 def pack(
-    targets: list[str] = typer.Argument(..., metavar="RUN_ID...|NAME", help="Run ids, or one process name."),
-    latest: bool = typer.Option(False, "--latest", help="With NAME: its newest run."),
-    since: str | None = typer.Option(None, "--since", help="With NAME: its runs started within this long."),
+    targets: list[str] | None = typer.Argument(
+        None,
+        metavar="[RUN_ID...|NAME]",
+        help="Run ids, or one process (its newest run; --latest or --since to choose). None: every process.",
+    ),
+    latest: bool = typer.Option(False, "--latest", help="The newest run (of NAME, or of every process)."),
+    since: str | None = typer.Option(
+        None, "--since", help="The runs started since then (of NAME, or of every process): 7d, 2026-11-20."
+    ),
     output: str | None = typer.Option(None, "-o", "--output", help="The archive to write ('-' for stdout)."),
     format_name: str | None = typer.Option(None, "--format", help="zip (default) or tar.gz."),
     allow_running: bool = typer.Option(False, "--allow-running", help="Pack runs that are still running."),
 ) -> None:
     """Pack run folders (outputs, console.log, run.json) into one zip or tar.gz archive.
 
+    A process NAME alone means its newest run. Without run ids or NAME, --latest or --since choose among the
+    runs of every process.
+
     Example:
 
-        taskctl pack nightly@latest -o out.zip
+        taskctl pack nightly -o out.zip
         taskctl pack nightly --since 7d --format tar.gz -o week.tar.gz
+        taskctl pack --since 2026-11-01 -o november.zip
     """
     from taskctl.archive import PackedRun, format_for, pack_runs
     from taskctl.errors import UsageError
@@ -531,10 +603,19 @@ def pack(
     from taskctl.units import format_size
 
     workspace = common.workspace()
+    moment = _since(since)
     with open_service(workspace, read_only=True) as service:
-        run_ids = service.select(
-            targets, latest, _since(since), since or "", allow_running, known=_configured_names
-        )
+        if targets:
+            run_ids = service.select(
+                [_newest_if_process(service, t, latest or moment is not None) for t in targets],
+                latest,
+                moment,
+                since or "",
+                allow_running,
+                known=_configured_names,
+            )
+        else:
+            run_ids = _runs_of_every_process(service, latest, moment, since, allow_running)
     fmt = format_for(output or "", format_name)
     runs = [PackedRun(run_id=i, folder=workspace.run_folder(i)) for i in run_ids]
     if output == "-":
@@ -557,6 +638,45 @@ def pack(
         f"{format_size(report.bytes_out)} into {destination}",
         err=True,
     )
+
+
+def _newest_if_process(service: RunService, target: str, choosing: bool) -> str:
+    """A bare process NAME names its newest run (`NAME@latest`), unless --latest/--since choose its runs."""
+    bare = "/" not in target and "@" not in target
+    if bare and not choosing and service.store.latest_id(target) is not None:
+        return f"{target}@latest"
+    return target
+
+
+def _runs_of_every_process(
+    service: RunService, latest: bool, since: datetime | None, since_text: str | None, allow_running: bool
+) -> list[RunId]:
+    """`pack --latest` / `pack --since X` without a NAME: the newest run, or the runs since X, of each
+    process (oldest first)."""
+    from taskctl.errors import TaskctlError, UsageError
+    from taskctl.runs import RunId
+
+    if latest == (since is not None):
+        raise UsageError(
+            "give run ids or a process NAME, or choose runs of every process with --latest or --since "
+            "(one of them)."
+        )
+    service.reap()
+    if latest:
+        found = [i for i in (service.store.latest_id(p) for p in service.store.processes()) if i is not None]
+        rows = [row for row in (service.store.get(i) for i in found) if row is not None]
+    else:
+        rows = service.store.runs(since=since, limit=None)
+    rows = [row for row in rows if row.has_folder]
+    if not rows:
+        raise TaskctlError(f"no runs{f' since {since_text}' if since_text else ''} to pack.")
+    if not allow_running:
+        for row in rows:
+            if not row.status.finished:
+                raise TaskctlError(
+                    f"run {row.id} is still {row.status}; wait for it, cancel it, or pass --allow-running."
+                )
+    return sorted((row.id for row in rows), key=RunId.sort_key)
 
 
 def _default_archive_name(run_ids: list[RunId], extension: str) -> str:
