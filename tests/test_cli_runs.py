@@ -528,6 +528,146 @@ def test_logs_follow_ends_when_the_runner_is_killed(ws: Workspace) -> None:
     )
 
 
+# -- on a terminal ---------------------------------------------------------------------------------
+
+PROGRESSING = """\
+threads:
+  login:
+    code: print('in')
+  pages:
+    code: "print('::progress 1/2', flush=True)\\nprint('done')"
+  refuses:
+    command: ['sh', '-c', 'echo no; exit 3']
+"""
+
+
+def on_a_terminal(ws: Workspace, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """taskctl with stdout and stderr on a pseudo-terminal, as in an interactive shell: exit code, screen."""
+    import pty
+    import select
+
+    leader, follower = pty.openpty()
+    inherited = {key: value for key, value in os.environ.items() if key != "NO_COLOR"}
+    environment = {**inherited, "PYTHONPATH": str(REPO), "TERM": "xterm", **(env or {})}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "taskctl", "--root", str(ws.root), *args],
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+        env=environment,
+    )
+    os.close(follower)
+    screen = b""
+    while True:
+        ready, _, _ = select.select([leader], [], [], 60)
+        if not ready:
+            child.kill()
+            raise AssertionError(f"no output for 60 s: {screen!r}")
+        try:
+            data = os.read(leader, 65536)
+        except OSError:  # the terminal closed: every process holding it is gone
+            break
+        if not data:
+            break
+        screen += data
+    os.close(leader)
+    return child.wait(timeout=30), screen.decode()
+
+
+@pytest.fixture
+def progressing(ws: Workspace) -> Workspace:
+    write(ws.config_dir / "threads.yaml", PROGRESSING)
+    write(
+        ws.config_dir / "processes.yaml",
+        "processes:\n  chain:\n    threads: [login, pages]\n  failing:\n    threads: [login, refuses]\n",
+    )
+    return ws
+
+
+def test_run_on_a_terminal_shows_a_progress_bar_with_the_step_and_colours_the_status(
+    progressing: Workspace,
+) -> None:
+    code, screen = on_a_terminal(progressing, "run", "chain")
+
+    assert code == 0
+    assert "[############------------] 2/2 pages 1/2 (50%)" in screen
+    assert "1/2 login \x1b[32msucceeded\x1b[0m in " in screen
+    assert re.search(r"run chain/\S+ \x1b\[32msucceeded\x1b\[0m in ", screen)
+
+
+def test_run_on_a_terminal_colours_a_failure_red(progressing: Workspace) -> None:
+    code, screen = on_a_terminal(progressing, "run", "failing")
+
+    assert code == 1
+    assert "2/2 refuses \x1b[31mfailed\x1b[0m in " in screen and "(exit 3)" in screen
+
+
+@pytest.mark.parametrize("env", [{"NO_COLOR": "1"}, {"TERM": "dumb"}], ids=["NO_COLOR", "TERM=dumb"])
+def test_run_with_no_color_on_a_terminal_is_plain_text(progressing: Workspace, env: dict[str, str]) -> None:
+    code, screen = on_a_terminal(progressing, "run", "chain", env=env)
+
+    assert code == 0
+    assert "\x1b" not in screen and "[####" not in screen
+    assert "pages | ::progress 1/2" in screen
+
+
+def test_run_into_a_pipe_is_plain_text(progressing: Workspace) -> None:
+    child = spawn(progressing, "run", "chain")
+    out, err = child.communicate(timeout=60)
+
+    assert child.returncode == 0
+    assert b"\x1b" not in out + err and b"[####" not in err
+    assert re.fullmatch(rb"run chain/\S+ succeeded in \S+\nrun folder: process/chain/\S+/\n", err)
+
+
+def test_logs_follow_on_a_terminal_shows_the_progress_bar(progressing: Workspace) -> None:
+    write(
+        progressing.config_dir / "more.yaml",
+        "threads:\n  slow:\n    code: \"import time\\nprint('::progress 3/4', flush=True)\\ntime.sleep(1)\"\n",
+    )
+    child = spawn(progressing, "run", "slow")
+    data = wait_for_running_thread(progressing, "slow")
+
+    code, screen = on_a_terminal(progressing, "logs", str(data["id"]), "--follow")
+
+    child.wait(timeout=30)
+    assert code == 0
+    assert "slow | ::progress 3/4" in screen
+    assert re.search(r"run slow/\S+ \x1b\[32msucceeded\x1b\[0m", screen)
+
+
+def test_a_second_ctrl_c_kills_a_thread_that_ignores_sigterm_at_once(ws: Workspace) -> None:
+    import select
+
+    write(ws.config_dir / "taskctl.yaml", "defaults: {kill_grace: 120s}\n")
+    write(
+        ws.config_dir / "more.yaml",
+        "threads:\n  stubborn:\n    command: ['sh', '-c', 'trap \"\" TERM; sleep 300']\n",
+    )
+    child = spawn(ws, "run", "stubborn")
+    data = wait_for_running_thread(ws, "stubborn")
+    assert child.stderr is not None
+
+    child.send_signal(signal.SIGINT)
+    said = b""
+    end = time.monotonic() + 30
+    while b"(Ctrl-C again kills it now)\n" not in said and time.monotonic() < end:
+        if select.select([child.stderr], [], [], 1)[0]:
+            said += os.read(child.stderr.fileno(), 4096)
+    child.send_signal(signal.SIGINT)
+
+    assert child.wait(timeout=60) == 130  # long before the 120 s grace
+    said += child.stderr.read()
+    assert said.decode().startswith(
+        f"stopping run {data['id']}: thread stubborn got SIGTERM; waiting up to 2m00s for it to exit "
+        "(Ctrl-C again kills it now)\n"
+        f"killing thread stubborn of run {data['id']} now\n"
+    )
+    thread = read_run_json(only_run(ws, "stubborn")).threads[0]
+    assert (thread.status, thread.signal) == (ThreadStatus.CANCELLED, "SIGKILL")
+    assert group_gone(int(str(data["child_pgid"])))
+
+
 # -- pack ------------------------------------------------------------------------------------------
 
 

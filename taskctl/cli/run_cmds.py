@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,10 +17,11 @@ from taskctl.cli import common
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from taskctl.cli.progress import RunDisplay
     from taskctl.config import LoadedConfig
     from taskctl.config.loader import ResolvedProcess
-    from taskctl.runner import RunService
-    from taskctl.runs import RunId, RunRecord
+    from taskctl.runner import CancelToken, RunService
+    from taskctl.runs import RunId, RunRecord, ThreadRecord
     from taskctl.store import RunRow
     from taskctl.workspace import Workspace
 
@@ -72,6 +74,8 @@ def run(
 def run_now(
     config: LoadedConfig, name: str, follow: bool, dry_run: bool, force: bool, json_output: bool
 ) -> None:
+    """`run NAME` and `thread run NAME`: print the plan, start in the background, or run and follow."""
+    from taskctl.cli.progress import RunDisplay
     from taskctl.runner import CancelToken, RunHooks, RunRequest, cancel_on_signals, open_service
     from taskctl.runner.detached import start_detached
     from taskctl.runs import RunStatus
@@ -88,62 +92,116 @@ def run_now(
         else:
             typer.echo(run_id)
         return
+    display = RunDisplay.here()
     token = CancelToken()
-    hooks = RunHooks(echo=None if json_output else _stdout_echo(), on_warning=_warn)
+    started: list[RunRecord] = []
+    hooks = RunHooks(
+        echo=None if json_output else _unless_stdout_is_gone(display.console),
+        on_status=None if json_output else display.update,
+        on_warning=lambda message: _say(lambda: display.say(f"warning: {message}")),
+    )
     try:
-        with cancel_on_signals(token) as received, open_service(workspace, on_warning=_warn) as service:
-            record = service.run(definition, RunRequest(force=force), token, hooks)
+        with (
+            cancel_on_signals(token) as received,
+            _second_ctrl_c_kills(token, started, definition, display),
+            open_service(workspace, on_warning=hooks.on_warning) as service,
+        ):
+            record = service.run(definition, RunRequest(force=force), token, hooks, on_created=started.append)
     finally:
         token.close()
+        display.close()
     if json_output:
         _say(lambda: common.print_json(record.to_json()))
     else:
-        _say(lambda: typer.echo(_outcome_line(record, workspace), err=True))
+        _say(lambda: typer.echo(_outcome_line(record, workspace, display.paint), err=True))
     if record.status is RunStatus.SUCCEEDED:
         return
     interrupted = signal.SIGINT in received and record.status is RunStatus.CANCELLED
     raise typer.Exit(130 if interrupted else 1)
 
 
-def _warn(message: str) -> None:
-    _say(lambda: typer.echo(f"warning: {message}", err=True))
+@contextlib.contextmanager
+def _second_ctrl_c_kills(
+    token: CancelToken, started: list[RunRecord], definition: ResolvedProcess, display: RunDisplay
+) -> Iterator[None]:
+    """The first Ctrl-C cancels the run (the handler already installed does that) and says what the run now
+    waits for: the running thread gets SIGTERM and its kill grace to exit. A second Ctrl-C kills it at
+    once (SIGKILL to its process group and to what escaped it)."""
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum: int, frame: Any) -> None:
+        record = started[0] if started else None
+        current = record.current if record is not None else None
+        if not token.is_set():
+            if callable(previous):
+                previous(signum, frame)
+            _write_now(display, _stopping_message(record, current, definition))
+        elif record is not None and current is not None:
+            from taskctl.runner.descendants import stop_run_processes
+
+            _write_now(display, f"killing thread {current.name} of run {record.id} now")
+            stop_run_processes(record.id, record.child_pgid, grace=0)
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _stopping_message(
+    record: RunRecord | None, current: ThreadRecord | None, definition: ResolvedProcess
+) -> str:
+    from taskctl.units import format_duration
+
+    if record is None or current is None:
+        return "stopping the run"
+    grace = next((t.kill_grace for t in definition.threads if t.name == current.name), None)
+    wait = f"up to {format_duration(grace)} " if grace is not None else ""
+    return (
+        f"stopping run {record.id}: thread {current.name} got SIGTERM; waiting {wait}for it to exit "
+        "(Ctrl-C again kills it now)"
+    )
+
+
+def _write_now(display: RunDisplay, line: str) -> None:
+    """A line on stderr from a signal handler: written to the file descriptor, never into a buffered stream
+    the interrupted code may be writing to."""
+    with contextlib.suppress(OSError):
+        os.write(2, display.clear_sequence() + line.encode() + b"\n")
 
 
 def _say(show: Callable[[], None]) -> None:
     """Print the outcome; a terminal that went away (SIGHUP) must not turn it into a traceback."""
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, ValueError):
         show()
 
 
-def _stdout_echo() -> Callable[[bytes], None]:
-    out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
+def _unless_stdout_is_gone(write: Callable[[bytes], None]) -> Callable[[bytes], None]:
+    """`write` until it fails: a closed terminal or pipe must not stop the run (the log has the console)."""
     broken: list[bool] = []
 
     def echo(block: bytes) -> None:
         if broken:
             return
         try:
-            if out is not None:
-                out.write(block)
-                out.flush()
-            else:
-                sys.stdout.write(block.decode("utf-8", "replace"))
+            write(block)
         except (OSError, ValueError):
-            broken.append(True)  # a closed terminal or pipe must not stop the run
+            broken.append(True)
 
     return echo
 
 
-def _outcome_line(record: RunRecord, workspace: Workspace) -> str:
+def _outcome_line(record: RunRecord, workspace: Workspace, paint: Callable[[Any], str] = str) -> str:
     from taskctl.runs import RunStatus
     from taskctl.units import format_duration
 
     if record.status is RunStatus.SKIPPED:
         return f"run {record.id} {record.error}; use --force to run anyway."
-    line = f"run {record.id} {record.status} in {format_duration(record.duration)}"
+    line = f"run {record.id} {paint(record.status)} in {format_duration(record.duration)}"
     failed = next((t for t in record.threads if t.name == record.failed_thread), None)
     if failed is not None:
-        line += f": thread {failed.name} {failed.status} ({failed.outcome()})"
+        line += f": thread {failed.name} {paint(failed.status)} ({failed.outcome()})"
         if failed.error:
             line += f": {failed.error}"
     elif record.error:
@@ -480,37 +538,25 @@ def logs(
 
 
 def _follow(path: Path, folder: Path, start: int) -> None:
+    from taskctl.cli.progress import RunDisplay
     from taskctl.runner.logs import follow
 
-    out = sys.stdout.buffer
-    terminal = sys.stderr.isatty()
-    shown = ""
+    display = RunDisplay.here()
     last: RunRecord | None = None
-    for item in follow(path, folder, start):
-        if isinstance(item, bytes):
-            out.write(item)
-            out.flush()
-            continue
-        last = item
-        current = item.current
-        if terminal and current is not None and current.progress is not None:
-            bar = _bar(current.progress.percent)
-            text = f"{current.name} {bar} {current.progress.text()}"
-            if text != shown:
-                sys.stderr.write(f"\r{text}\x1b[K")
-                sys.stderr.flush()
-                shown = text
-    if terminal and shown:
-        sys.stderr.write("\r\x1b[K")
+    try:
+        for item in follow(path, folder, start):
+            if isinstance(item, bytes):
+                display.console(item)
+            else:
+                last = item
+                display.update(item)
+    finally:
+        display.close()
     if last is not None and not last.status.finished:
         last = _load(common.workspace(), last.id)  # its runner died: now marked interrupted
     if last is not None:
-        typer.echo(f"run {last.id} {last.status}" + (f": {last.error}" if last.error else ""), err=True)
-
-
-def _bar(percent: float, width: int = 24) -> str:
-    filled = int(width * percent / 100)
-    return "[" + "#" * filled + "-" * (width - filled) + "]"
+        error = f": {last.error}" if last.error else ""
+        typer.echo(f"run {last.id} {display.paint(last.status)}{error}", err=True)
 
 
 # -- cancel ----------------------------------------------------------------------------------------
