@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from taskctl.cli import complete
+
 if TYPE_CHECKING:
     from taskctl.config import LoadedConfig
     from taskctl.tags import TagFilter
@@ -20,13 +22,21 @@ _root: Path | None = None
 
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document instead of a table.")
 TAG_FILTER_OPTION = typer.Option(
-    None, "--tag", help="Only those with this tag (repeatable: those with any of the tags)."
+    None,
+    "--tag",
+    help="Only those with this tag (repeatable: those with any of the tags).",
+    autocompletion=complete.tags,
 )
 
 
 def set_root(root: Path | None) -> None:
     global _root
     _root = root
+
+
+def chosen_root() -> Path | None:
+    """The folder --root named, if it was given."""
+    return _root
 
 
 def workspace() -> Workspace:

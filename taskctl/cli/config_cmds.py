@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from taskctl.cli import common
+from taskctl.cli import common, complete
 
 
 def register(app: typer.Typer) -> None:
@@ -105,7 +105,9 @@ def schema() -> None:
 
 
 def upcoming(
-    name: list[str] | None = typer.Argument(None, help="Processes to list (default: all)."),
+    name: list[str] | None = typer.Argument(
+        None, help="Processes to list (default: all).", autocompletion=complete.processes
+    ),
     count: int | None = typer.Option(None, "--count", "-n", min=1, help="How many fire times (default 10)."),
     until: str | None = typer.Option(None, "--until", help="List fire times up to this far ahead, e.g. 7d."),
     tags: list[str] | None = common.TAG_FILTER_OPTION,

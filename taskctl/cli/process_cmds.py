@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from taskctl.cli import common, editing
+from taskctl.cli import common, complete, editing
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -61,7 +61,9 @@ def list_processes(
 
 @process_app.command("show")
 def show_process(
-    name: str = typer.Argument(..., help="The process (or scheduled thread)."),
+    name: str = typer.Argument(
+        ..., help="The process (or scheduled thread).", autocompletion=complete.processes
+    ),
     count: int = typer.Option(5, "--count", "-n", min=0, help="How many next fire times to show."),
     json: bool = common.JSON_OPTION,
 ) -> None:
@@ -123,7 +125,9 @@ def _local(iso_text: str, zone: str) -> str:
 @process_app.command("add")
 def add_process(
     name: str = typer.Argument(..., help="The new process's name (also its folder name under process/)."),
-    threads: list[str] = typer.Option(..., "--thread", help="A thread of the chain, in order (repeatable)."),
+    threads: list[str] = typer.Option(
+        ..., "--thread", help="A thread of the chain, in order (repeatable).", autocompletion=complete.threads
+    ),
     schedules: list[str] | None = typer.Option(None, "--schedule", help="When it runs (repeatable)."),
     timezone: str | None = editing.TIMEZONE_OPTION,
     on_failure: str | None = typer.Option(None, "--on-failure", help="stop or continue."),
@@ -174,7 +178,7 @@ def add_process(
 
 @process_app.command("edit")
 def edit_process(
-    name: str = typer.Argument(..., help="The process."),
+    name: str = typer.Argument(..., help="The process.", autocompletion=complete.processes),
     threads: str | None = typer.Option(None, "--threads", help="The whole chain, in order: a,b,c."),
     add_threads: list[str] | None = typer.Option(None, "--add-thread", help="Append a thread to the chain."),
     remove_threads: list[str] | None = typer.Option(None, "--remove-thread", help="Take a thread out."),
@@ -218,7 +222,7 @@ def edit_process(
 
 @process_app.command("rm")
 def remove_process(
-    name: str = typer.Argument(..., help="The process."),
+    name: str = typer.Argument(..., help="The process.", autocompletion=complete.processes),
     purge_runs: bool = typer.Option(False, "--purge-runs", help="Also delete its run folders process/NAME/."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before deleting run folders."),
     dry_run: bool = editing.DRY_RUN_OPTION,

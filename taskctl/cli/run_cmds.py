@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from taskctl.cli import common
+from taskctl.cli import common, complete
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -47,7 +47,11 @@ FORCE_OPTION = typer.Option(False, "--force", help="Run even if the overlap poli
 
 
 def run(
-    name: str = typer.Argument(..., help="A process, or a thread (run alone as a one-thread process)."),
+    name: str = typer.Argument(
+        ...,
+        help="A process, or a thread (run alone as a one-thread process).",
+        autocompletion=complete.runnables,
+    ),
     follow: bool = FOLLOW_OPTION,
     dry_run: bool = RUN_DRY_RUN_OPTION,
     force: bool = FORCE_OPTION,
@@ -253,8 +257,14 @@ def _print_plan(config: LoadedConfig, definition: ResolvedProcess, json_output: 
 
 
 def history(
-    name: str | None = typer.Argument(None, help="Only runs of this process (or thread run alone)."),
-    status: list[str] = typer.Option([], "--status", help="Only runs with this status (repeatable)."),
+    name: str | None = typer.Argument(
+        None,
+        help="Only runs of this process (or thread run alone).",
+        autocompletion=complete.runs_or_configured,
+    ),
+    status: list[str] = typer.Option(
+        [], "--status", help="Only runs with this status (repeatable).", autocompletion=complete.run_statuses
+    ),
     since: str | None = typer.Option(
         None, "--since", help="Only runs started since then: 7d, 12h, 2026-11-20 or '2026-11-20 14:00'."
     ),
@@ -414,6 +424,7 @@ def show(
         ...,
         metavar="RUN_ID|NAME",
         help="A run id (or a unique prefix, NAME@latest), or a process: its newest run.",
+        autocompletion=complete.run_names,
     ),
     json_output: bool = common.JSON_OPTION,
 ) -> None:
@@ -499,9 +510,14 @@ def _load(workspace: Workspace, text: str, latest_for_name: bool = False) -> Run
 
 def logs(
     target: str = typer.Argument(
-        ..., metavar="RUN_ID|NAME", help="A run id (or prefix, NAME@latest) or a process."
+        ...,
+        metavar="RUN_ID|NAME",
+        help="A run id (or prefix, NAME@latest) or a process: its newest run.",
+        autocompletion=complete.run_names,
     ),
-    thread: str | None = typer.Option(None, "--thread", "-t", help="Only this thread's log."),
+    thread: str | None = typer.Option(
+        None, "--thread", "-t", help="Only this thread's log.", autocompletion=complete.threads
+    ),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing until the run ends."),
     tail: int | None = typer.Option(None, "--tail", "-n", min=0, help="Only the last N lines."),
 ) -> None:
@@ -567,6 +583,7 @@ def cancel(
         ...,
         metavar="RUN_ID|NAME",
         help="A run id (or a unique prefix, NAME@latest), or a process: its one queued or running run.",
+        autocompletion=complete.run_names,
     ),
     json_output: bool = common.JSON_OPTION,
 ) -> None:
@@ -623,6 +640,7 @@ def pack(
         None,
         metavar="[RUN_ID...|NAME]",
         help="Run ids, or one process (its newest run; --latest or --since to choose). None: every process.",
+        autocompletion=complete.run_names,
     ),
     latest: bool = typer.Option(False, "--latest", help="The newest run (of NAME, or of every process)."),
     since: str | None = typer.Option(

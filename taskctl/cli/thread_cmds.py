@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from taskctl.cli import common, editing, run_cmds
+from taskctl.cli import common, complete, editing, run_cmds
 
 if TYPE_CHECKING:
     from taskctl.config import LoadedConfig
@@ -54,7 +54,10 @@ def list_threads(tags: list[str] | None = common.TAG_FILTER_OPTION, json: bool =
 
 
 @thread_app.command("show")
-def show_thread(name: str = typer.Argument(..., help="The thread."), json: bool = common.JSON_OPTION) -> None:
+def show_thread(
+    name: str = typer.Argument(..., help="The thread.", autocompletion=complete.threads),
+    json: bool = common.JSON_OPTION,
+) -> None:
     """Show one thread: where it is declared and every setting, with defaults filled in.
 
     Example:
@@ -72,7 +75,7 @@ def show_thread(name: str = typer.Argument(..., help="The thread."), json: bool 
 
 @thread_app.command("run")
 def run_thread(
-    name: str = typer.Argument(..., help="The thread to run alone."),
+    name: str = typer.Argument(..., help="The thread to run alone.", autocompletion=complete.threads),
     follow: bool = run_cmds.FOLLOW_OPTION,
     dry_run: bool = run_cmds.RUN_DRY_RUN_OPTION,
     force: bool = run_cmds.FORCE_OPTION,
@@ -174,7 +177,7 @@ def add_thread(
 
 @thread_app.command("edit")
 def edit_thread(
-    name: str = typer.Argument(..., help="The thread."),
+    name: str = typer.Argument(..., help="The thread.", autocompletion=complete.threads),
     script: Path | None = typer.Option(None, "--script", help="Replace its script with this file."),
     script_as: str | None = typer.Option(None, "--as", help="The new script's file name in threads/NAME/."),
     input_csv: Path | None = typer.Option(None, "--input", help="Replace its input CSV with this file."),
@@ -215,7 +218,7 @@ def edit_thread(
 
 @thread_app.command("rm")
 def remove_thread(
-    name: str = typer.Argument(..., help="The thread."),
+    name: str = typer.Argument(..., help="The thread.", autocompletion=complete.threads),
     force: bool = typer.Option(False, "--force", help="Also take it out of the processes that run it."),
     keep_files: bool = typer.Option(False, "--keep-files", help="Keep its folder threads/NAME/."),
     dry_run: bool = editing.DRY_RUN_OPTION,
