@@ -162,6 +162,20 @@ def test_commands_that_read_runs_import_neither_pydantic_nor_yaml_nor_the_runner
     assert done.stderr.splitlines()[-1] == ""
 
 
+def test_commands_that_load_the_config_skip_pydantics_plugin_discovery(example: Workspace) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORTS_OF, "validate"],
+        cwd=example.root,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    imported = done.stderr.splitlines()[-1].split()
+    assert "pydantic" in imported and "importlib.metadata" not in imported
+
+
 # -- Ctrl-C while the libraries load ---------------------------------------------------------------
 
 
