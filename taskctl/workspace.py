@@ -16,7 +16,7 @@ NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 @dataclass(frozen=True)
 class Workspace:
-    """A workspace folder and the well-known places inside it (DESIGN §1)."""
+    """A workspace folder and the well-known places inside it (docs/workspace.md)."""
 
     root: Path
 
