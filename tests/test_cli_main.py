@@ -133,7 +133,8 @@ IMPORTS_OF = textwrap.dedent(
     except SystemExit:
         pass
     heavy = ("pydantic", "yaml", "taskctl.runner.chain", "taskctl.config.models", "importlib.metadata")
-    print(" ".join(sorted(m for m in sys.modules if m in heavy or m.split(".")[0] in heavy)), file=sys.stderr)
+    loaded = [m for m, module in sys.modules.items() if getattr(module, "__file__", None)]  # not stand-ins
+    print(" ".join(sorted(m for m in loaded if m in heavy or m.split(".")[0] in heavy)), file=sys.stderr)
     """
 )
 
