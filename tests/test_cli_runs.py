@@ -242,6 +242,11 @@ def test_cancel_of_a_run_whose_runner_died_marks_it_interrupted(ws: Workspace) -
 
 
 def test_cancel_of_a_process_name_cancels_its_running_run(ws: Workspace) -> None:
+    earlier = start_here(ws, "long")  # a finished run of the same process, which NAME must not mean
+    earlier.status, earlier.finished = RunStatus.SUCCEEDED, earlier.started
+    write_run_json(earlier)
+    with Store(ws.state_db) as store:
+        store.save_run(earlier)
     child = spawn(ws, "run", "long")
     data = wait_for_running_thread(ws, "long")
 
