@@ -7,9 +7,12 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from taskctl.errors import WorkspaceError
-from taskctl.runs import RunId
+
+if TYPE_CHECKING:  # commands that only read the config do not need the run module
+    from taskctl.runs import RunId
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
