@@ -358,6 +358,16 @@ def test_an_invalid_scheduled_thread_still_has_its_schedules_checked_in_its_own_
     ]
 
 
+def test_an_invalid_thread_still_has_its_script_checked(empty_workspace: Workspace) -> None:
+    ws = empty_workspace
+    write(ws.config_dir / "threads.yaml", "threads:\n  fetch:\n    timeout: soon\n  typo:\n    script: 42\n")
+    assert problems(ws) == [
+        "config/threads.yaml:2: threads.fetch: script threads/fetch/main.py does not exist; create it or set 'script:'",
+        "config/threads.yaml:3: threads.fetch.timeout: 'soon' is not a duration (use e.g. 90s, 10m, 2h, 1d, 1h30m)",
+        "config/threads.yaml:5: threads.typo.script: 42 is not text (quote it)",
+    ]
+
+
 def problems_of_schedule(spec: str) -> str:
     """The message a schedule alone gets, to compare with the one an invalid entry gets."""
     from taskctl.schedule import ScheduleError, parse_schedule

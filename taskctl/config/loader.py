@@ -190,6 +190,7 @@ def load_config(
 
     zone_name = settings.timezone or machine_zone_name()
     _check_threads(workspace, threads, origins, lines, problems, pending.new_files)
+    _check_threads(workspace, _partial_threads(invalid), origins, lines, problems, pending.new_files)
     declared_threads = {name for section, name in origins if section == "threads"}
     _check_thread_refs(declared_threads, thread_refs, origins, lines, problems)
     _check_processes(processes, settings, origins, lines, problems)
@@ -640,6 +641,25 @@ def _check_thread_refs(
                         f"no thread named '{thread}'{tail}",
                     )
                 )
+
+
+# The keys that decide which files a thread needs; when one of them is wrong, its files are not checked.
+_FILE_KEYS_OF_THREADS = frozenset({"type", "script", "command", "code", "input", "*"})
+
+
+def _partial_threads(invalid: Mapping[tuple[str, str], _InvalidEntry]) -> dict[str, ThreadConfig]:
+    """Threads that failed validation, without their bad keys, so that their files are still checked (a
+    missing script shows with a bad timeout, not after it is fixed)."""
+    found = {}
+    for (section, name), entry in invalid.items():
+        if section != "threads" or entry.bad_keys & _FILE_KEYS_OF_THREADS:
+            continue
+        good = {key: value for key, value in entry.raw.items() if key not in entry.bad_keys}
+        try:
+            found[name] = ThreadConfig.model_validate(good)
+        except ValidationError:
+            continue
+    return found
 
 
 @dataclass(frozen=True)
