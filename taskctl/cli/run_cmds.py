@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,11 +16,10 @@ from taskctl.cli import common, complete
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from taskctl.cli.progress import RunDisplay
     from taskctl.config import LoadedConfig
     from taskctl.config.loader import ResolvedProcess
-    from taskctl.runner import CancelToken, RunService
-    from taskctl.runs import RunId, RunRecord, ThreadRecord
+    from taskctl.runner import RunService
+    from taskctl.runs import RunId, RunRecord
     from taskctl.store import RunRow
     from taskctl.workspace import Workspace
 
@@ -79,6 +77,7 @@ def run_now(
     config: LoadedConfig, name: str, follow: bool, dry_run: bool, force: bool, json_output: bool
 ) -> None:
     """`run NAME` and `thread run NAME`: print the plan, start in the background, or run and follow."""
+    from taskctl.cli.interrupts import second_ctrl_c_kills
     from taskctl.cli.progress import RunDisplay
     from taskctl.runner import CancelToken, RunHooks, RunRequest, cancel_on_signals, open_service
     from taskctl.runner.detached import start_detached
@@ -107,7 +106,7 @@ def run_now(
     try:
         with (
             cancel_on_signals(token) as received,
-            _second_ctrl_c_kills(token, started, definition, display),
+            second_ctrl_c_kills(token, started, definition, display),
             open_service(workspace, on_warning=hooks.on_warning) as service,
         ):
             record = service.run(definition, RunRequest(force=force), token, hooks, on_created=started.append)
@@ -122,57 +121,6 @@ def run_now(
         return
     interrupted = signal.SIGINT in received and record.status is RunStatus.CANCELLED
     raise typer.Exit(130 if interrupted else 1)
-
-
-@contextlib.contextmanager
-def _second_ctrl_c_kills(
-    token: CancelToken, started: list[RunRecord], definition: ResolvedProcess, display: RunDisplay
-) -> Iterator[None]:
-    """The first Ctrl-C cancels the run (the handler already installed does that) and says what the run now
-    waits for: the running thread gets SIGTERM and its kill grace to exit. A second Ctrl-C kills it at
-    once (SIGKILL to its process group and to what escaped it)."""
-    previous = signal.getsignal(signal.SIGINT)
-
-    def handler(signum: int, frame: Any) -> None:
-        record = started[0] if started else None
-        current = record.current if record is not None else None
-        if not token.is_set():
-            if callable(previous):
-                previous(signum, frame)
-            _write_now(display, _stopping_message(record, current, definition))
-        elif record is not None and current is not None:
-            from taskctl.runner.descendants import stop_run_processes
-
-            _write_now(display, f"killing thread {current.name} of run {record.id} now")
-            stop_run_processes(record.id, record.child_pgid, grace=0)
-
-    signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _stopping_message(
-    record: RunRecord | None, current: ThreadRecord | None, definition: ResolvedProcess
-) -> str:
-    from taskctl.units import format_duration
-
-    if record is None or current is None:
-        return "stopping the run"
-    grace = next((t.kill_grace for t in definition.threads if t.name == current.name), None)
-    wait = f"up to {format_duration(grace)} " if grace is not None else ""
-    return (
-        f"stopping run {record.id}: thread {current.name} got SIGTERM; waiting {wait}for it to exit "
-        "(Ctrl-C again kills it now)"
-    )
-
-
-def _write_now(display: RunDisplay, line: str) -> None:
-    """A line on stderr from a signal handler: written to the file descriptor, never into a buffered stream
-    the interrupted code may be writing to."""
-    with contextlib.suppress(OSError):
-        os.write(2, display.clear_sequence() + line.encode() + b"\n")
 
 
 def _say(show: Callable[[], None]) -> None:
