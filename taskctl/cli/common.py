@@ -110,8 +110,9 @@ def format_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
 
 def _tabulate() -> Any:
     """tabulate's `tabulate` function. At import tabulate asks importlib.metadata for its own version, and
-    importing that reads package metadata (~30 ms of a listing's start-up) for a string taskctl never shows; so
-    while tabulate imports, a stand-in answers that its version is unknown (tabulate's own fallback)."""
+    importing that reads package metadata (~30 ms of a listing's start-up) for a string taskctl never
+    shows; so while tabulate imports, a stand-in answers that its version is unknown (tabulate's own
+    fallback)."""
     if "tabulate" not in sys.modules and "importlib.metadata" not in sys.modules:
         import types
 
