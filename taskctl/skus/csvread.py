@@ -483,8 +483,12 @@ class _Helper:
             )
             try:
                 assert process.stdin is not None
-                process.stdin.write(json.dumps(spec) + "\n")
-                process.stdin.close()
+                # A helper that ends before reading its task (it could not start) closes the pipe: `finish`
+                # then sees it failed, and this process reads the whole file itself.
+                with contextlib.suppress(BrokenPipeError):
+                    process.stdin.write(json.dumps(spec) + "\n")
+                with contextlib.suppress(BrokenPipeError):
+                    process.stdin.close()
                 yield cls(process, folder, part)
             finally:
                 if process.poll() is None:
