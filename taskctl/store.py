@@ -93,6 +93,24 @@ MIGRATIONS: list[str] = [
     ALTER TABLE runs ADD COLUMN has_folder INTEGER NOT NULL DEFAULT 1;
     CREATE UNIQUE INDEX runs_by_slot ON runs (process, scheduled_for) WHERE scheduled_for IS NOT NULL;
     """,
+    # 3: the daemon's schedule state. A cursor says every slot of one schedule at or before it has been
+    # handled (run, skipped or recorded missed); a fired one-shot never fires again. `missed_count` is set on
+    # a row that stands for several missed slots (NULL: the row is one slot).
+    """
+    CREATE TABLE schedule_cursors (
+        process TEXT NOT NULL,
+        schedule TEXT NOT NULL,
+        cursor TEXT NOT NULL,
+        PRIMARY KEY (process, schedule)
+    ) WITHOUT ROWID;
+    CREATE TABLE fired_one_shots (
+        process TEXT NOT NULL,
+        schedule TEXT NOT NULL,
+        fired_for TEXT NOT NULL,
+        PRIMARY KEY (process, schedule)
+    ) WITHOUT ROWID;
+    ALTER TABLE runs ADD COLUMN missed_count INTEGER;
+    """,
 ]
 
 
@@ -507,6 +525,10 @@ class Store(_Queries):
             raise RuntimeError(
                 "a Store was used from a thread that did not open it; open one Store per thread"
             )
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows of one SELECT, outside a transaction (for modules that own tables of their own)."""
+        return self._rows(sql, params)
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         self.check_thread()

@@ -234,8 +234,8 @@ def _process_change(
         entry.keys,
         schedules_added=tuple(s for s in new_schedules if s not in old_schedules),
         schedules_removed=tuple(s for s in old_schedules if s not in new_schedules),
-        next_before=_next_run(old, now),
-        next_after=_next_run(new, now),
+        next_before=next_run(old, now),
+        next_after=next_run(new, now),
         zone=str((new or old or {}).get("timezone") or "UTC"),
         enabled=bool((new or old or {}).get("enabled", True)),
     )
@@ -249,7 +249,7 @@ def _schedules(values: Mapping[str, Any] | None) -> list[str]:
     return [str(text) for text in (values or {}).get("schedule", [])]
 
 
-def _next_run(values: Mapping[str, Any] | None, now: datetime) -> datetime | None:
+def next_run(values: Mapping[str, Any] | None, now: datetime) -> datetime | None:
     """The next slot of a process as described by `values` (None if it is disabled or never fires again)."""
     if values is None or not values.get("enabled", True):
         return None
