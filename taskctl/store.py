@@ -94,8 +94,9 @@ MIGRATIONS: list[str] = [
     CREATE UNIQUE INDEX runs_by_slot ON runs (process, scheduled_for) WHERE scheduled_for IS NOT NULL;
     """,
     # 3: the daemon's schedule state. A cursor says every slot of one schedule at or before it has been
-    # handled (run, skipped or recorded missed); a fired one-shot never fires again. `missed_count` is set on
-    # a row that stands for several missed slots (NULL: the row is one slot).
+    # handled (run, skipped or recorded missed); a fired one-shot never fires again. A missed-slot row that
+    # stands for several slots has its count in `missed_counts` (none: the row is one slot), which follows
+    # the row when retention removes it.
     """
     CREATE TABLE schedule_cursors (
         process TEXT NOT NULL,
@@ -109,7 +110,13 @@ MIGRATIONS: list[str] = [
         fired_for TEXT NOT NULL,
         PRIMARY KEY (process, schedule)
     ) WITHOUT ROWID;
-    ALTER TABLE runs ADD COLUMN missed_count INTEGER;
+    CREATE TABLE missed_counts (
+        id TEXT PRIMARY KEY,
+        count INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TRIGGER missed_counts_delete AFTER DELETE ON runs WHEN old.has_folder = 0 BEGIN
+        DELETE FROM missed_counts WHERE id = old.id;
+    END;
     """,
 ]
 

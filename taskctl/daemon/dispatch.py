@@ -14,7 +14,8 @@ touches the state DB or starts a thread.
   never leaves a cursor past a slot that has no run: on restart that slot is late and the catch-up policy
   decides it, like any slot missed while the daemon was down.
 - Stopping: no more slots are claimed (those waiting are left to the catch-up of the next start), waiting runs
-  are cancelled, running ones get `grace` to finish and are then cancelled; `done` once no worker is busy.
+  are cancelled, running ones get `grace` to finish and are then cancelled (and so is any run that starts
+  after that, from a slot a worker was already creating); `done` once no worker is busy.
 """
 
 from __future__ import annotations
@@ -75,14 +76,14 @@ class Dispatcher:
     busy: int = 0  # jobs holding a worker
     running: set[str] = field(default_factory=set)  # run ids executing in workers
     stopping: bool = False
-    _pending: list[tuple[datetime, str, DueRun]] = field(default_factory=list)  # a heap, oldest slot first
+    _pending: list[tuple[datetime, str, int, DueRun]] = field(default_factory=list)  # a heap, oldest first
+    _added: int = 0  # how many slots were added: breaks ties in the heap
     _unclaimed: dict[str, set[datetime]] = field(default_factory=dict)  # per process: pending or in a worker
     _unsaved: set[str] = field(default_factory=set)  # processes whose cursor moves wait for their claims
     _waiting: dict[str, _Waiting] = field(default_factory=dict)  # run id -> waiting run, oldest first
     _ended: set[str] = field(default_factory=set)  # processes with a run ended since the last step
     _cancel_asked: set[str] = field(default_factory=set)  # waiting runs to end as cancelled
     _deadline: datetime | None = None  # stopping: when running runs are cancelled
-    _cancelled_running: bool = False
     _next_retention: datetime | None = None
 
     def __post_init__(self) -> None:
@@ -95,7 +96,8 @@ class Dispatcher:
         if self.stopping:
             return
         for run in runs:
-            heapq.heappush(self._pending, (run.scheduled_for, run.process, run))
+            self._added += 1
+            heapq.heappush(self._pending, (run.scheduled_for, run.process, self._added, run))
             self._unclaimed.setdefault(run.process, set()).add(run.scheduled_for)
 
     def holds(self, process: str) -> bool:
@@ -156,7 +158,7 @@ class Dispatcher:
         """A reload: the new `max_parallel_runs`; due slots of processes no longer `scheduled` are dropped."""
         self.capacity = capacity
         kept = [entry for entry in self._pending if scheduled(entry[1])]
-        for _, process, run in self._pending:
+        for _, process, _, run in self._pending:
             if not scheduled(process):
                 self._forget(run)
         heapq.heapify(kept)
@@ -167,7 +169,7 @@ class Dispatcher:
         deadline = now if self.stopping else now + timedelta(seconds=grace)
         self.stopping = True
         self._deadline = deadline if self._deadline is None else min(self._deadline, deadline)
-        for _, _, run in self._pending:
+        for *_, run in self._pending:
             self._forget(run)
         self._pending = []
 
@@ -210,7 +212,7 @@ class Dispatcher:
                 free -= 1
         create = []
         while free > 0 and self._pending:
-            create.append(heapq.heappop(self._pending)[2])
+            create.append(heapq.heappop(self._pending)[3])
             free -= 1
         self.busy = self.capacity - free
         save = tuple(sorted(p for p in self._unsaved if p not in self._unclaimed))
@@ -223,8 +225,6 @@ class Dispatcher:
         wake = [self._next_retention or now + RETENTION_EVERY]
         if self.running or self._waiting:
             wake.append(now + POLL)
-        if self._pending and self.busy < self.capacity:
-            wake.append(now)
         return Actions(
             wake_at=min(wake),
             cancel_waiting=cancel_waiting,
@@ -236,18 +236,12 @@ class Dispatcher:
         )
 
     def _stopping_step(self, now: datetime) -> Actions:
-        cancel_waiting = tuple(run_id for run_id in self._waiting if run_id not in self._cancel_asked)
-        self._cancel_asked.update(cancel_waiting)
         assert self._deadline is not None
-        cancel_running = now >= self._deadline and bool(self.running) and not self._cancelled_running
-        self._cancelled_running = self._cancelled_running or cancel_running
+        cancel_running = now >= self._deadline and bool(self.running)
         done = self.busy <= 0 and not self._waiting
         wake = now + POLL if now >= self._deadline else min(now + POLL, self._deadline)
         return Actions(
-            wake_at=wake,
-            cancel_waiting=cancel_waiting,
-            cancel_running=cancel_running,
-            done=done,
+            wake_at=wake, cancel_waiting=tuple(self._waiting), cancel_running=cancel_running, done=done
         )
 
 

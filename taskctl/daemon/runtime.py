@@ -332,7 +332,7 @@ class Daemon:
         else:
             self.log.info(
                 f"stopping ({signal_name}): no new runs; {running} running run(s) get "
-                f"{format_duration(grace)} to finish, then are cancelled"
+                f"{format_duration(grace)} to finish, then are cancelled (signal again to cancel them now)"
             )
             self.systemd.stopping(f"stopping: {running} run(s) finishing")
             self.record.state = DaemonState.STOPPING
@@ -356,6 +356,9 @@ class Daemon:
             for problem in problems:
                 self.log.error(problem)
             self.systemd.status(f"config/ is invalid ({problems[0]}); {keeps}")
+        except TaskctlError as error:
+            self.record.config_errors = [error.message]
+            self.log.error(f"config rejected ({reason}): {error.message}")
         else:
             self._apply(config, now, reason)
         self.record.state = DaemonState.RUNNING

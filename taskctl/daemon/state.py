@@ -31,12 +31,24 @@ def save_cursors_in(tx: Transaction, cursors: Mapping[CursorKey, datetime]) -> N
 
 
 def set_missed_count(tx: Transaction, process: str, scheduled_for: datetime, count: int, error: str) -> None:
-    """Mark the missed-slot row of `(process, scheduled_for)` as standing for `count` slots, with `error` as
-    its reason (inside the transaction that records it)."""
-    tx.execute(
-        "UPDATE runs SET missed_count = ?, error = ? WHERE process = ? AND scheduled_for = ?",
-        (count if count > 1 else None, error, process, utc_text(scheduled_for)),
-    )
+    """Give the missed-slot row of `(process, scheduled_for)` its reason (`error`) and, when it stands for
+    several slots, their `count` (inside the transaction that records it)."""
+    slot = (process, utc_text(scheduled_for))
+    tx.execute("UPDATE runs SET error = ? WHERE process = ? AND scheduled_for = ?", (error, *slot))
+    if count > 1:
+        tx.execute(
+            "INSERT OR REPLACE INTO missed_counts (id, count) "
+            "SELECT id, ? FROM runs WHERE process = ? AND scheduled_for = ?",
+            (count, *slot),
+        )
+
+
+MISSED_BY_PROCESS = (
+    "SELECT runs.process, SUM(COALESCE(missed_counts.count, 1)) FROM runs "
+    "LEFT JOIN missed_counts ON missed_counts.id = runs.id "
+    "WHERE runs.status = 'skipped' AND runs.has_folder = 0 AND runs.started >= ? "
+    "GROUP BY runs.process ORDER BY runs.process"
+)
 
 
 class SqliteSchedulerState:

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from taskctl.daemon import daemon_dir
 from taskctl.daemon.lock import running_daemon
+from taskctl.daemon.state import MISSED_BY_PROCESS
 from taskctl.runs import RunStatus, parse_utc, utc_text
 from taskctl.units import format_duration
 
@@ -177,13 +178,7 @@ def status_report(
     active = [row for row in store.active() if keep(row.process)]
     since = utc_text(now - RECENT)
     missed = {
-        process: int(count)
-        for process, count in store.query(
-            "SELECT process, SUM(COALESCE(missed_count, 1)) FROM runs "
-            "WHERE status = 'skipped' AND has_folder = 0 AND started >= ? GROUP BY process ORDER BY process",
-            (since,),
-        )
-        if keep(process)
+        process: int(count) for process, count in store.query(MISSED_BY_PROCESS, (since,)) if keep(process)
     }
     skipped = sum(
         int(count)

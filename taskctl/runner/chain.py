@@ -290,7 +290,7 @@ def _run_thread(
     journal: RunJournal,
 ) -> ThreadStatus:
     started = clock.monotonic()
-    last_saved = [started]
+    last_saved = [started - PROGRESS_SAVE_INTERVAL]  # the first report is recorded at once
 
     def on_progress(progress: Progress) -> None:
         thread.progress = progress
