@@ -238,6 +238,19 @@ class RebuildReport:
     moved_aside: Path | None = None  # where a damaged index was moved before the rebuild
 
 
+_WRITERS: dict[str, threading.Lock] = {}
+_WRITERS_LOCK = threading.Lock()
+
+
+def _writer_lock(path: Path) -> threading.Lock:
+    """The lock the threads of this process take in turn to write `path`. SQLite makes a writer that finds
+    the database locked sleep and retry (1, 2, 5, 10... ms): with many threads writing at once (a daemon
+    starting 200 runs in one second) those sleeps, not the writes, would be what takes time."""
+    key = os.path.abspath(path)
+    with _WRITERS_LOCK:
+        return _WRITERS.setdefault(key, threading.Lock())
+
+
 def connect(path: Path | str, timeout: float, uri: bool = False) -> sqlite3.Connection:
     """Open an SQLite connection (the one place that does; tests replace it to inject disk faults)."""
     return sqlite3.connect(path, timeout=timeout, isolation_level=None, uri=uri)
@@ -459,6 +472,7 @@ class Store(_Queries):
         self._thread = threading.get_ident()
         self._timeout = BUSY_TIMEOUT if busy_timeout is None else busy_timeout
         self._in_transaction = False
+        self._writer = _writer_lock(path)
         self._inode: int | None = None
         try:
             self._open()
@@ -582,25 +596,26 @@ class Store(_Queries):
             raise IndexUnavailableError(
                 f"the run index {self.label} can only be read now (it could not be opened for writing)."
             )
-        self._reopen_if_replaced()
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise _problem(exc, self.label) from None
-        self._in_transaction = True
-        tx = Transaction(self, self._db)
-        try:
-            yield tx
-            self._db.execute("COMMIT")
-        except BaseException as exc:
-            with suppress(sqlite3.Error):
-                self._db.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError):
+        self._reopen_if_replaced()  # outside the writer lock: a reopen may rebuild, in transactions
+        with self._writer:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
                 raise _problem(exc, self.label) from None
-            raise
-        finally:
-            tx.open = False
-            self._in_transaction = False
+            self._in_transaction = True
+            tx = Transaction(self, self._db)
+            try:
+                yield tx
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                with suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError):
+                    raise _problem(exc, self.label) from None
+                raise
+            finally:
+                tx.open = False
+                self._in_transaction = False
 
     # -- writing, one transaction each ----------------------------------------------------------------
 

@@ -316,6 +316,22 @@ def test_missed_slots_are_listed_when_few_and_not_when_many() -> None:
     assert loop.scheduler.missed_slots(missed, limit=5) is None
 
 
+def test_a_loop_that_wakes_late_runs_every_slot_less_than_a_minute_old() -> None:
+    loop = Loop(berlin(2027, 6, 1, 9, 0, 0), process("fast", "every 1 seconds", catch_up=CatchUp.NONE))
+    loop.clock.set(berlin(2027, 6, 1, 9, 0, 5))  # a busy machine: the loop comes 5 s after its wake-up
+    tick = loop.tick()
+    assert [(run.scheduled_for, run.trigger) for run in tick.due] == [
+        (berlin(2027, 6, 1, 9, 0, second), Trigger.SCHEDULE) for second in range(1, 6)
+    ]
+    assert tick.missed == ()
+    loop.clock.set(berlin(2027, 6, 1, 9, 1, 35))  # 90 s: the slots more than 60 s old are late (none runs)
+    tick = loop.tick()
+    assert len(tick.due) == 61 and tick.due[0].scheduled_for == berlin(2027, 6, 1, 9, 0, 35)
+    assert tick.missed == (
+        MissedSlots("fast", 29, berlin(2027, 6, 1, 9, 0, 6), berlin(2027, 6, 1, 9, 0, 34)),
+    )
+
+
 # --- clock steps ----------------------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ values.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Mapping
@@ -21,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from taskctl.daemon import daemon_dir
 from taskctl.errors import TaskctlError
-from taskctl.schedule import ScheduleError, next_fire_after, parse_schedule
+from taskctl.schedule import Schedule, ScheduleError, next_fire_after, parse_schedule
 
 if TYPE_CHECKING:
     from taskctl.config import LoadedConfig
@@ -256,13 +257,21 @@ def next_run(values: Mapping[str, Any] | None, now: datetime) -> datetime | None
     zone = ZoneInfo(str(values.get("timezone") or "UTC"))
     found = []
     for text in _schedules(values):
-        try:
-            at = next_fire_after(parse_schedule(text), zone, now)
-        except ScheduleError:  # a record written by another version; it cannot say when
-            continue
+        schedule = _parsed(text)
+        at = None if schedule is None else next_fire_after(schedule, zone, now)
         if at is not None:
             found.append(at)
     return min(found, default=None)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(text: str) -> Schedule | None:
+    """A schedule from its canonical text, parsed once (a config repeats the same few texts), or None for a
+    record written by another version that this one cannot read."""
+    try:
+        return parse_schedule(text)
+    except ScheduleError:
+        return None
 
 
 # --- showing a plan -------------------------------------------------------------------------------

@@ -82,7 +82,7 @@ if TYPE_CHECKING:
 
 MAX_WAIT = 60.0  # seconds the loop sleeps at most (the scheduler wakes it once a minute anyway)
 RECORD_EVERY = 2.0  # seconds between rewrites of status.json for a changed load alone
-TICK_BUDGET = 256  # due slots one tick looks at before it hands the first ones to workers
+TICK_BUDGET = 64  # due slots one tick looks at before it hands the first ones to workers
 NOTIFY_WAIT = 5.0  # seconds the daemon waits at exit for webhook deliveries still going
 
 
@@ -185,6 +185,8 @@ class Daemon:
         self.dispatcher = Dispatcher(capacity=1, now=now)
         self.config: LoadedConfig | None = None
         self.applied: AppliedConfig | None = None
+        # The config applied but not yet recorded in applied.json (with the one before it, for the plan).
+        self._unrecorded: tuple[AppliedConfig | None, LoadedConfig, datetime] | None = None
         self.scheduler: Scheduler | None = None
         self.notifier: Notifier | None = None
         self.waiting: dict[str, _WaitingRun] = {}
@@ -242,6 +244,7 @@ class Daemon:
             self._act(actions, now)
             if actions.done:
                 return
+            self._record_applied()
             self._ping_watchdog()
             self._write_record()
             wake_at = min(actions.wake_at, tick.wake_at if tick else now + timedelta(seconds=MAX_WAIT))
@@ -372,19 +375,9 @@ class Daemon:
         self._load(now, reason)
 
     def _apply(self, config: LoadedConfig, now: datetime, reason: str) -> None:
-        from taskctl.daemon.plan import write_applied
         from taskctl.notify import Notifier
 
-        previous = self.applied
-        if previous is None:
-            try:
-                previous = read_applied(self.workspace)
-            except SnapshotError:
-                previous = None
-        plan = make_plan(previous, view_of(config), now)
         self.log.info(f"config revision {config.revision} applied ({reason})")
-        for line in render_plan(plan):
-            self.log.info(f"plan: {line}")
         for warning in config.warnings:
             self.log.warning(warning.render())
         processes = scheduled_processes(config)
@@ -394,12 +387,7 @@ class Daemon:
             self.scheduler.apply(processes, now)
         scheduled = {name for name, process in processes.items() if process.enabled and process.schedules}
         self.dispatcher.reconfigure(config.settings.max_parallel_runs, scheduled.__contains__)
-        try:
-            write_applied(self.workspace, config, now)
-        except OSError as error:
-            self.log.error(
-                f"cannot record the applied config ({error}); `taskctl plan` may show it as pending"
-            )
+        self._unrecorded = (self.applied, config, now)
         self.config = config
         self.applied = AppliedConfig(view_of(config), now, os.getpid())
         self.notifier = Notifier(config, on_outcome=self._notified)
@@ -407,6 +395,32 @@ class Daemon:
         self.record.applied_at = now
         self.record.capacity = config.settings.max_parallel_runs
         self.record.config_errors = []
+        if self.record.state is not DaemonState.STARTING:
+            self._record_applied()
+
+    def _record_applied(self) -> None:
+        """Log the plan of the config just applied and record it for `taskctl plan`. At start this waits
+        until the first due slots are handed out: with a thousand processes it takes a few tenths of a
+        second."""
+        from taskctl.daemon.plan import write_applied
+
+        if self._unrecorded is None:
+            return
+        previous, config, now = self._unrecorded
+        self._unrecorded = None
+        if previous is None:
+            try:
+                previous = read_applied(self.workspace)
+            except SnapshotError:
+                previous = None
+        for line in render_plan(make_plan(previous, view_of(config), now)):
+            self.log.info(f"plan: {line}")
+        try:
+            write_applied(self.workspace, config, now)
+        except OSError as error:
+            self.log.error(
+                f"cannot record the applied config ({error}); `taskctl plan` may show it as pending"
+            )
 
     def _status_line(self) -> str:
         if self.config is None:

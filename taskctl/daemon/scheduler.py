@@ -10,17 +10,17 @@ missed). Cursors only move forward in slot time, so:
 - a clock stepped back runs nothing twice: slots at or before the cursor are never due again, and the loop
   keeps waking once a minute until the clock passes the cursor;
 - a clock stepped forward is treated like downtime: the slots it jumped over are late, and the process's
-  `catch_up` policy decides which of them still start (the newest slot, if it is less than a minute old,
-  simply runs on time);
+  `catch_up` policy decides which of them still start (slots less than a minute old simply run on time);
 - a new or changed schedule starts from now (an edit never fires "missed" runs), an unchanged one keeps its
   cursor across reloads and restarts, a removed or disabled process loses its cursors.
 
-Catch-up after downtime, per process: the newest due slot runs with trigger `schedule` if it is at most a
-minute late (`ON_TIME`); every other due slot is late. `none` starts no late slot; `latest` starts the newest
-late slot unless the on-time one already runs; `all` starts each late slot, the newest `CATCH_UP_LIMIT` of
-them. A late slot older than `misfire_grace` never starts. Late slots that do not start are *missed*: counted
-(never walked one by one: a minutely process 30 days down costs about what an hour does) and reported as one
-`MissedSlots` per process and tick.
+Catch-up after downtime, per process: each due slot at most a minute late (`ON_TIME`) runs with trigger
+`schedule` (so a loop that woke a few seconds late on a busy machine loses no slot of an `every 5 seconds`
+schedule); every older due slot is late. `none` starts no late slot; `latest` starts the newest late slot
+unless an on-time one runs; `all` starts each late slot, the newest `CATCH_UP_LIMIT` of them. A late slot
+older than `misfire_grace` never starts. Late slots that do not start are *missed*: counted (never walked one
+by one: a minutely process 30 days down costs about what an hour does) and reported as one `MissedSlots` per
+process and tick.
 
 The slot-claim ledger stays the final word on "one slot, one run": a due slot that is already claimed (a run
 started before a restart whose cursor was not saved yet) is dropped here, and the loop's claim is atomic
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from taskctl.config import LoadedConfig
 
 CATCH_UP_LIMIT = 100  # `catch_up: all` starts at most this many late slots, the newest ones
-ON_TIME = timedelta(minutes=1)  # the newest due slot this late still runs as `schedule`, not as catch-up
+ON_TIME = timedelta(minutes=1)  # a due slot this late still runs as `schedule`, not as catch-up
 MAX_SLEEP = timedelta(minutes=1)  # wake at least this often when nothing is due, so clock steps are noticed
 
 CursorKey = tuple[str, str]  # (process, schedule_key(...))
@@ -354,7 +354,7 @@ class Scheduler:
         one_shots: dict[OneShotKey, datetime],
     ) -> tuple[list[DueRun], MissedSlots | None, int]:
         """The runs and missed slots of one process, and the work it cost (due slots looked at)."""
-        # The newest slots are all a policy needs: the newest (on time?), and the late ones it may start.
+        # The newest slots are all a policy needs: those on time, and the late ones it may start.
         keep = CATCH_UP_LIMIT + 2 if process.catch_up is CatchUp.ALL else 2
         slots: dict[datetime, _Slot] = {}
         total = 0
@@ -392,6 +392,8 @@ class Scheduler:
         if after_first is None or after_first.at > now:  # the usual case: exactly one slot is due
             return 1, [first], after_first
         cursor = self._cursors[key]
+        # Every slot at most ON_TIME late runs on time, so keep those too (a busy loop, not a downtime).
+        keep += count_fires_between(schedule, process.zone, max(cursor, now - ON_TIME), now)
         tail = last_fires_between(schedule, process.zone, cursor, now, keep)
         return (
             count_fires_between(schedule, process.zone, cursor, now),
@@ -409,9 +411,8 @@ def _apply_policy(
 ) -> tuple[list[DueRun], MissedSlots | None]:
     """Which of the due `slots` start, and what is missed. `slots` are the newest due slots, oldest first;
     `total` slots are due in all, the oldest at `first`."""
-    newest = slots[-1]
-    on_time = now - newest.at <= ON_TIME
-    late = slots[:-1] if on_time else slots
+    on_time = [slot for slot in slots if now - slot.at <= ON_TIME]
+    late = slots[: len(slots) - len(on_time)]
     startable = [slot for slot in late if now - slot.at <= process.misfire_grace]
     if process.catch_up is CatchUp.ALL:
         started = startable[-CATCH_UP_LIMIT:]
@@ -420,8 +421,7 @@ def _apply_policy(
     else:
         started = []
     runs = [_run(process, slot, Trigger.CATCH_UP) for slot in started]
-    if on_time:
-        runs.append(_run(process, newest, Trigger.SCHEDULE))
+    runs.extend(_run(process, slot, Trigger.SCHEDULE) for slot in on_time)
     missed = total - len(runs)
     if missed <= 0:
         return runs, None
