@@ -2,8 +2,9 @@
 
 Each run's only thread records the moment it starts (a bash one-liner, the same on both sides). Latency
 is that moment minus the slot (the whole second it was scheduled for). Over a window of `--seconds` slots per
-process, after a warm-up: p50/p99/max latency, missed slots (no start recorded), duplicates (two starts for
-one slot) and the scheduler's own CPU seconds (its children excluded).
+process, after a warm-up: p50/p99/max latency, missed slots (no start recorded by the end: recorded missed,
+or still waiting for a worker when the daemon was stopped), duplicates (two starts for one slot) and the
+scheduler's own CPU seconds (its children excluded).
 
 The ideal, measured in the same run, interleaved: a loop that sleeps to the next second and starts the N
 scripts from 4 threads (`subprocess.Popen`, reaped in the background): no run folders, no logs, no index.

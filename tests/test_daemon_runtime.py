@@ -338,3 +338,41 @@ def test_systemd_hears_ready_reloading_watchdog_and_stopping(
     finally:
         listener.close()
     assert "reloading (SIGHUP)" in " ".join(heard)
+
+
+# --- overlap and retention ----------------------------------------------------------------------------
+
+
+def test_a_queued_run_waits_without_a_worker_and_starts_when_the_run_ahead_ends(
+    ws: Workspace, daemons: list[Daemon]
+) -> None:
+    (ws.config_dir / "processes.yaml").write_text(
+        "processes:\n  sleepy: {threads: [nap], schedule: every 1 seconds, overlap: queue}\n"
+    )
+    daemon = start(ws, daemons)
+    first = wait_for("sleepy to run", lambda: running(ws, "sleepy"))
+    queued = wait_for(
+        "a queued run", lambda: next((r for r in rows(ws, "sleepy") if r.status is RunStatus.QUEUED), None)
+    )
+    wait_for(
+        "a later slot to be skipped", lambda: any(r.status is RunStatus.SKIPPED for r in rows(ws, "sleepy"))
+    )
+    assert [r.id for r in rows(ws, "sleepy") if r.status is RunStatus.QUEUED] == [queued.id]  # at most one
+    assert cli(ws, "cancel", first.id).returncode == 0
+    wait_for(
+        "the queued run to start", lambda: (r := running(ws, "sleepy")) is not None and r.id == queued.id
+    )
+    daemon.wait_for_log(f"run {queued.id} started: the runs ahead of it have ended")
+
+
+def test_retention_is_applied_after_each_run(ws: Workspace, daemons: list[Daemon]) -> None:
+    (ws.config_dir / "taskctl.yaml").write_text(SETTINGS + "retention: {keep_runs: 2}\n")
+    daemon = start(ws, daemons)
+
+    def folders() -> int:
+        runs = ws.root / "process" / "ping"
+        return len(list(runs.iterdir())) if runs.is_dir() else 0
+
+    wait_for("five runs", lambda: daemon.log.count(" succeeded after ") >= 5)
+    wait_for("retention to keep two finished runs", lambda: folders() <= 3)
+    assert "retention: removed" in daemon.log

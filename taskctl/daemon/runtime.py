@@ -187,6 +187,7 @@ class Daemon:
         self.applied: AppliedConfig | None = None
         # The config applied but not yet recorded in applied.json (with the one before it, for the plan).
         self._unrecorded: tuple[AppliedConfig | None, LoadedConfig, datetime] | None = None
+        self._limits: dict[str, bool] = {}  # per process: whether retention limits its runs
         self.scheduler: Scheduler | None = None
         self.notifier: Notifier | None = None
         self.waiting: dict[str, _WaitingRun] = {}
@@ -389,6 +390,7 @@ class Daemon:
         self.dispatcher.reconfigure(config.settings.max_parallel_runs, scheduled.__contains__)
         self._unrecorded = (self.applied, config, now)
         self.config = config
+        self._limits = {}
         self.applied = AppliedConfig(view_of(config), now, os.getpid())
         self.notifier = Notifier(config, on_outcome=self._notified)
         self.record.revision = config.revision
@@ -505,8 +507,10 @@ class Daemon:
                 self.state.save_now(held)
             except TaskctlError as error:
                 self.log.error(f"cannot save schedule cursors: {error.message}")
-        if self.config is not None and (actions.prune or actions.prune_all):
-            self.retention.request(self.config, None if actions.prune_all else actions.prune)
+        if self.config is not None:
+            limited = [name for name in actions.prune if self._retention_limits(name)]
+            if actions.prune_all or limited:
+                self.retention.request(self.config, None if actions.prune_all else limited)
         if actions.cancel_running:
             asked = [run_id for run_id in self.pool.cancel_all() if run_id not in self.cancelled]
             if asked:
@@ -516,6 +520,17 @@ class Daemon:
         if self.record.pending != self.dispatcher.pending:
             self.record.pending = self.dispatcher.pending
             self._record_dirty = True
+
+    def _retention_limits(self, process: str) -> bool:
+        """True if retention may remove runs of `process` (most workspaces set no limits: then a run's end
+        costs no prune)."""
+        from taskctl.retention import policy_for
+
+        assert self.config is not None
+        cached = self._limits.get(process)
+        if cached is None:
+            cached = self._limits[process] = policy_for(self.config, process).limits_anything
+        return cached
 
     def _hand_out(self, due: DueRun) -> None:
         """Give a due slot to a worker, with the cursors its claim may save (when it is its process's last
