@@ -4,13 +4,13 @@ One thread runs the loop; everything else only puts items on its queue (signals,
 workers). Each pass:
 
 1. take what happened off the queue: stop, reload, slots handled and runs ended by workers;
-2. `Scheduler.tick(now)`: due slots go to the `Dispatcher` (unclaimed until a worker creates their run),
-   missed slots are recorded (`skipped` rows without a folder) and notified, then the cursors are committed,
-   held back for processes whose due slots are not claimed yet;
+2. `Scheduler.tick(now)`: due slots go to the `Dispatcher` (unclaimed until a worker creates their run);
 3. poll `taskctl cancel` requests for the daemon's runs (at least every `POLL` while any are active);
 4. `Dispatcher.step(now)` -> actions: cancel or admit waiting runs, hand due slots to workers (each claims
    its slot and saves its cursors in one transaction), save held cursors, retention, shutdown;
-5. sleep on the queue until the earliest of the scheduler's and the dispatcher's wake-ups (at most a
+5. record the tick's missed slots (`skipped` rows without a folder) and notify them, then commit its
+   cursors, held back for processes whose due slots are not claimed yet;
+6. sleep on the queue until the earliest of the scheduler's and the dispatcher's wake-ups (at most a
    minute; the systemd watchdog is pinged on the way).
 
 An invalid config at start does not stop the daemon: it runs with nothing scheduled, says why in its log, in
@@ -188,6 +188,7 @@ class Daemon:
         # The config applied but not yet recorded in applied.json (with the one before it, for the plan).
         self._unrecorded: tuple[AppliedConfig | None, LoadedConfig, datetime] | None = None
         self._limits: dict[str, bool] = {}  # per process: whether retention limits its runs
+        self._uncommitted: Tick | None = None  # the tick whose due slots are being handed out
         self.scheduler: Scheduler | None = None
         self.notifier: Notifier | None = None
         self.waiting: dict[str, _WaitingRun] = {}
@@ -243,6 +244,7 @@ class Daemon:
             self._poll_cancels(now)
             actions = self.dispatcher.step(now)
             self._act(actions, now)
+            self._commit(tick, now)  # after the due slots are handed out: the first runs do not wait
             if actions.done:
                 return
             self._record_applied()
@@ -437,20 +439,31 @@ class Daemon:
     # -- scheduling ----------------------------------------------------------------------------------
 
     def _tick(self, now: datetime) -> Tick | None:
+        """The scheduler's look at `now`: its due slots go to the dispatcher; `_commit` does the rest."""
         if self.scheduler is None or self.dispatcher.stopping:
             return None
         try:
             tick = self.scheduler.tick(now, budget=self.options.tick_budget)
-            self.dispatcher.add_due(tick.due)
+        except TaskctlError as error:  # the state DB cannot be read now: look again in a while
+            self.log.error(f"scheduling paused: {error.message}")
+            return Tick(now, (), (), now + timedelta(seconds=MAX_WAIT / 6))
+        self.dispatcher.add_due(tick.due)
+        self._uncommitted = tick
+        return tick
+
+    def _commit(self, tick: Tick | None, now: datetime) -> None:
+        """Record the missed slots of `tick`, then save its cursors (held back for due slots not claimed)."""
+        self._uncommitted = None
+        if tick is None or self.scheduler is None:
+            return
+        try:
             for missed in tick.missed:
                 self._record_missed(missed, now)
             self.scheduler.commit(tick)
         except TaskctlError as error:  # the state DB is locked or full: the same slots come again next tick
             self.log.error(f"scheduling paused: {error.message}")
-            return Tick(now, (), (), now + timedelta(seconds=MAX_WAIT / 6))
         if tick.due or tick.missed:
             self._record_dirty = True
-        return tick
 
     def _record_missed(self, missed: MissedSlots, now: datetime) -> None:
         assert self.scheduler is not None and self.config is not None
@@ -538,7 +551,13 @@ class Daemon:
         if self.config is None or self.scheduler is None or due.process not in self.config.definitions:
             self.dispatcher.created(due, Created.FAILED)  # its process went away in a reload
             return
-        cursors = self.scheduler.cursors_of(due.process) if self.dispatcher.last_claim(due) else None
+        cursors = None
+        if self.dispatcher.last_claim(due):
+            cursors = self.scheduler.cursors_of(due.process)
+            moves = self._uncommitted.cursors if self._uncommitted is not None else {}
+            for key, at in moves.items():  # the tick that found the slot is committed after this
+                if key[0] == due.process and key in cursors:
+                    cursors[key] = max(cursors[key], at)
         self.pool.create(due, self.config.definitions[due.process], cursors)
 
     def _admit(self, run_id: str) -> None:
