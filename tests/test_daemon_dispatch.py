@@ -38,6 +38,14 @@ def started_dispatcher(capacity: int = 2, at: datetime | None = None) -> Dispatc
     return dispatcher
 
 
+def handled(dispatcher: Dispatcher, process: str, at: datetime, outcome: Created, run_id: str) -> DueRun:
+    """A slot of `process` due at `at`, handed to a worker, which reports `outcome`."""
+    dispatcher.add_due([due(process, at)])
+    run = dispatcher.step(at).create[0]
+    dispatcher.created(run, outcome, run_id)
+    return run
+
+
 # --- workers ----------------------------------------------------------------------------------------
 
 
@@ -68,9 +76,7 @@ def test_a_worker_freed_by_a_slot_that_already_had_its_run_takes_the_next_slot()
 
 def test_while_runs_are_active_the_loop_looks_again_within_poll() -> None:
     dispatcher = started_dispatcher()
-    dispatcher.add_due([due("a", berlin(9, 0))])
-    run = dispatcher.step(berlin(9, 0)).create[0]
-    dispatcher.created(run, Created.STARTED, "a/1")
+    handled(dispatcher, "a", berlin(9, 0), Created.STARTED, "a/1")
     assert dispatcher.step(berlin(9, 0, 1)).wake_at == berlin(9, 0, 1) + POLL
     dispatcher.ended("a/1", "a")
     idle = dispatcher.step(berlin(9, 0, 5))
@@ -122,12 +128,8 @@ def test_a_stopping_daemon_never_saves_a_cursor_past_the_slots_it_left_unclaimed
 
 def test_a_waiting_run_is_decided_again_when_its_process_has_a_run_end_or_after_poll() -> None:
     dispatcher = started_dispatcher(capacity=2)
-    dispatcher.add_due([due("a", berlin(9, 0))])
-    first = dispatcher.step(berlin(9, 0)).create[0]
-    dispatcher.created(first, Created.STARTED, "a/1")
-    dispatcher.add_due([due("a", berlin(9, 1))])
-    second = dispatcher.step(berlin(9, 1)).create[0]
-    dispatcher.created(second, Created.WAITING, "a/2")
+    handled(dispatcher, "a", berlin(9, 0), Created.STARTED, "a/1")
+    handled(dispatcher, "a", berlin(9, 1), Created.WAITING, "a/2")
     assert (dispatcher.busy, dispatcher.waiting) == (1, ["a/2"])  # waiting holds no worker
 
     assert dispatcher.step(berlin(9, 1) + POLL / 2).admit == ()
@@ -143,20 +145,14 @@ def test_a_waiting_run_is_decided_again_when_its_process_has_a_run_end_or_after_
 
 def test_a_waiting_run_is_not_decided_again_without_a_free_worker() -> None:
     dispatcher = started_dispatcher(capacity=1)
-    dispatcher.add_due([due("a", berlin(9, 0))])
-    run = dispatcher.step(berlin(9, 0)).create[0]
-    dispatcher.created(run, Created.WAITING, "a/1")
-    dispatcher.add_due([due("b", berlin(9, 0))])
-    blocker = dispatcher.step(berlin(9, 0)).create[0]
-    dispatcher.created(blocker, Created.STARTED, "b/1")
+    handled(dispatcher, "a", berlin(9, 0), Created.WAITING, "a/1")
+    handled(dispatcher, "b", berlin(9, 0), Created.STARTED, "b/1")
     assert dispatcher.step(berlin(9, 5)).admit == ()
 
 
 def test_cancel_asked_for_a_waiting_run_ends_it_without_a_worker() -> None:
     dispatcher = started_dispatcher(capacity=1)
-    dispatcher.add_due([due("a", berlin(9, 0))])
-    run = dispatcher.step(berlin(9, 0)).create[0]
-    dispatcher.created(run, Created.WAITING, "a/1")
+    handled(dispatcher, "a", berlin(9, 0), Created.WAITING, "a/1")
     dispatcher.cancel_asked(["a/1", "x/unknown"])
     actions = dispatcher.step(berlin(9, 0, 1))
     assert (actions.cancel_waiting, actions.admit) == (("a/1",), ())
