@@ -27,8 +27,8 @@ def daemon() -> None:
 
 
 def status(
-    tag: str | None = typer.Option(
-        None, "--tag", help="Only processes with this tag (or running a thread with it)."
+    tags: list[str] | None = typer.Option(
+        None, "--tag", help="Only the runs and fires of what carries this tag (repeatable: any of them)."
     ),
     json: bool = common.JSON_OPTION,
 ) -> None:
@@ -46,7 +46,7 @@ def status(
     from taskctl.clock import SYSTEM_CLOCK
     from taskctl.daemon.status import current_status, render_status, status_json
 
-    report = current_status(common.workspace(), SYSTEM_CLOCK.now(), tag)
+    report = current_status(common.workspace(), SYSTEM_CLOCK.now(), tags or ())
     if json:
         common.print_json(status_json(report))
         return

@@ -149,7 +149,7 @@ class StatusReport:
     skipped: int  # runs skipped by their overlap policy in the last 24 h
     failed: list[RunRow]  # failed, timed out or interrupted in the last 24 h, newest first
     failed_count: int
-    tag: str | None = None
+    tags: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)  # why something could not be shown
 
     @property
@@ -162,13 +162,13 @@ def status_report(
     store: Store,
     view: ConfigView | None,
     now: datetime,
-    tag: str | None = None,
+    tags: Sequence[str] = (),
     notes: Sequence[str] = (),
 ) -> StatusReport:
     """The daemon's status at `now`: its record and lock, the run index, and `view`, the config it applied (or
     the config on disk when no daemon has applied one; None if neither can be read)."""
     zone = _zone_of(view)
-    wanted = None if tag is None else _tagged(view, tag)
+    wanted = _tagged(view, tags) if tags else None
     pid = running_daemon(workspace)
     record = read_record(workspace)
 
@@ -202,7 +202,7 @@ def status_report(
         skipped=skipped,
         failed=failed[:10],
         failed_count=len(failed),
-        tag=tag,
+        tags=tuple(tags),
         notes=list(notes),
     )
 
@@ -214,16 +214,16 @@ def _zone_of(view: ConfigView | None) -> ZoneInfo:
     return ZoneInfo(name or machine_zone_name())
 
 
-def _tagged(view: ConfigView | None, tag: str) -> set[str]:
-    """The processes that carry `tag`, or run a thread that does."""
+def _tagged(view: ConfigView | None, tags: Sequence[str]) -> set[str]:
+    """The names whose runs `--tag` keeps (any of `tags`, as in every listing): the processes that carry one
+    (a scheduled thread is a process with the thread's tags), and the threads that do, whose runs alone are
+    one-thread processes of their own name."""
     if view is None:
         return set()
-    found = set()
-    for name, values in view.processes.items():
-        threads = [view.threads.get(thread, {}) for thread in values.get("threads", [])]
-        if tag in values.get("tags", []) or any(tag in thread.get("tags", []) for thread in threads):
-            found.add(name)
-    return found
+    wanted = set(tags)
+    processes = {name for name, values in view.processes.items() if wanted & set(values.get("tags", []))}
+    threads = {name for name, values in view.threads.items() if wanted & set(values.get("tags", []))}
+    return processes | threads
 
 
 def _next_fires(view: ConfigView | None, now: datetime, keep: Any) -> list[NextFire]:
@@ -264,8 +264,8 @@ def render_status(report: StatusReport) -> list[str]:
             lines.append(f"reload    {_local(record.last_reload, report.zone)}: applied")
         pending = f"; {record.pending} due slot(s) waiting for a worker" if record.pending else ""
         lines.append(f"workers   {record.busy} of {record.capacity} busy{pending}")
-    if report.tag is not None:
-        lines.append(f"tag       {report.tag}")
+    if report.tags:
+        lines.append(f"tags      {', '.join(report.tags)}")
     lines.extend(f"note      {note}" for note in report.notes)
     lines.append("")
     lines.append("RUNNING")
@@ -355,7 +355,7 @@ def status_json(report: StatusReport) -> dict[str, Any]:
         daemon["uptime"] = round((report.now - record.started).total_seconds(), 3)
     return {
         "daemon": daemon,
-        "tag": report.tag,
+        "tags": list(report.tags),
         "running": [
             {
                 "id": row.id,
@@ -381,7 +381,7 @@ def status_json(report: StatusReport) -> dict[str, Any]:
     }
 
 
-def current_status(workspace: Workspace, now: datetime, tag: str | None = None) -> StatusReport:
+def current_status(workspace: Workspace, now: datetime, tags: Sequence[str] = ()) -> StatusReport:
     """`status_report` for `taskctl status`: the run index brought up to date (runs whose runner died become
     interrupted), and the config the running daemon applied, or else the config on disk."""
     from taskctl.config import load_config
@@ -406,8 +406,13 @@ def current_status(workspace: Workspace, now: datetime, tag: str | None = None) 
         except ConfigError as error:
             first = error.problems[0].render() if error.problems else "it cannot be loaded"
             notes.append(f"config/ is invalid ({first}); run 'taskctl validate'")
-    if tag is not None and view is not None and not _tagged(view, tag):
-        notes.append(f"no process has the tag '{tag}'")
+    if tags and view is not None:
+        known = {
+            tag
+            for entry in (*view.processes.values(), *view.threads.values())
+            for tag in entry.get("tags", [])
+        }
+        notes.extend(f"nothing has the tag '{tag}'" for tag in tags if tag not in known)
     with open_service(workspace, read_only=True) as service:
         service.reap()
-        return status_report(workspace, service.store, view, now, tag, notes)
+        return status_report(workspace, service.store, view, now, tags, notes)
