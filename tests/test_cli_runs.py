@@ -1181,3 +1181,36 @@ def test_the_example_writes_the_ratings_it_scrapes_back_into_the_sku_table(tmp_p
     assert "product_pages: results.csv into the SKU table: imported 3 rows: 3 updated\n" in shown
     assert "product_pages: ignored columns (not SKU columns): title, price\n" in shown
     assert "best rated: Shirt red M (4.5)" in (only_run(shop, "example") / "summary.txt").read_text()
+
+
+# -- missed slots ----------------------------------------------------------------------------------
+
+
+def test_a_missed_slot_shows_as_skipped_and_has_no_folder_to_show_log_or_pack(ws: Workspace) -> None:
+    from datetime import UTC, datetime
+
+    slot = datetime(2027, 6, 1, 8, 0, tzinfo=UTC)
+    with open_service(ws) as service:
+        run_id = service.record_missed("both", slot, "Europe/Berlin")
+    assert run_id == "both/2027-06-01_10-00-00-missed"
+    history = taskctl(ws, "history")
+    assert "skipped (missed)" in history.stdout
+
+    shown = taskctl(ws, "show", run_id)
+    assert (shown.exit_code, shown.stdout.splitlines()[-1]) == (
+        0,
+        f"{run_id} is a schedule slot that never ran (recorded as missed): it has no run folder, threads or logs.",
+    )
+    assert "reason    missed" in shown.stdout
+    assert json.loads(taskctl(ws, "show", run_id, "--json").stdout)["folder"] is None
+
+    logged = taskctl(ws, "logs", run_id)
+    assert (logged.exit_code, logged.stderr) == (
+        1,
+        f"error: {run_id} is a schedule slot that never ran (recorded as missed): it has no run folder, threads or logs.\n",
+    )
+    packed = taskctl(ws, "pack", run_id)
+    assert (packed.exit_code, packed.stderr) == (
+        1,
+        f"error: nothing to pack: {run_id} never ran (a missed schedule slot has no run folder).\n",
+    )

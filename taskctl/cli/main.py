@@ -44,6 +44,8 @@ COMMANDS: dict[str, str] = {
     "sku": "sku_cmds",
     "notify": "notify_cmds",
     "deps": "deps_cmds",
+    "daemon": "daemon_cmds",
+    "status": "daemon_cmds",
     "plan": "daemon_cmds",
     "systemd-unit": "daemon_cmds",
 }

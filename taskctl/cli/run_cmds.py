@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from taskctl.config.loader import ResolvedProcess
     from taskctl.runner import RunService
     from taskctl.runner.chain import ThreadPlan
+    from taskctl.runner.service import LoadedRun
     from taskctl.runs import RunId, RunRecord
     from taskctl.store import RunRow
     from taskctl.workspace import Workspace
@@ -344,11 +345,18 @@ def _history_row(row: RunRow) -> list[str]:
         row.id,
         row.process,
         str(row.trigger),
-        str(row.status) + (f" {row.progress}" if row.progress else ""),
+        str(row.status) + (f" {row.progress}" if row.progress else "") + _skip_reason(row),
         _local(row.started),
         format_duration(row.duration),
         row.failed_thread or "",
     ]
+
+
+def _skip_reason(row: RunRow) -> str:
+    """Why a skipped run did not run, in a word: `(missed)` for a slot missed by the daemon, `(overlap)`."""
+    if str(row.status) != "skipped":
+        return ""
+    return " (overlap)" if row.has_folder else " (missed)"
 
 
 def _local(moment: Any) -> str:
@@ -425,10 +433,15 @@ def show(
     from taskctl.units import format_duration, format_size
 
     workspace = common.workspace()
-    record = _load(workspace, run_id, latest_for_name=True)
+    loaded = _load_run(workspace, run_id, latest_for_name=True)
+    record = loaded.record
     files = _files(record.folder)
     if json_output:
-        common.print_json({**record.to_json(), "folder": str(record.folder), "files": files})
+        folder = str(record.folder) if loaded.has_folder else None
+        common.print_json({**record.to_json(), "folder": folder, "files": files})
+        return
+    if not loaded.has_folder:
+        _show_missed(record)
         return
     rows = [
         ("run", record.id),
@@ -490,13 +503,35 @@ def _files(folder: Path) -> list[dict[str, object]]:
 def _load(workspace: Workspace, text: str, latest_for_name: bool = False) -> RunRecord:
     """The run meant by `text` (with `latest_for_name`, a process NAME is its newest run; `NAME/` stays a
     prefix of run ids); a warning on stderr when its run.json could not be read."""
+    return _load_run(workspace, text, latest_for_name).record
+
+
+def _load_run(workspace: Workspace, text: str, latest_for_name: bool = False) -> LoadedRun:
     from taskctl.runner import open_service
 
     with open_service(workspace, read_only=True) as service:
         loaded = service.load(text, latest_for_name and "/" not in text)
     if loaded.problem:
         typer.echo(f"warning: {loaded.problem}; showing what the run index knows.", err=True)
-    return loaded.record
+    return loaded
+
+
+def _show_missed(record: RunRecord) -> None:
+    """`show` of a slot recorded as missed: what the index knows, and that there is nothing more."""
+    for key, value in [
+        ("run", record.id),
+        ("status", str(record.status)),
+        ("trigger", str(record.trigger)),
+        ("scheduled", _local(record.scheduled_for)),
+        ("reason", record.error or "missed"),
+    ]:
+        typer.echo(f"{key:<10}{value}")
+    typer.echo(f"\n{_MISSED_NOTE.format(run=record.id)}")
+
+
+_MISSED_NOTE = (
+    "{run} is a schedule slot that never ran (recorded as missed): it has no run folder, threads or logs."
+)
 
 
 # -- logs ------------------------------------------------------------------------------------------
@@ -524,12 +559,15 @@ def logs(
         taskctl logs nightly@latest --thread amazon_reviews --tail 50
         taskctl logs nightly --follow
     """
-    from taskctl.errors import not_found
+    from taskctl.errors import TaskctlError, not_found
     from taskctl.runner.logs import tail_lines
     from taskctl.runs import CONSOLE_LOG
 
     workspace = common.workspace()
-    record = _load(workspace, target, latest_for_name=True)
+    loaded = _load_run(workspace, target, latest_for_name=True)
+    record = loaded.record
+    if not loaded.has_folder:
+        raise TaskctlError(_MISSED_NOTE.format(run=record.id))
     if thread is not None and thread not in [t.name for t in record.threads]:
         raise not_found(f"thread in run {record.id}", thread, [t.name for t in record.threads])
     path = record.folder / (f"{thread}.log" if thread else CONSOLE_LOG)
@@ -658,7 +696,7 @@ def pack(
         taskctl pack --since 2026-11-01 -o november.zip
     """
     from taskctl.archive import PackedRun, format_for, interrupted_by_signals, pack_runs
-    from taskctl.errors import UsageError
+    from taskctl.errors import TaskctlError, UsageError
     from taskctl.runner import open_service
     from taskctl.units import format_size
 
@@ -676,6 +714,14 @@ def pack(
             )
         else:
             run_ids = _runs_of_every_process(service, latest, moment, since, allow_running)
+        missed = [i for i in run_ids if (row := service.store.get(i)) is not None and not row.has_folder]
+    if missed and len(missed) == len(run_ids):
+        raise TaskctlError(
+            f"nothing to pack: {', '.join(missed)} never ran (a missed schedule slot has no run folder)."
+        )
+    if missed:
+        typer.echo(f"note: left out {len(missed)} missed slot(s): they have no run folder", err=True)
+        run_ids = [i for i in run_ids if i not in missed]
     fmt = format_for(output or "", format_name)
     runs = [PackedRun(run_id=i, folder=workspace.run_folder(i)) for i in run_ids]
     if output == "-":

@@ -133,6 +133,7 @@ class LoadedRun:
 
     record: RunRecord
     problem: str | None = None  # why run.json was not used
+    has_folder: bool = True  # False: a schedule slot recorded as missed (an index row, never run)
 
 
 class RunService:
@@ -539,7 +540,7 @@ class RunService:
         folder = self.workspace.run_folder(run_id)
         row = self.store.get(run_id)
         if row is not None and not row.has_folder:
-            return LoadedRun(_record_of(row, folder))
+            return LoadedRun(_record_of(row, folder), has_folder=False)
         try:
             return LoadedRun(read_run_json(folder))
         except RunJsonError as exc:
