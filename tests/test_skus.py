@@ -21,6 +21,7 @@ import taskctl.skus.csvread
 import taskctl.skus.schema
 import taskctl.skus.search
 import taskctl.skus.table
+import taskctl.skus.textindex
 from taskctl.clock import FakeClock
 from taskctl.errors import NotFoundError, TaskctlError, UsageError
 from taskctl.skus import (
@@ -739,10 +740,27 @@ def reference_search(table: SkuTable, query: SkuQuery) -> list[str]:
     return [sku.sku for sku in ordered]
 
 
-@pytest.fixture
-def catalogue(table: SkuTable, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> SkuTable:
-    """300 rows: a word in 20% of them, others in few, letters that LIKE does not fold, LIKE's wildcards."""
-    monkeypatch.setattr(taskctl.skus.table, "_WALK_ROWS_PER_RESULT", 3)  # searches take both ways: walk, scan
+@pytest.fixture(
+    params=[
+        ("uncovered", "walks"),
+        ("in segments", "reads the search text"),
+        ("partly in segments", "walks"),
+        ("partly in segments", "reads the search text"),
+    ],
+    ids=lambda param: " ".join(param),
+)
+def catalogue(
+    table: SkuTable, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> SkuTable:
+    """300 rows: a word in 20% of them, others in few, letters that LIKE does not fold, LIKE's wildcards;
+    their search text in no segment, in segments of 16 rows, or in segments some of which were dropped; a
+    search first walks the sort order (which, stopping after 3 rows per result, often fails and takes the
+    other way), or reads the search text at once."""
+    state, way = request.param
+    monkeypatch.setattr(taskctl.skus.table, "_WALK_ROWS_PER_RESULT", 3)
+    monkeypatch.setattr(taskctl.skus.table, "_dense_share", lambda limit: 0.0 if way == "walks" else 2.0)
+    monkeypatch.setattr(taskctl.skus.textindex, "SEGMENT_ROWS", 16)
+    monkeypatch.setattr(taskctl.skus.textindex, "SAMPLE_ROWS", 100)
     names = [
         "Steel kettle",
         "Cotton shirt",
@@ -764,6 +782,13 @@ def catalogue(table: SkuTable, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
             rating=None if n % 4 == 0 else (n * 7) % 51 / 10,
             review_count=None if n % 6 == 0 else n * 13 % 40,
         )
+    if state != "uncovered":
+        conn = sqlite3.connect(table.path)
+        taskctl.skus.textindex.TextIndex(conn).cover()
+        if state == "partly in segments":  # some segments dropped, the last rows in none
+            conn.execute("UPDATE skus SET name = name || ' renamed' WHERE id IN (20, 150, 299)")
+        conn.commit()
+        conn.close()
     return table
 
 
@@ -801,6 +826,29 @@ def test_searched_pages_add_up_to_the_whole_result(catalogue: SkuTable) -> None:
                 break
             after = page.next_after
         assert seen == whole
+
+
+def test_a_rare_text_is_found_without_reading_the_table(tmp_path: Path) -> None:
+    # SQLite's progress handler counts the instructions a query runs: a search that read every row would run
+    # several per row. (Timing it instead would make a test that depends on the machine.)
+    body = "".join(f"B0{n:08d},Product number {n},F{n // 5},,,\n" for n in range(20_000))
+    with SkuTable.open(tmp_path / "skus.db") as table:
+        table.import_csv(csv_file(tmp_path, body))
+    conn = sqlite3.connect(tmp_path / "skus.db", isolation_level=None)
+    instructions = 0
+
+    def count() -> int:
+        nonlocal instructions
+        instructions += 1000
+        return 0
+
+    conn.set_progress_handler(count, 1000)
+    table = SkuTable(conn, tmp_path / "skus.db")
+    for text, expected in (("b000012345", ["B000012345"]), ("number 4321", ["B000004321"]), ("zanzibar", [])):
+        for sort in taskctl.skus.SORT_COLUMNS:
+            instructions = 0
+            assert skus(table, search=text, sort=sort, descending=True) == expected
+            assert instructions <= 20_000, (text, sort)  # fewer than one per row
 
 
 def test_only_two_non_ascii_letters_lower_to_ascii_ones() -> None:
@@ -865,9 +913,9 @@ def test_a_database_that_cannot_be_written_is_a_sentence_not_a_traceback(
 def test_the_schema_is_versioned_and_a_newer_one_is_refused(tmp_path: Path) -> None:
     SkuTable.open(tmp_path / "skus.db").close()
     conn = sqlite3.connect(tmp_path / "skus.db")
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     conn.execute("PRAGMA user_version = 9")
     conn.close()
-    with pytest.raises(TaskctlError, match=r"has SKU schema version 9, newer than this taskctl knows \(2\)"):
+    with pytest.raises(TaskctlError, match=r"has SKU schema version 9, newer than this taskctl knows \(3\)"):
         SkuTable.open(tmp_path / "skus.db")

@@ -34,6 +34,7 @@ from taskctl.skus.csvread import (
 )
 from taskctl.skus.fields import COLUMNS
 from taskctl.skus.model import Sku
+from taskctl.skus.textindex import Segments, TextIndex
 
 __all__ = [
     "CsvImport",
@@ -211,19 +212,34 @@ class CsvImport:
                WHERE NOT EXISTS (SELECT 1 FROM skus s WHERE s.sku = i.sku) ORDER BY sku""",
             (self.stamp,),
         ).rowcount
+        if not dry_run:
+            TextIndex(conn).cover()
         self.progress("writing", 2, 2)
         return ImportSummary(rows, new, updated, rows - new - updated - skipped, skipped, dry_run)
 
     def _fill_empty_table(self, dry_run: bool) -> ImportSummary:
         """Append straight into the empty table without its indexes, then build each in one pass: far
-        faster than keeping them current row by row."""
+        faster than keeping them current row by row. The search text is written as the rows are read (the
+        rows get ids 1, 2, ... in the order they are written), without the triggers that would drop it."""
         conn = self.conn
         for name in schema.INDEXES:
             conn.execute(f"DROP INDEX {name}")
+        for name in schema.TEXT_TRIGGERS:
+            conn.execute(f"DROP TRIGGER {name}")
+        (first_id,) = conn.execute("SELECT ifnull(max(id), 0) + 1 FROM skus").fetchone()
+        segments = Segments(conn, first_id)
         unique, *others = schema.INDEXES.values()
-        rows = self._load(RowWriter(conn, "skus", self.stamp), "skus", unique)
+        rows = self._load(RowWriter(conn, "skus", self.stamp, segments), "skus", unique)
         if dry_run:
-            return ImportSummary(rows, rows, 0, 0, 0, dry_run)  # the rollback restores the indexes
+            return ImportSummary(rows, rows, 0, 0, 0, dry_run)  # the rollback restores indexes and triggers
+        segments.finish()
+        (last_id,) = conn.execute("SELECT max(id) FROM skus").fetchone()
+        if segments.next_id != last_id + 1 or last_id != first_id + rows - 1:
+            raise AssertionError(
+                f"{rows} rows got ids {first_id}..{last_id}, their search text {segments.next_id}"
+            )
+        for statement in schema.TEXT_TRIGGERS.values():
+            conn.execute(statement)
         for done, statement in enumerate(others):
             self.progress("indexing", done, len(others))
             conn.execute(statement)

@@ -31,6 +31,7 @@ from typing import IO, Any, BinaryIO, NamedTuple
 from taskctl.errors import NotFoundError, TaskctlError, UsageError
 from taskctl.skus import quickcsv
 from taskctl.skus.fields import COLUMNS, CleanRow, check_row, sql_values, trim
+from taskctl.skus.textindex import Segments
 
 MAX_SHOWN_PROBLEMS = 20
 _BLOCK_BYTES = 1 << 20  # small enough that a block's values stay a few MB in memory
@@ -137,10 +138,17 @@ class RowWriter:
     """Inserts rows through sql_values (so CSV text and cleaned values alike), many rows per statement: each
     statement costs SQLite and Python far more than each row does."""
 
-    def __init__(self, conn: sqlite3.Connection, table: str, stamp: int | None = None) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        table: str,
+        stamp: int | None = None,
+        segments: Segments | None = None,
+    ) -> None:
         """Rows go into `table`: skus (with `stamp` as created_at and updated_at) or one that has exactly
-        the six columns."""
+        the six columns; `segments`, if given, gets their search text."""
         self._conn = conn
+        self.segments = segments
         self._into = f"INSERT INTO {table}"
         self._stamps = ""
         if stamp is not None:
@@ -160,16 +168,23 @@ class RowWriter:
         self._conn.executemany(self._many, (values[start : start + step] for start in range(0, whole, step)))
         rest = range(whole, len(values), 6)
         self._conn.executemany(self._one, (values[start : start + 6] for start in rest))
+        if self.segments is not None:
+            self.segments.add(values[0::6], values[1::6])
 
     def write_row(self, row: CleanRow) -> None:
         values = (row.sku, row.name, row.base_sku, row.link, row.rating, row.review_count)
         self._conn.execute(self._one, values)
+        if self.segments is not None:
+            self.segments.add([row.sku], [row.name])
 
-    def copy_from(self, database: str) -> None:
-        """Append the rows a helper stored in the table `rows` of the attached `database`, in their order."""
+    def copy_from(self, database: str, rows: int) -> None:
+        """Append the `rows` rows a helper stored in the table `rows` of the attached `database`, in their
+        order (and their search text, from its table `segments`)."""
         self._conn.execute(
             f"{self._into} SELECT {', '.join(COLUMNS)}{self._stamps} FROM {database}.rows ORDER BY rowid"
         )
+        if self.segments is not None:
+            self.segments.copy_from(f"{database}.segments", rows)
 
 
 class _Part(NamedTuple):
@@ -321,7 +336,7 @@ class CsvReader:
             total = os.fstat(raw.fileno()).st_size
             whole = _Part(raw.tell(), None, 2)
             first, second = (whole, None) if total - whole.start < HELPER_FROM_BYTES else _halves(raw, whole)
-            with _Helper.start(self, second) as helper:
+            with _Helper.start(self, second, writer.segments is not None) as helper:
                 try:
                     complete = self._load_part(raw, header, writer, first, total)
                 except _Unfinished as unfinished:  # the second half does not start at a row
@@ -454,7 +469,7 @@ class _Helper:
 
     @classmethod
     @contextlib.contextmanager
-    def start(cls, reader: CsvReader, part: _Part | None) -> Iterator[_Helper | None]:
+    def start(cls, reader: CsvReader, part: _Part | None, segments: bool) -> Iterator[_Helper | None]:
         """Run the helper on `part` (None: no helper); when the block ends it is stopped, whatever happens,
         and its files removed. (If this process is killed, the helper notices when it next reports its
         progress, and removes them itself.)"""
@@ -470,6 +485,7 @@ class _Helper:
                 "ignore_extra": reader.ignore_extra,
                 "part": list(part),
                 "staging": str(folder / "rows.db"),
+                "segments": segments,
             }
             package_root = str(Path(__file__).resolve().parents[2])
             path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
@@ -483,8 +499,9 @@ class _Helper:
             )
             try:
                 assert process.stdin is not None
-                process.stdin.write(json.dumps(spec) + "\n")
-                process.stdin.close()
+                with contextlib.suppress(BrokenPipeError):  # it ended at once: finish() finds it failed
+                    process.stdin.write(json.dumps(spec) + "\n")
+                    process.stdin.close()
                 yield cls(process, folder, part)
             finally:
                 if process.poll() is None:
@@ -513,7 +530,7 @@ class _Helper:
         reader.rows += result["rows"]
         if result["rows"]:
             conn.execute(f"ATTACH DATABASE ? AS {HELPER_DATABASE}", (str(self.folder / "rows.db"),))
-            writer.copy_from(HELPER_DATABASE)
+            writer.copy_from(HELPER_DATABASE, result["rows"])
         return True
 
 
@@ -540,6 +557,10 @@ def _read_part(spec: dict[str, Any], out: IO[str]) -> None:
     conn.execute("PRAGMA journal_mode = OFF")  # a scratch file: nobody else reads it until it is done
     conn.execute("PRAGMA synchronous = OFF")
     conn.execute("CREATE TABLE rows (sku, name, base_sku, link, rating, review_count)")
+    segments = None
+    if spec["segments"]:
+        conn.execute("CREATE TABLE segments (first_id INTEGER PRIMARY KEY, last_id INTEGER, text BLOB)")
+        segments = Segments(conn, 0, "segments")
     problems = Problems(spec["source"])
     part = _Part(*spec["part"])
     reader = CsvReader(
@@ -555,7 +576,9 @@ def _read_part(spec: dict[str, Any], out: IO[str]) -> None:
     conn.execute("BEGIN")
     with reader.open() as (raw, header):
         total = os.fstat(raw.fileno()).st_size
-        reader._load_part(raw, header, RowWriter(conn, "rows"), part, total)
+        reader._load_part(raw, header, RowWriter(conn, "rows", segments=segments), part, total)
+    if segments is not None:
+        segments.finish()
     conn.execute("COMMIT")
     conn.close()
     result = {"rows": reader.rows, "problems": problems.earliest(), "total": problems.total}

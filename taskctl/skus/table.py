@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -12,7 +13,7 @@ from typing import Any, Final, TextIO
 
 from taskctl.clock import SYSTEM_CLOCK, Clock
 from taskctl.errors import NotFoundError, TaskctlError, UsageError, not_found
-from taskctl.skus import schema, search
+from taskctl.skus import schema, search, textindex
 from taskctl.skus.csvio import (
     CsvImport,
     ImportSummary,
@@ -32,6 +33,7 @@ from taskctl.skus.fields import (
     trim,
 )
 from taskctl.skus.model import SELECT_COLUMNS, Sku, SkuPage, SkuStats, to_stamp
+from taskctl.skus.textindex import TextIndex
 
 SKU_DB_ENV = "TASKCTL_SKU_DB"
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -94,9 +96,22 @@ def connect(path: str | Path | None = None, clock: Clock = SYSTEM_CLOCK) -> SkuT
 
 
 # A search walks at most this many rows per row it returns (each read from the table at random) before it
-# reads the whole table in order instead: enough where one row in 200 matches, in a few tens of ms.
+# takes the rows the search text finds instead: enough where one row in 200 matches, in a few tens of ms.
 _WALK_ROWS_PER_RESULT = 200
 _WALK_ROWS_MAX = 50_000
+# A search for every match (no limit) sorts the rows the search text finds while they are fewer than this
+# share of the table; more are found as fast by reading the whole table.
+_SORTED_SHARE_MAX = 0.05
+
+
+def _dense_share(limit: int | None) -> float:
+    """The share of rows matching from which walking the sort order is the way to find `limit` of them: the
+    walk is then expected to find twice as many as it needs before its bound."""
+    if limit is None:
+        return _SORTED_SHARE_MAX
+    return 2 * (limit + 1) / min(_WALK_ROWS_PER_RESULT * (limit + 1), _WALK_ROWS_MAX)
+
+
 # Reads go through a memory map (no system call per page); an import turns it off to keep its memory small.
 _MMAP_BYTES = 1 << 30
 
@@ -147,9 +162,15 @@ class _Listing:
         *,
         upto: tuple[Any, int] | None = None,
         scan: bool = False,
+        among: list[int] | None = None,
     ) -> tuple[str, list[Any]]:
-        """SELECT the page's rows (one more than the limit, to know whether another page follows)."""
+        """SELECT the page's rows (one more than the limit, to know whether another page follows); `among`
+        keeps to the rows with these ids (looked up by id, then sorted)."""
         where, params = list(self._where), list(self._params)
+        if among is not None:
+            where.insert(0, "id IN (SELECT value FROM json_each(?))")
+            params.insert(0, json.dumps(among))
+            scan = True
         if upto is not None:
             condition, bound = self._beyond("<=" if self._forward == ">" else ">=", upto)
             where.append(condition)
@@ -253,6 +274,8 @@ class SkuTable:
             for statements in schema.MIGRATIONS[version:]:
                 for statement in statements:
                     conn.execute(statement)
+            if version < schema.TEXT_VERSION:
+                TextIndex(conn).cover()
             conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
 
     def _now(self) -> int:
@@ -297,7 +320,7 @@ class SkuTable:
             raise UsageError(f"--limit {query.limit} must be at least 1.")
         listing = _Listing(query, self._after(query))
         if query.search:
-            rows = self._search(listing, *search.match_condition(query.search))
+            rows = self._search(listing, query.search)
         else:
             rows = self._conn.execute(*listing.select()).fetchall()
         skus = [Sku.from_row(row) for row in rows]
@@ -319,20 +342,40 @@ class SkuTable:
             )
         return after[0], after[1]
 
-    def _search(self, listing: _Listing, match: str, params: list[Any]) -> list[tuple[Any, ...]]:
-        """The rows of `listing` that `match`: by walking the sort order when matches are dense, else by
-        reading the whole table (a walk fetches each row at random, so a whole walk costs far more). An order
-        whose index holds name and sku is always walked: it checks rows as fast as reading the table."""
-        limit = listing.query.limit
-        if listing.query.sort in schema.COVERING_SORTS:
+    def _search(self, listing: _Listing, text: str) -> list[tuple[Any, ...]]:
+        """The rows of `listing` whose name or sku contains `text`.
+
+        Where matches are dense, walking the sort order finds `limit` of them after a short walk; where they
+        are sparse, the search text (textindex.py) gives the few rows that can match, which are then sorted.
+        Which is which is estimated from a sample of the search text. A walk fetches each row at random, so it
+        stops after a bound and the search takes the other way. A family (--base-sku) is always walked: its
+        index makes it small. Every row returned is checked exactly by `match` in SQL.
+        """
+        match, params = search.match_condition(text)
+        query = listing.query
+        needle = text.lower()
+        index = TextIndex(self._conn) if query.base_sku is None and textindex.usable_for(needle) else None
+        if index is not None and index.estimated_share(needle) < _dense_share(query.limit):
+            return self._among(listing, match, params, index.candidates(needle, match, params))
+        if query.sort in schema.COVERING_SORTS:  # the walk checks index entries, as fast as reading the table
             return self._conn.execute(*listing.select(match, params)).fetchall()
-        if limit is not None:
-            walk = min(_WALK_ROWS_PER_RESULT * (limit + 1), _WALK_ROWS_MAX)
+        if query.limit is not None:
+            walk = min(_WALK_ROWS_PER_RESULT * (query.limit + 1), _WALK_ROWS_MAX)
             bound = self._conn.execute(*listing.position(walk - 1)).fetchone()
             rows = self._conn.execute(*listing.select(match, params, upto=bound)).fetchall()
-            if bound is None or len(rows) > limit:
+            if bound is None or len(rows) > query.limit:
                 return rows  # every row was walked, or enough matched before the bound
+        if index is not None:
+            return self._among(listing, match, params, index.candidates(needle, match, params))
         return self._conn.execute(*listing.select(match, params, scan=True)).fetchall()
+
+    def _among(
+        self, listing: _Listing, match: str, params: list[Any], ids: list[int]
+    ) -> list[tuple[Any, ...]]:
+        """The rows of `listing` among the rows `ids` that `match`, in its order."""
+        if not ids:
+            return []
+        return self._conn.execute(*listing.select(match, params, among=ids)).fetchall()
 
     def iter_all(self) -> Iterator[Sku]:
         """Every row in sku order, streamed."""
@@ -386,6 +429,7 @@ class SkuTable:
                 raise SkuExistsError(
                     f"sku '{sku}' already exists; change it with 'taskctl sku edit {sku}'."
                 ) from None
+            TextIndex(conn).keep_covered()
         return self.get(sku)
 
     def update(
@@ -422,6 +466,8 @@ class SkuTable:
                     f"UPDATE skus SET {assignments}, updated_at = :stamp WHERE sku = :sku",
                     {**changed, "stamp": self._now(), "sku": sku},
                 )
+                if "name" in changed:
+                    TextIndex(conn).keep_covered()
         return self.get(sku) if changed else current
 
     def remove(self, skus: Sequence[str]) -> int:
@@ -430,6 +476,7 @@ class SkuTable:
             for sku in dict.fromkeys(skus):
                 if conn.execute("DELETE FROM skus WHERE sku = ?", (sku,)).rowcount == 0:
                     raise self._not_found(sku)
+            TextIndex(conn).keep_covered()
         return len(dict.fromkeys(skus))
 
     def remove_family(self, base_sku: str) -> int:
@@ -438,6 +485,7 @@ class SkuTable:
             removed = conn.execute("DELETE FROM skus WHERE base_sku = ?", (base_sku,)).rowcount
             if removed == 0:
                 raise NotFoundError(f"no skus have base_sku '{base_sku}'; nothing was removed.")
+            TextIndex(conn).keep_covered()
         return int(removed)
 
     def import_csv(
