@@ -260,6 +260,20 @@ class SkuTable:
                 f"cannot write the SKU database '{self.path}' ({exc}); nothing was changed."
             ) from None
 
+    @contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """A read transaction: the statements in the block see the database as it was at the first of them,
+        whatever another connection commits meanwhile (a search reads the search text, then the rows)."""
+        if self._conn.in_transaction:
+            yield
+            return
+        self._conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            if self._conn.in_transaction:
+                self._conn.execute("COMMIT")
+
     def _migrate(self) -> None:
         version = self._conn.execute("PRAGMA user_version").fetchone()[0]
         if version > schema.SCHEMA_VERSION:
@@ -318,11 +332,12 @@ class SkuTable:
             raise UsageError("--unrated and --min-rating exclude each other; pass one of them.")
         if query.limit is not None and query.limit < 1:
             raise UsageError(f"--limit {query.limit} must be at least 1.")
-        listing = _Listing(query, self._after(query))
-        if query.search:
-            rows = self._search(listing, query.search)
-        else:
-            rows = self._conn.execute(*listing.select()).fetchall()
+        with self._snapshot():
+            listing = _Listing(query, self._after(query))
+            if query.search:
+                rows = self._search(listing, query.search)
+            else:
+                rows = self._conn.execute(*listing.select()).fetchall()
         skus = [Sku.from_row(row) for row in rows]
         if query.limit is not None and len(skus) > query.limit:
             skus = skus[: query.limit]
