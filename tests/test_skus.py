@@ -403,6 +403,7 @@ def test_a_file_read_in_blocks_by_two_processes_stores_what_one_pass_of_the_csv_
             assert not isinstance(cleaned, list)
             expected.append((index, *dataclasses.astuple(cleaned)))
     assert stored_in_file_order(tmp_path / "two.db") == expected
+    assert sqlite3.connect(tmp_path / "two.db").execute("PRAGMA integrity_check").fetchall() == [("ok",)]
 
 
 def test_problems_found_by_both_processes_are_reported_in_line_order(

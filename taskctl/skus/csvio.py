@@ -219,16 +219,18 @@ class CsvImport:
 
     def _fill_empty_table(self, dry_run: bool) -> ImportSummary:
         """Append straight into the empty table without its indexes, then build each in one pass: far
-        faster than keeping them current row by row. The search text is written as the rows are read (the
+        faster than keeping them current row by row. (An index whose keys rise with the rows as they are
+        appended is kept: it only grows at its end.) The search text is written as the rows are read (the
         rows get ids 1, 2, ... in the order they are written), without the triggers that would drop it."""
         conn = self.conn
-        for name in schema.INDEXES:
+        rebuilt = {name: sql for name, sql in schema.INDEXES.items() if name not in schema.INDEXES_RISING}
+        for name in rebuilt:
             conn.execute(f"DROP INDEX {name}")
         for name in schema.TEXT_TRIGGERS:
             conn.execute(f"DROP TRIGGER {name}")
         (first_id,) = conn.execute("SELECT ifnull(max(id), 0) + 1 FROM skus").fetchone()
         segments = Segments(conn, first_id)
-        unique, *others = schema.INDEXES.values()
+        unique, *others = rebuilt.values()
         rows = self._load(RowWriter(conn, "skus", self.stamp, segments), "skus", unique)
         if dry_run:
             return ImportSummary(rows, rows, 0, 0, 0, dry_run)  # the rollback restores indexes and triggers
