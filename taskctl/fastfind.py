@@ -14,16 +14,17 @@ _MEMMEM_FROM = 4096
 _Memmem = Callable[[int, int, bytes, int], int | None]
 
 
-def find(data: bytes, needle: bytes) -> int:
-    """`data.find(needle)`, found faster in a big buffer."""
-    return next(find_all(data, needle), -1)
+def find(data: bytes, needle: bytes, start: int = 0) -> int:
+    """`data.find(needle, start)` (with 0 <= start), found faster in a big buffer."""
+    return next(find_all(data, needle, start), -1)
 
 
-def find_all(data: bytes, needle: bytes) -> Iterator[int]:
-    """Every position where `needle` (not empty) starts in `data`, in order (overlapping ones too)."""
-    memmem = _libc_memmem() if len(data) >= _MEMMEM_FROM else None
+def find_all(data: bytes, needle: bytes, start: int = 0) -> Iterator[int]:
+    """Every position from `start` (>= 0) on where `needle` (not empty) starts in `data`, in order
+    (overlapping ones too)."""
+    memmem = _libc_memmem() if len(data) - start >= _MEMMEM_FROM else None
     if memmem is None:
-        position = data.find(needle)
+        position = data.find(needle, start)
         while position >= 0:
             yield position
             position = data.find(needle, position + 1)
@@ -33,7 +34,7 @@ def find_all(data: bytes, needle: bytes) -> Iterator[int]:
     base = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value  # a bytes object never moves
     assert base is not None
     end = base + len(data)
-    hit = memmem(base, len(data), needle, len(needle))
+    hit = memmem(base + start, len(data) - start, needle, len(needle))
     while hit is not None:
         yield hit - base
         hit = memmem(hit + 1, end - hit - 1, needle, len(needle))
