@@ -499,8 +499,11 @@ class _Helper:
             )
             try:
                 assert process.stdin is not None
-                with contextlib.suppress(BrokenPipeError):  # it ended at once: finish() finds it failed
+                # A helper that ends before reading its task (it could not start) closes the pipe: `finish`
+                # then sees it failed, and this process reads the whole file itself.
+                with contextlib.suppress(BrokenPipeError):
                     process.stdin.write(json.dumps(spec) + "\n")
+                with contextlib.suppress(BrokenPipeError):
                     process.stdin.close()
                 yield cls(process, folder, part)
             finally:
