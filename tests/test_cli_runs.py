@@ -718,6 +718,24 @@ def test_pack_to_stdout_writes_the_archive_bytes(ws: Workspace) -> None:
     assert zipfile.ZipFile(io.BytesIO(result.stdout_bytes)).namelist()
 
 
+def test_pack_refuses_binary_to_a_terminal_and_a_format_contradicting_the_name(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    taskctl(ws, "run", "hello")
+
+    code, screen = on_a_terminal(ws, "pack", "hello@latest", "-o", "-")
+    contradicting = taskctl(ws, "pack", "hello@latest", "--format", "tar.gz", "-o", str(tmp_path / "m.zip"))
+
+    assert (code, screen) == (
+        2,
+        "error: refusing to write a binary archive to the terminal; redirect stdout (> runs.zip) or pass "
+        "-o FILE.\r\n",
+    )
+    assert contradicting.exit_code == 2
+    assert "disagree" in contradicting.stderr
+    assert not (tmp_path / "m.zip").exists()
+
+
 def test_pack_into_a_missing_folder_is_refused(ws: Workspace, tmp_path: Path) -> None:
     taskctl(ws, "run", "hello")
 
