@@ -703,7 +703,8 @@ def pack(
     fmt = format_for(output or "", format_name)
     if output == "-" and sys.stdout.isatty():  # as gzip does: binary data would garble the terminal
         raise UsageError(
-            "refusing to write a binary archive to the terminal; redirect stdout (> runs.zip) or pass -o FILE."
+            "refusing to write a binary archive to the terminal; "
+            "redirect stdout (> runs.zip) or pass -o FILE."
         )
     workspace = common.workspace()
     moment = _since(since)

@@ -115,15 +115,16 @@ class CsvImport:
         path: Path,
         *,
         source: str,
-        delimiter: str,
+        delimiter: str | None,
         ignore_extra: bool,
         stamp: int,
         progress: Progress | None,
+        all_problems: bool = False,
     ) -> None:
         self.conn = conn
         self.stamp = stamp
         self.progress = progress or (lambda phase, done, total: None)
-        self.problems = Problems(source)
+        self.problems = Problems(source, keep_all=all_problems)
         self.reader = CsvReader(
             path,
             source=source,
@@ -170,7 +171,9 @@ class CsvImport:
         for line, row in self.reader.valid_rows_with(skus):
             seen = first.setdefault(row.sku, line)
             if seen != line:
-                self.problems.add(line, f"sku '{row.sku}' appears twice (first on line {seen})")
+                self.problems.add(
+                    line, f"sku '{row.sku}' appears twice (first on line {seen})", "sku", row.sku
+                )
 
     def _reject_existing(self) -> None:
         """Reject the import if any of its skus already exists (on_conflict=error)."""
@@ -183,7 +186,10 @@ class CsvImport:
             lines.setdefault(row.sku, line)
         for sku in sorted(found, key=lines.__getitem__):
             self.problems.add(
-                lines[sku], f"sku '{sku}' already exists (use --on-conflict update or skip to import it)"
+                lines[sku],
+                f"sku '{sku}' already exists (use --on-conflict update or skip to import it)",
+                "sku",
+                sku,
             )
         self.problems.raise_if_any()
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import Any, BinaryIO, Final, TextIO
 
 from taskctl.clock import SYSTEM_CLOCK, Clock
 from taskctl.errors import NotFoundError, TaskctlError, UsageError, not_found
@@ -67,7 +69,7 @@ KEEP: Final = _Keep()
 
 
 class SkuExistsError(TaskctlError):
-    """`add` of a sku that is already in the table."""
+    """`add` of a sku that is already in the table, or `update` renaming a sku to one that is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,11 +210,14 @@ class SkuTable:
         self._clock = clock
 
     @classmethod
-    def open(cls, path: str | Path, clock: Clock = SYSTEM_CLOCK) -> SkuTable:
-        """Open (creating if needed) the database at `path` and bring its schema up to date."""
+    def open(cls, path: str | Path, clock: Clock = SYSTEM_CLOCK, *, create: bool = True) -> SkuTable:
+        """Open (creating if needed) the database at `path` and bring its schema up to date. With
+        create=False, a database that does not exist is not made: the table reads as empty (for commands
+        that only read)."""
         path = Path(path)
+        where = path if create or path.exists() else ":memory:"
         try:
-            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+            conn = sqlite3.connect(where, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
         except sqlite3.Error as exc:
             raise TaskctlError(f"cannot open the SKU database '{path}': {exc}.") from None
         table = cls(conn, path, clock)
@@ -456,14 +461,19 @@ class SkuTable:
         link: str | _Keep = KEEP,
         rating: float | str | _Keep | None = KEEP,
         review_count: int | str | _Keep | None = KEEP,
+        new_sku: str | _Keep = KEEP,
     ) -> Sku:
         """Change the given fields of one row ('' or None clears rating/review_count/link; '' base_sku means
-        the sku itself). updated_at moves only if a value really changed."""
+        the sku itself). `new_sku` renames the row (SkuExistsError if another row has that sku); it stays in
+        its family unless base_sku is given too. updated_at moves only if a value really changed."""
         changes: dict[str, Any] = {}
+        renamed = sku if isinstance(new_sku, _Keep) else require_text("sku", new_sku)
+        if renamed != sku:
+            changes["sku"] = renamed
         if not isinstance(name, _Keep):
             changes["name"] = require_text("name", name)
         if not isinstance(base_sku, _Keep):
-            changes["base_sku"] = trim(base_sku) or sku
+            changes["base_sku"] = trim(base_sku) or renamed
         if not isinstance(link, _Keep):
             changes["link"] = _valid_link(link)
         if not isinstance(rating, _Keep):
@@ -477,13 +487,19 @@ class SkuTable:
             }
             if changed:
                 assignments = ", ".join(f"{column} = :{column}" for column in changed)
-                conn.execute(
-                    f"UPDATE skus SET {assignments}, updated_at = :stamp WHERE sku = :sku",
-                    {**changed, "stamp": self._now(), "sku": sku},
-                )
-                if "name" in changed:
+                try:
+                    conn.execute(
+                        f"UPDATE skus SET {assignments}, updated_at = :stamp WHERE sku = :old_sku",
+                        {**changed, "stamp": self._now(), "old_sku": sku},
+                    )
+                except sqlite3.IntegrityError:  # the unique sku: another row has the new one
+                    raise SkuExistsError(
+                        f"cannot rename '{sku}' to '{renamed}': sku '{renamed}' already exists "
+                        f"(choose another --new-sku, or remove '{renamed}' first)."
+                    ) from None
+                if "name" in changed or "sku" in changed:
                     TextIndex(conn).keep_covered()
-        return self.get(sku) if changed else current
+        return self.get(renamed) if changed else current
 
     def remove(self, skus: Sequence[str]) -> int:
         """Remove these skus, all or none: NotFoundError names the first that does not exist."""
@@ -505,24 +521,42 @@ class SkuTable:
 
     def import_csv(
         self,
-        path: str | Path,
+        path: str | Path | BinaryIO,
         *,
         on_conflict: OnConflict | str = OnConflict.UPDATE,
         dry_run: bool = False,
-        delimiter: str = ",",
+        delimiter: str | None = None,
         ignore_extra: bool = False,
         progress: Progress | None = None,
+        all_problems: bool = False,
+        source: str | None = None,
     ) -> ImportSummary:
-        """Import a CSV file whole or not at all (ImportRejected lists the problems with line numbers)."""
+        """Import a CSV file (a path, or a binary stream such as stdin) whole or not at all: ImportRejected
+        lists the problems with line numbers, the first MAX_SHOWN_PROBLEMS of them, or with `all_problems`
+        every one in its `details`. `delimiter` None: the one the header is written with (',' ';' tab or '|').
+        `source` names the file in messages (default: the path)."""
+        if not isinstance(path, str | Path):
+            with _spooled(path) as copy:
+                return self.import_csv(
+                    copy,
+                    on_conflict=on_conflict,
+                    dry_run=dry_run,
+                    delimiter=delimiter,
+                    ignore_extra=ignore_extra,
+                    progress=progress,
+                    all_problems=all_problems,
+                    source=source or "stdin",
+                )
         on_conflict = OnConflict(on_conflict)
         job = CsvImport(
             self._conn,
             Path(path),
-            source=str(path),
+            source=source or str(path),
             delimiter=delimiter,
             ignore_extra=ignore_extra,
             stamp=self._now(),
             progress=progress,
+            all_problems=all_problems,
         )
         empty = self._conn.execute("SELECT NOT EXISTS (SELECT 1 FROM skus)").fetchone()[0]
         try:
@@ -564,13 +598,43 @@ class SkuTable:
             conn.execute(f"PRAGMA mmap_size = {mmap_size}")
             conn.execute(f"PRAGMA cache_size = {cache_size}")
 
-    def export(self, out: TextIO, format: str = "csv") -> int:
-        """Write every row to `out` as csv (importable) or json; returns the number of rows."""
-        if format == "json":
-            return write_json(self.iter_all(), out)
-        if format == "csv":
-            return write_csv(self.iter_all(), out)
-        raise UsageError(f"cannot export as '{format}' (choose csv or json).")
+    def export(self, out: TextIO, format: str = "csv", progress: Progress | None = None) -> int:
+        """Write every row to `out` as csv (importable) or json; returns the number of rows. `progress` is
+        called as ('writing', rows written, rows in all) every few thousand rows."""
+        if format not in ("csv", "json"):
+            raise UsageError(f"cannot export as '{format}' (choose csv or json).")
+        rows = self.iter_all()
+        if progress is not None:
+            total = self._conn.execute("SELECT count(*) FROM skus").fetchone()[0]
+            rows = _reporting(rows, total, progress)
+        return (write_json if format == "json" else write_csv)(rows, out)
+
+
+def _reporting(skus: Iterator[Sku], total: int, progress: Progress) -> Iterator[Sku]:
+    """`skus`, telling `progress` how many have gone by every _REPORT_EVERY of them and at the end."""
+    done = 0
+    progress("writing", 0, total)
+    for sku in skus:
+        yield sku
+        done += 1
+        if done % _REPORT_EVERY == 0:
+            progress("writing", done, total)
+    progress("writing", done, total)
+
+
+_REPORT_EVERY = 10_000
+
+
+@contextmanager
+def _spooled(stream: BinaryIO) -> Iterator[Path]:
+    """A temporary copy of `stream` (an import reads its file more than once, and in two processes)."""
+    fd, name = tempfile.mkstemp(prefix="taskctl-sku-import-", suffix=".csv")
+    try:
+        with os.fdopen(fd, "wb") as copy:
+            shutil.copyfileobj(stream, copy, 1 << 20)
+        yield Path(name)
+    finally:
+        os.unlink(name)
 
 
 def _valid_link(link: str) -> str:
