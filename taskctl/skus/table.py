@@ -535,41 +535,30 @@ class SkuTable:
         lists the problems with line numbers, the first MAX_SHOWN_PROBLEMS of them, or with `all_problems`
         every one in its `details`. `delimiter` None: the one the header is written with (',' ';' tab or '|').
         `source` names the file in messages (default: the path)."""
-        if not isinstance(path, str | Path):
-            with _spooled(path) as copy:
-                return self.import_csv(
-                    copy,
-                    on_conflict=on_conflict,
-                    dry_run=dry_run,
-                    delimiter=delimiter,
-                    ignore_extra=ignore_extra,
-                    progress=progress,
-                    all_problems=all_problems,
-                    source=source or "stdin",
-                )
         on_conflict = OnConflict(on_conflict)
-        job = CsvImport(
-            self._conn,
-            Path(path),
-            source=source or str(path),
-            delimiter=delimiter,
-            ignore_extra=ignore_extra,
-            stamp=self._now(),
-            progress=progress,
-            all_problems=all_problems,
-        )
-        empty = self._conn.execute("SELECT NOT EXISTS (SELECT 1 FROM skus)").fetchone()[0]
-        try:
-            with (
-                self._import_settings(fresh=empty and not dry_run),
-                self._transaction(commit=not dry_run) as conn,
-            ):
-                try:
-                    return job.run(on_conflict, dry_run)
-                finally:  # a committed TEMP table would outlive the import on this connection
-                    conn.execute("DROP TABLE IF EXISTS temp.sku_import")
-        finally:
-            detach_helper(self._conn)
+        with _readable(path) as (file, name):
+            job = CsvImport(
+                self._conn,
+                file,
+                source=source or name,
+                delimiter=delimiter,
+                ignore_extra=ignore_extra,
+                stamp=self._now(),
+                progress=progress,
+                all_problems=all_problems,
+            )
+            empty = self._conn.execute("SELECT NOT EXISTS (SELECT 1 FROM skus)").fetchone()[0]
+            try:
+                with (
+                    self._import_settings(fresh=empty and not dry_run),
+                    self._transaction(commit=not dry_run) as conn,
+                ):
+                    try:
+                        return job.run(on_conflict, dry_run)
+                    finally:  # a committed TEMP table would outlive the import on this connection
+                        conn.execute("DROP TABLE IF EXISTS temp.sku_import")
+            finally:
+                detach_helper(self._conn)
 
     @contextmanager
     def _import_settings(self, fresh: bool) -> Iterator[None]:
@@ -626,13 +615,17 @@ _REPORT_EVERY = 10_000
 
 
 @contextmanager
-def _spooled(stream: BinaryIO) -> Iterator[Path]:
-    """A temporary copy of `stream` (an import reads its file more than once, and in two processes)."""
+def _readable(path: str | Path | BinaryIO) -> Iterator[tuple[Path, str]]:
+    """The file an import reads and its name in messages: a path itself, or a temporary copy of a stream,
+    named 'stdin' (an import reads its file more than once, and in two processes)."""
+    if isinstance(path, str | Path):
+        yield Path(path), str(path)
+        return
     fd, name = tempfile.mkstemp(prefix="taskctl-sku-import-", suffix=".csv")
     try:
         with os.fdopen(fd, "wb") as copy:
-            shutil.copyfileobj(stream, copy, 1 << 20)
-        yield Path(name)
+            shutil.copyfileobj(path, copy, 1 << 20)
+        yield Path(name), "stdin"
     finally:
         os.unlink(name)
 
