@@ -108,7 +108,7 @@ def test_header_is_any_order_any_case_with_spaces_and_a_bom(table: SkuTable, tmp
 
 def test_a_column_twice_and_an_empty_file_are_rejected(table: SkuTable, tmp_path: Path) -> None:
     twice = csv_file(tmp_path, "", header="sku,name,base_sku,link,rating,review_count,SKU\n")
-    assert rejected(table, twice)[0] == f"{twice}:1: column 'sku' appears twice in the header"
+    assert rejected(table, twice)[0] == f"{twice}:1: column 'sku' appears twice in the header (keep one)"
     empty = write(tmp_path / "empty.csv", "")
     assert rejected(table, empty)[0] == (
         f"{empty}: the file is empty (expected a header: sku, name, base_sku, link, rating, review_count)"
@@ -194,6 +194,14 @@ def test_not_utf8_names_the_line_and_the_byte(table: SkuTable, tmp_path: Path) -
     assert rejected(table, path)[0] == (
         f"{path}:3: the line is not UTF-8 text: byte 0xFC in 'K12,Kr\\xfcg,,,,' "
         "(save the file as UTF-8 and import again)"
+    )
+
+
+def test_a_line_that_is_not_csv_says_how_to_quote(table: SkuTable, tmp_path: Path) -> None:
+    path = csv_file(tmp_path, 'B07,Shirt,,,,\nB08,"Shirt" red,,,,\n')
+    assert rejected(table, path)[0] == (
+        f"{path}:3: the line is not valid CSV (',' expected after '\"'; quote a value holding the delimiter, "
+        "a quote or a line break, and double the quotes inside it)"
     )
 
 

@@ -184,7 +184,7 @@ def read_header(text: str, delimiter: str, source: str, ignore_extra: bool) -> l
     for name in names:
         if name in COLUMNS:
             if name in header:
-                rejected = Problem(1, None, name, f"column '{name}' appears twice in the header")
+                rejected = Problem(1, None, name, f"column '{name}' appears twice in the header (keep one)")
                 break
             header.append(name)
         elif not ignore_extra:
@@ -218,6 +218,7 @@ def read_header(text: str, delimiter: str, source: str, ignore_extra: bool) -> l
 
 
 _EXPECTED = ", ".join(COLUMNS)
+_QUOTING = "quote a value holding the delimiter, a quote or a line break, and double the quotes inside it"
 _DELIMITERS = (",", ";", "\t", "|")
 
 
@@ -465,7 +466,7 @@ class CsvReader:
             try:
                 header = read_header(text, self.delimiter, self.source, self.ignore_extra)
             except csv.Error as exc:
-                problem = Problem(1, None, None, f"the header is not valid CSV ({exc})")
+                problem = Problem(1, None, None, f"the header is not valid CSV ({exc}; {_QUOTING})")
                 raise ImportRejected.of(self.source, problem) from None
             yield raw, header
 
@@ -536,7 +537,7 @@ class CsvReader:
                         continue
                     if part.end is not None:
                         raise _Unfinished(_Part(block.start, None, block.first_line)) from None
-                problems.add(line, f"the line is not valid CSV ({exc})")
+                problems.add(line, f"the line is not valid CSV ({exc}; {_QUOTING})")
                 yield None
                 return
             yield _Rows(block, text, None, parsed)
