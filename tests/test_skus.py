@@ -770,9 +770,12 @@ def test_a_renamed_sku_keeps_its_fields_and_family_and_is_found_by_its_new_code(
     assert renamed.updated_at == datetime(2026, 5, 1, 6, 1, tzinfo=UTC)
     assert [s.sku for s in table.query(SkuQuery(search="red-medium")).skus] == ["B07-RED-MEDIUM"]
     assert table.find("B07-RED-M") is None
-    own = table.update("K12-BLK", new_sku="K12-BLACK", base_sku="")  # '' : its own family, the new sku
+    own = table.update("K12-BLK", new_sku="K12-BLACK")  # a family of its own stays one
     assert own.base_sku == "K12-BLACK"
     assert table.update("K12-BLACK", new_sku=" K12-BLACK ") == own  # the same sku: nothing changes
+    table.add("B07", "Shirt", base_sku="B07")  # the head of family B07 leaves its name to the family
+    assert table.update("B07", new_sku="B07-X").base_sku == "B07"
+    assert table.update("B07-X", new_sku="B08", base_sku="").base_sku == "B08"  # '': its own family
 
 
 def test_a_rename_onto_an_existing_sku_is_refused_and_changes_nothing(

@@ -150,7 +150,7 @@ def add(
 def edit(
     sku: str = typer.Argument(..., help="The SKU to change."),
     new_sku: str | None = typer.Option(
-        None, "--new-sku", help="Rename it (refused if that sku exists; it stays in its family)."
+        None, "--new-sku", help="Rename it (refused if that sku exists; it keeps its family)."
     ),
     name: str | None = typer.Option(None, "--name", help="A new name."),
     base_sku: str | None = typer.Option(None, "--base-sku", help="A new family ('' = the sku itself)."),

@@ -464,8 +464,9 @@ class SkuTable:
         new_sku: str | _Keep = KEEP,
     ) -> Sku:
         """Change the given fields of one row ('' or None clears rating/review_count/link; '' base_sku means
-        the sku itself). `new_sku` renames the row (SkuExistsError if another row has that sku); it stays in
-        its family unless base_sku is given too. updated_at moves only if a value really changed."""
+        the sku itself). `new_sku` renames the row (SkuExistsError if another row has that sku): a sku that
+        was a family of its own stays one (its base_sku follows), one in a family with others stays in it.
+        updated_at moves only if a value really changed."""
         changes: dict[str, Any] = {}
         renamed = sku if isinstance(new_sku, _Keep) else require_text("sku", new_sku)
         if renamed != sku:
@@ -482,6 +483,10 @@ class SkuTable:
             changes["review_count"] = _valid_review_count(review_count)
         with self._transaction() as conn:
             current = self.get(sku)
+            if renamed != sku and "base_sku" not in changes and current.base_sku == sku:
+                others = conn.execute("SELECT 1 FROM skus WHERE base_sku = ? AND sku != ?", (sku, sku))
+                if others.fetchone() is None:
+                    changes["base_sku"] = renamed
             changed = {
                 column: value for column, value in changes.items() if getattr(current, column) != value
             }
