@@ -70,7 +70,7 @@ def _work_bar(label: str, wanted: bool) -> Iterator[Progress | None]:
 
 @sku_app.command("import")
 def import_(
-    file: str = typer.Argument(
+    file: Path = typer.Argument(
         ..., help="The CSV file (sku, name, base_sku, link, rating, review_count), or - for stdin."
     ),
     on_conflict: str = typer.Option(
@@ -98,11 +98,12 @@ def import_(
     if on_conflict not in {mode.value for mode in OnConflict}:
         raise UsageError(f"--on-conflict '{on_conflict}' is not a choice (use update, skip or error).")
     separator = None if delimiter is None else parse_delimiter(delimiter)
-    source = "stdin" if file == "-" else file
+    reading_stdin = str(file) == "-"
+    source = "stdin" if reading_stdin else str(file)
     try:
         with _work_bar(source, not json) as progress, _open() as table:
             summary = table.import_csv(
-                sys.stdin.buffer if file == "-" else Path(file),
+                sys.stdin.buffer if reading_stdin else file,
                 on_conflict=on_conflict,
                 dry_run=dry_run,
                 delimiter=separator,
