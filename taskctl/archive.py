@@ -79,15 +79,21 @@ class PackReport:
 
 
 def format_for(path: str, explicit: str | None) -> ArchiveFormat:
-    """The archive format: `explicit` (--format) if given, else from the suffix of `path` (-o), else zip."""
-    if explicit is not None:
-        fmt = _FORMAT_NAMES.get(explicit.lower())
-        if fmt is None:
-            raise UsageError(f"'{explicit}' is not an archive format; use --format zip, tar.gz or tar.zst.")
-        return fmt
+    """The archive format: from the suffix of `path` (-o) or `explicit` (--format), else zip. UsageError when
+    the two disagree (`--format tar.gz -o runs.zip` would write gzip data under a zip's name)."""
     lowered = path.lower()
-    by_suffix = (fmt for suffix, fmt in _FORMAT_NAMES.items() if lowered.endswith("." + suffix))
-    return next(by_suffix, ArchiveFormat.ZIP)
+    by_suffix = next((fmt for suffix, fmt in _FORMAT_NAMES.items() if lowered.endswith("." + suffix)), None)
+    if explicit is None:
+        return by_suffix or ArchiveFormat.ZIP
+    fmt = _FORMAT_NAMES.get(explicit.lower())
+    if fmt is None:
+        raise UsageError(f"'{explicit}' is not an archive format; use --format zip, tar.gz or tar.zst.")
+    if by_suffix is not None and by_suffix is not fmt:
+        raise UsageError(
+            f"--format {explicit} and -o {path} disagree ('{path}' names a {by_suffix} archive); "
+            "drop --format, or give -o a name ending in ." + str(fmt) + "."
+        )
+    return fmt
 
 
 def pack_runs(runs: Sequence[PackedRun], dest: Path | BinaryIO, fmt: ArchiveFormat) -> PackReport:

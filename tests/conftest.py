@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,3 +79,39 @@ def write(path: Path, text: str) -> Path:
 
 
 os.environ.setdefault("PYTHONUNBUFFERED", "1")
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def on_a_terminal(ws: Workspace, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """taskctl with stdout and stderr on a pseudo-terminal, as in an interactive shell: exit code, screen."""
+    import pty
+    import select
+
+    leader, follower = pty.openpty()
+    inherited = {key: value for key, value in os.environ.items() if key != "NO_COLOR"}
+    environment = {**inherited, "PYTHONPATH": str(REPO), "TERM": "xterm", **(env or {})}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "taskctl", "--root", str(ws.root), *args],
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+        env=environment,
+    )
+    os.close(follower)
+    screen = b""
+    while True:
+        ready, _, _ = select.select([leader], [], [], 60)
+        if not ready:
+            child.kill()
+            raise AssertionError(f"no output for 60 s: {screen!r}")
+        try:
+            data = os.read(leader, 65536)
+        except OSError:  # the terminal closed: every process holding it is gone
+            break
+        if not data:
+            break
+        screen += data
+    os.close(leader)
+    return child.wait(timeout=30), screen.decode()

@@ -370,15 +370,26 @@ def test_tar_gz_with_stored_and_deflated_parts_reads_with_tar(tmp_path: Path) ->
         ("week", None, ArchiveFormat.ZIP),
         ("-", None, ArchiveFormat.ZIP),
         ("-", "tar.gz", ArchiveFormat.TAR_GZ),
-        ("week.zip", "tar.gz", ArchiveFormat.TAR_GZ),
-        ("week.tar.gz", "ZIP", ArchiveFormat.ZIP),
+        ("week.tar.zst", None, ArchiveFormat.TAR_ZST),
+        ("week.tgz", "tar.gz", ArchiveFormat.TAR_GZ),
+        ("week.zip", "ZIP", ArchiveFormat.ZIP),
         ("week", "tgz", ArchiveFormat.TAR_GZ),
     ],
 )
-def test_format_comes_from_the_option_then_the_suffix_then_zip(
+def test_format_comes_from_the_suffix_or_the_option_else_zip(
     path: str, explicit: str | None, expected: ArchiveFormat
 ) -> None:
     assert format_for(path, explicit) is expected
+
+
+def test_a_format_contradicting_the_suffix_is_a_usage_error() -> None:
+    with pytest.raises(UsageError) as caught:
+        format_for("m.zip", "tar.gz")
+
+    assert str(caught.value) == (
+        "--format tar.gz and -o m.zip disagree ('m.zip' names a zip archive); "
+        "drop --format, or give -o a name ending in .tar.gz."
+    )
 
 
 def test_an_unknown_format_is_a_usage_error() -> None:

@@ -90,6 +90,14 @@ def test_progress_lines_inside_a_big_chunk_are_read_in_order(capture: Capture) -
     assert capture.progress == [Progress(40.0), Progress(9.0, 10.0)]
 
 
+def test_progress_lines_among_lines_full_of_colons_are_read(capture: Capture) -> None:
+    lines = b"12:00:01 GET https://example.com/a: 200\n" * 5000
+    capture.logs.feed(lines + b"::progress 1/3\n" + lines + b"\t::progress 2/3\n" + lines[:-1])
+    capture.logs.feed(b":\n::progress 3/3\n")
+
+    assert capture.progress == [Progress(1.0, 3.0), Progress(2.0, 3.0), Progress(3.0, 3.0)]
+
+
 def test_text_that_only_mentions_progress_is_not_progress(capture: Capture) -> None:
     capture.logs.feed(b"see ::progress 3/4 in the docs\n::progress soon\n")
 

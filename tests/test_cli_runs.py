@@ -33,7 +33,7 @@ from taskctl.runner import RunRequest, open_service
 from taskctl.runs import RunId, RunRecord, RunStatus, ThreadStatus, read_run_json, write_run_json
 from taskctl.store import Store
 from taskctl.workspace import Workspace
-from tests.conftest import write
+from tests.conftest import on_a_terminal, write
 
 REPO = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -547,39 +547,6 @@ threads:
 """
 
 
-def on_a_terminal(ws: Workspace, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
-    """taskctl with stdout and stderr on a pseudo-terminal, as in an interactive shell: exit code, screen."""
-    import pty
-    import select
-
-    leader, follower = pty.openpty()
-    inherited = {key: value for key, value in os.environ.items() if key != "NO_COLOR"}
-    environment = {**inherited, "PYTHONPATH": str(REPO), "TERM": "xterm", **(env or {})}
-    child = subprocess.Popen(
-        [sys.executable, "-m", "taskctl", "--root", str(ws.root), *args],
-        stdin=subprocess.DEVNULL,
-        stdout=follower,
-        stderr=follower,
-        env=environment,
-    )
-    os.close(follower)
-    screen = b""
-    while True:
-        ready, _, _ = select.select([leader], [], [], 60)
-        if not ready:
-            child.kill()
-            raise AssertionError(f"no output for 60 s: {screen!r}")
-        try:
-            data = os.read(leader, 65536)
-        except OSError:  # the terminal closed: every process holding it is gone
-            break
-        if not data:
-            break
-        screen += data
-    os.close(leader)
-    return child.wait(timeout=30), screen.decode()
-
-
 @pytest.fixture
 def progressing(ws: Workspace) -> Workspace:
     write(ws.config_dir / "threads.yaml", PROGRESSING)
@@ -716,6 +683,24 @@ def test_pack_to_stdout_writes_the_archive_bytes(ws: Workspace) -> None:
 
     assert result.exit_code == 0, result.stderr
     assert zipfile.ZipFile(io.BytesIO(result.stdout_bytes)).namelist()
+
+
+def test_pack_refuses_binary_to_a_terminal_and_a_format_contradicting_the_name(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    taskctl(ws, "run", "hello")
+
+    code, screen = on_a_terminal(ws, "pack", "hello@latest", "-o", "-")
+    contradicting = taskctl(ws, "pack", "hello@latest", "--format", "tar.gz", "-o", str(tmp_path / "m.zip"))
+
+    assert (code, screen) == (
+        2,
+        "error: refusing to write a binary archive to the terminal; redirect stdout (> runs.zip) or pass "
+        "-o FILE.\r\n",
+    )
+    assert contradicting.exit_code == 2
+    assert "disagree" in contradicting.stderr
+    assert not (tmp_path / "m.zip").exists()
 
 
 def test_pack_into_a_missing_folder_is_refused(ws: Workspace, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from taskctl.cli.main import app
 from taskctl.workspace import Workspace
-from tests.conftest import write
+from tests.conftest import on_a_terminal, write
 
 runner = CliRunner()
 
@@ -60,7 +60,16 @@ def test_import_modes_dry_run_and_json_summary(shop: Workspace, tmp_path: Path) 
     code, out, _ = sku(shop, "import", str(changed), "--json")
     assert (code, json.loads(out)) == (
         0,
-        {"rows": 4, "new": 1, "updated": 1, "unchanged": 2, "skipped": 0, "dry_run": False},
+        {
+            "ok": True,
+            "file": str(changed),
+            "rows": 4,
+            "new": 1,
+            "updated": 1,
+            "unchanged": 2,
+            "skipped": 0,
+            "dry_run": False,
+        },
     )
     code, _, err = sku(shop, "import", str(changed), "--on-conflict", "error")
     assert code == 1
@@ -84,15 +93,129 @@ def test_import_bad_usage_exits_2_and_a_missing_file_exits_1(shop: Workspace, tm
     )
 
 
-def test_import_with_semicolons(empty_workspace: Workspace, tmp_path: Path) -> None:
+def test_import_with_semicolons_given_or_detected(empty_workspace: Workspace, tmp_path: Path) -> None:
     products = write(
         tmp_path / "p.csv", "sku;name;base_sku;link;rating;review_count\nB07;Shirt, red;;;4,5;\n"
     )
-    assert sku(empty_workspace, "import", str(products), "--delimiter", ";")[0::2] == (
+    expected = (
         1,
         f"error: {products}:2: rating '4,5' is not a number (use 0-5, like 4.5, or leave it empty)\n"
         f"error: {products}: 1 error; nothing was imported.\n",
     )
+    assert sku(empty_workspace, "import", str(products), "--delimiter", ";")[0::2] == expected
+    assert sku(empty_workspace, "import", str(products))[0::2] == expected
+    assert sku(empty_workspace, "import", str(products), "--delimiter", "tab")[0::2] == (
+        1,
+        f"error: {products}:1: the header is not separated by tabs; it looks separated by semicolons "
+        "(pass --delimiter ';')\n"
+        f"error: {products}: 1 error; nothing was imported.\n",
+    )
+
+
+def test_import_json_lists_every_error_with_line_column_and_value(
+    empty_workspace: Workspace, tmp_path: Path
+) -> None:
+    bad = write(
+        tmp_path / "bad.csv",
+        PRODUCTS + "".join(f"X{n},Bad,,,6,\n" for n in range(25)) + "B07-BLU-L,Again,,,,\nX1,,,,,\n",
+    )
+
+    code, out, err = sku(empty_workspace, "import", str(bad), "--json")
+
+    document = json.loads(out)
+    assert (code, document["ok"], document["file"], document["error_count"]) == (1, False, str(bad), 27)
+    assert len(document["errors"]) == 27
+    assert document["errors"][0] == {
+        "line": 5,
+        "column": "rating",
+        "value": "6",
+        "message": "rating '6' is out of range (use 0-5 or leave it empty)",
+    }
+    assert document["errors"][-2:] == [
+        {
+            "line": 30,
+            "column": "sku",
+            "value": "B07-BLU-L",
+            "message": "sku 'B07-BLU-L' appears twice (first on line 3)",
+        },
+        {"line": 31, "column": "name", "value": "", "message": "name is empty (every row needs a name)"},
+    ]
+    assert err == f"error: {bad}: 27 errors; nothing was imported.\n"
+    assert sku(empty_workspace, "stats", "--json")[1].startswith('{\n  "count": 0,')
+
+
+def test_import_json_of_a_bad_header_is_a_document_too(empty_workspace: Workspace, tmp_path: Path) -> None:
+    bad = write(tmp_path / "bad.csv", "sku,name\nB07,Shirt\n")
+
+    code, out, _ = sku(empty_workspace, "import", str(bad), "--json")
+
+    assert (code, json.loads(out)["errors"]) == (
+        1,
+        [
+            {
+                "line": None,
+                "column": None,
+                "value": None,
+                "message": "missing columns 'base_sku', 'link', 'rating', 'review_count' "
+                "(expected: sku, name, base_sku, link, rating, review_count)",
+            }
+        ],
+    )
+
+
+def test_import_dash_reads_stdin(empty_workspace: Workspace) -> None:
+    assert sku(empty_workspace, "import", "-", input=PRODUCTS) == (0, "imported 3 rows: 3 new\n", "")
+    assert sku(empty_workspace, "import", "-", input=PRODUCTS.replace("4.5,120", "9,120"))[0::2] == (
+        1,
+        "error: stdin:2: rating '9' is out of range (use 0-5 or leave it empty)\n"
+        "error: stdin: 1 error; nothing was imported.\n",
+    )
+
+
+def test_reading_commands_do_not_create_the_database(empty_workspace: Workspace) -> None:
+    ws = empty_workspace
+
+    assert sku(ws, "list") == (0, "no skus\n", "")
+    assert sku(ws, "stats", "--json")[0::2] == (0, "")
+    assert sku(ws, "show", "B07")[0::2] == (
+        1,
+        "error: no sku named 'B07'; look for it with 'taskctl sku list --search B07'.\n",
+    )
+    assert sku(ws, "export", "-") == (0, "sku,name,base_sku,link,rating,review_count\n", "")
+    assert sku(ws, "edit", "B07", "--rating", "4")[0] == 1
+    assert sku(ws, "rm", "B07")[0] == 1
+
+    assert not ws.sku_db.exists()
+
+
+def test_edit_new_sku_renames_and_refuses_an_existing_one(shop: Workspace) -> None:
+    code, out, _ = sku(shop, "edit", "K12-BLK", "--new-sku", "K12-BLACK")
+    assert (code, out.splitlines()[:2]) == (0, ["renamed K12-BLK to K12-BLACK", "sku:          K12-BLACK"])
+    assert sku(shop, "edit", "K12-BLACK", "--new-sku", "B07-RED-M")[0::2] == (
+        1,
+        "error: cannot rename 'K12-BLACK' to 'B07-RED-M': sku 'B07-RED-M' already exists "
+        "(choose another --new-sku, or remove 'B07-RED-M' first).\n",
+    )
+    assert [row["sku"] for row in json.loads(sku(shop, "list", "--json")[1])["skus"]] == [
+        "B07-BLU-L",
+        "B07-RED-M",
+        "K12-BLACK",
+    ]
+
+
+def test_import_and_export_show_a_progress_bar_on_a_terminal_only(shop: Workspace, tmp_path: Path) -> None:
+    products = write(tmp_path / "more.csv", PRODUCTS.replace("K12-BLK", "K13-BLK"))
+
+    code, screen = on_a_terminal(shop, "sku", "import", str(products))
+    _, quiet = on_a_terminal(shop, "sku", "import", str(products), "--json")
+    exported, written = on_a_terminal(shop, "sku", "export", str(tmp_path / "out.csv"))
+
+    assert code == 0
+    assert "\r\x1b[K[########################] 100% reading /" in screen  # the name: as wide as the screen
+    assert screen.endswith("\x1b[Kimported 3 rows: 1 new, 2 unchanged\r\n")
+    assert "[" not in quiet and json.loads(quiet)["ok"] is True
+    assert exported == 0
+    assert "\r\x1b[K[########################] 100% writing /" in written
 
 
 def test_add_show_edit_and_their_errors(empty_workspace: Workspace) -> None:

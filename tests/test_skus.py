@@ -21,6 +21,7 @@ import taskctl.skus.csvread
 import taskctl.skus.schema
 import taskctl.skus.search
 import taskctl.skus.table
+import taskctl.skus.textindex
 from taskctl.clock import FakeClock
 from taskctl.errors import NotFoundError, TaskctlError, UsageError
 from taskctl.skus import (
@@ -107,7 +108,7 @@ def test_header_is_any_order_any_case_with_spaces_and_a_bom(table: SkuTable, tmp
 
 def test_a_column_twice_and_an_empty_file_are_rejected(table: SkuTable, tmp_path: Path) -> None:
     twice = csv_file(tmp_path, "", header="sku,name,base_sku,link,rating,review_count,SKU\n")
-    assert rejected(table, twice)[0] == f"{twice}:1: column 'sku' appears twice in the header"
+    assert rejected(table, twice)[0] == f"{twice}:1: column 'sku' appears twice in the header (keep one)"
     empty = write(tmp_path / "empty.csv", "")
     assert rejected(table, empty)[0] == (
         f"{empty}: the file is empty (expected a header: sku, name, base_sku, link, rating, review_count)"
@@ -187,12 +188,63 @@ def test_an_interrupted_import_leaves_the_table_as_it_was(table: SkuTable, tmp_p
     assert other.query(SkuQuery(search="name 69999")).skus[0].sku == "N069999"
 
 
-def test_not_utf8_names_the_line(table: SkuTable, tmp_path: Path) -> None:
+def test_not_utf8_names_the_line_and_the_byte(table: SkuTable, tmp_path: Path) -> None:
     path = tmp_path / "latin1.csv"
     path.write_bytes((HEADER + "B07,Shirt,,,,\nK12,Kr\u00fcg,,,,\n").encode("latin-1"))
-    assert (
-        rejected(table, path)[0] == f"{path}:3: is not UTF-8 text (save the file as UTF-8 and import again)"
+    assert rejected(table, path)[0] == (
+        f"{path}:3: the line is not UTF-8 text: byte 0xFC in 'K12,Kr\\xfcg,,,,' "
+        "(save the file as UTF-8 and import again)"
     )
+
+
+def test_a_line_that_is_not_csv_says_how_to_quote(table: SkuTable, tmp_path: Path) -> None:
+    path = csv_file(tmp_path, 'B07,Shirt,,,,\nB08,"Shirt" red,,,,\n')
+    assert rejected(table, path)[0] == (
+        f"{path}:3: the line is not valid CSV (',' expected after '\"'; quote a value holding the delimiter, "
+        "a quote or a line break, and double the quotes inside it)"
+    )
+
+
+def test_each_problem_keeps_its_line_column_and_value(table: SkuTable, tmp_path: Path) -> None:
+    path = csv_file(tmp_path, "B01,One,,,9,x\nB02,Two,,\n")
+    with pytest.raises(ImportRejected) as caught:
+        table.import_csv(path)
+
+    assert caught.value.as_dict() == {
+        "ok": False,
+        "file": str(path),
+        "error_count": 3,
+        "errors": [
+            {
+                "line": 2,
+                "column": "rating",
+                "value": "9",
+                "message": "rating '9' is out of range (use 0-5 or leave it empty)",
+            },
+            {
+                "line": 2,
+                "column": "review_count",
+                "value": "x",
+                "message": f"review_count 'x' is not a whole number {DIGITS_ONLY}",
+            },
+            {
+                "line": 3,
+                "column": None,
+                "value": None,
+                "message": "expected 6 fields, found 4 (check the delimiter and quoting)",
+            },
+        ],
+    }
+
+
+def test_every_problem_is_kept_when_asked_for_all(table: SkuTable, tmp_path: Path) -> None:
+    path = csv_file(tmp_path, "".join(f"S{n},Name,,,9,\n" for n in range(55)))
+    with pytest.raises(ImportRejected) as caught:
+        table.import_csv(path, all_problems=True)
+
+    assert len(caught.value.lines) == 21  # what a terminal shows stays short
+    assert [error["line"] for error in caught.value.as_dict()["errors"]] == list(range(2, 57))
+    assert caught.value.counted() == f"{path}: 55 errors; nothing was imported."
 
 
 def test_values_are_trimmed_and_quoted_fields_follow_rfc_4180(table: SkuTable, tmp_path: Path) -> None:
@@ -214,14 +266,61 @@ def test_values_are_trimmed_and_quoted_fields_follow_rfc_4180(table: SkuTable, t
 
 
 @pytest.mark.parametrize("delimiter", [";", "\t"])
-def test_semicolon_and_tab_files_import_with_a_delimiter(
-    table: SkuTable, tmp_path: Path, delimiter: str
+@pytest.mark.parametrize("given", [True, False], ids=["given", "detected"])
+def test_semicolon_and_tab_files_import_with_a_delimiter_given_or_detected(
+    table: SkuTable, tmp_path: Path, delimiter: str, given: bool
 ) -> None:
     path = csv_file(
         tmp_path, "B07;Shirt, red;;;4.5;3\n".replace(";", delimiter), header=HEADER.replace(",", delimiter)
     )
-    table.import_csv(path, delimiter=delimiter)
+    table.import_csv(path, delimiter=delimiter if given else None)
     assert table.get("B07").name == "Shirt, red"
+
+
+def test_a_detected_delimiter_reads_the_rows_of_a_big_file_in_both_processes(
+    table: SkuTable, tmp_path: Path, small_blocks: None
+) -> None:
+    path = csv_file(tmp_path, odd_rows(3000).replace(",", ";"), header=HEADER.replace(",", ";"))
+    assert table.import_csv(path).new == 3000
+
+
+def test_a_wrong_delimiter_names_the_one_the_header_uses(table: SkuTable, tmp_path: Path) -> None:
+    path = csv_file(tmp_path, "B07;Shirt;;;4.5;3\n", header=HEADER.replace(",", ";"))
+    assert rejected(table, path, delimiter=",")[0] == (
+        f"{path}:1: the header is not separated by commas; it looks separated by semicolons "
+        "(pass --delimiter ';')"
+    )
+
+
+def test_a_header_two_delimiters_read_equally_well_is_refused(table: SkuTable, tmp_path: Path) -> None:
+    path = csv_file(tmp_path, "B07;Shirt,4\n", header="sku;name,rating\n")
+    assert rejected(table, path)[0] == (
+        f"{path}:1: the header could be separated by commas or by semicolons "
+        "(pass --delimiter ',' or --delimiter ';')"
+    )
+
+
+def test_a_header_without_a_known_delimiter_is_read_with_commas(table: SkuTable, tmp_path: Path) -> None:
+    path = csv_file(tmp_path, "B07\n", header="sku\n")
+    assert rejected(table, path)[0] == (
+        f"{path}: missing columns 'name', 'base_sku', 'link', 'rating', 'review_count' "
+        "(expected: sku, name, base_sku, link, rating, review_count)"
+    )
+
+
+def test_a_stream_is_imported_under_the_name_given(
+    table: SkuTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))
+    good = io.BytesIO((HEADER + SHIRTS).encode())
+    assert table.import_csv(good, source="stdin").new == 3
+    bad = io.BytesIO((HEADER + "B09,Nine,,,9,\n").encode())
+    with pytest.raises(ImportRejected) as caught:
+        table.import_csv(bad, source="stdin")
+    assert caught.value.lines[0] == "stdin:2: rating '9' is out of range (use 0-5 or leave it empty)"
+    assert not list(spool.iterdir())
 
 
 def test_unicode_names_import_and_are_found_in_any_case(table: SkuTable, tmp_path: Path) -> None:
@@ -308,6 +407,25 @@ def test_export_then_import_changes_nothing(table: SkuTable, tmp_path: Path, clo
         table.export(out)
     assert again.read_text(encoding="utf-8") == exported.read_text(encoding="utf-8")
     assert 'Q-1,"Quote "" and, comma",Q-1,,0.00001,0' in exported.read_text(encoding="utf-8")
+
+
+def test_an_export_reports_its_progress(
+    table: SkuTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(taskctl.skus.table, "_REPORT_EVERY", 2)
+    table.import_csv(csv_file(tmp_path, SHIRTS))
+    seen: list[tuple[str, int, int]] = []
+
+    count = table.export(io.StringIO(), "json", lambda *step: seen.append(step))
+
+    assert count == 3
+    assert seen == [("writing", 0, 3), ("writing", 2, 3), ("writing", 3, 3)]
+
+
+def test_a_database_that_does_not_exist_reads_as_empty_without_being_made(tmp_path: Path) -> None:
+    with SkuTable.open(tmp_path / "skus.db", create=False) as table:
+        assert (table.count(), table.query(SkuQuery()).skus, table.stats().count) == (0, [], 0)
+    assert not (tmp_path / "skus.db").exists()
 
 
 def test_a_hundred_thousand_rows_import_and_reimport(table: SkuTable, tmp_path: Path) -> None:
@@ -402,6 +520,7 @@ def test_a_file_read_in_blocks_by_two_processes_stores_what_one_pass_of_the_csv_
             assert not isinstance(cleaned, list)
             expected.append((index, *dataclasses.astuple(cleaned)))
     assert stored_in_file_order(tmp_path / "two.db") == expected
+    assert sqlite3.connect(tmp_path / "two.db").execute("PRAGMA integrity_check").fetchall() == [("ok",)]
 
 
 def test_problems_found_by_both_processes_are_reported_in_line_order(
@@ -634,6 +753,49 @@ def test_update_changes_only_what_is_given_and_moves_updated_at_only_on_change(
         table.update("B7", rating=KEEP)
 
 
+def test_a_renamed_sku_keeps_its_fields_and_family_and_is_found_by_its_new_code(
+    table: SkuTable, tmp_path: Path, clock: FakeClock
+) -> None:
+    table.import_csv(csv_file(tmp_path, SHIRTS))
+    clock.advance(60)
+
+    renamed = table.update("B07-RED-M", new_sku="B07-RED-MEDIUM")
+
+    assert (renamed.sku, renamed.name, renamed.base_sku, renamed.rating) == (
+        "B07-RED-MEDIUM",
+        "Shirt red M",
+        "B07",
+        4.5,
+    )
+    assert renamed.updated_at == datetime(2026, 5, 1, 6, 1, tzinfo=UTC)
+    assert [s.sku for s in table.query(SkuQuery(search="red-medium")).skus] == ["B07-RED-MEDIUM"]
+    assert table.find("B07-RED-M") is None
+    own = table.update("K12-BLK", new_sku="K12-BLACK")  # a family of its own stays one
+    assert own.base_sku == "K12-BLACK"
+    assert table.update("K12-BLACK", new_sku=" K12-BLACK ") == own  # the same sku: nothing changes
+    table.add("B07", "Shirt", base_sku="B07")  # the head of family B07 leaves its name to the family
+    assert table.update("B07", new_sku="B07-X").base_sku == "B07"
+    assert table.update("B07-X", new_sku="B08", base_sku="").base_sku == "B08"  # '': its own family
+
+
+def test_a_rename_onto_an_existing_sku_is_refused_and_changes_nothing(
+    table: SkuTable, tmp_path: Path
+) -> None:
+    table.import_csv(csv_file(tmp_path, SHIRTS))
+    before = all_rows(table)
+
+    with pytest.raises(SkuExistsError) as caught:
+        table.update("B07-RED-M", new_sku="K12-BLK", rating=1)
+    with pytest.raises(InvalidSkuError, match="sku must not be empty"):
+        table.update("B07-RED-M", new_sku=" ")
+
+    assert str(caught.value) == (
+        "cannot rename 'B07-RED-M' to 'K12-BLK': sku 'K12-BLK' already exists "
+        "(choose another --new-sku, or remove 'K12-BLK' first)."
+    )
+    assert all_rows(table) == before
+
+
 def test_remove_is_all_or_nothing_and_families_go_together(table: SkuTable, tmp_path: Path) -> None:
     table.import_csv(csv_file(tmp_path, SHIRTS))
     with pytest.raises(NotFoundError, match="no sku named 'NOPE'"):
@@ -739,10 +901,27 @@ def reference_search(table: SkuTable, query: SkuQuery) -> list[str]:
     return [sku.sku for sku in ordered]
 
 
-@pytest.fixture
-def catalogue(table: SkuTable, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> SkuTable:
-    """300 rows: a word in 20% of them, others in few, letters that LIKE does not fold, LIKE's wildcards."""
-    monkeypatch.setattr(taskctl.skus.table, "_WALK_ROWS_PER_RESULT", 3)  # searches take both ways: walk, scan
+@pytest.fixture(
+    params=[
+        ("uncovered", "walks"),
+        ("in segments", "reads the search text"),
+        ("partly in segments", "walks"),
+        ("partly in segments", "reads the search text"),
+    ],
+    ids=lambda param: " ".join(param),
+)
+def catalogue(
+    table: SkuTable, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> SkuTable:
+    """300 rows: a word in 20% of them, others in few, letters that LIKE does not fold, LIKE's wildcards;
+    their search text in no segment, in segments of 16 rows, or in segments some of which were dropped; a
+    search first walks the sort order (which, stopping after 3 rows per result, often fails and takes the
+    other way), or reads the search text at once."""
+    state, way = request.param
+    monkeypatch.setattr(taskctl.skus.table, "_WALK_ROWS_PER_RESULT", 3)
+    monkeypatch.setattr(taskctl.skus.table, "_dense_share", lambda limit: 0.0 if way == "walks" else 2.0)
+    monkeypatch.setattr(taskctl.skus.textindex, "SEGMENT_ROWS", 16)
+    monkeypatch.setattr(taskctl.skus.textindex, "SAMPLE_ROWS", 100)
     names = [
         "Steel kettle",
         "Cotton shirt",
@@ -764,6 +943,13 @@ def catalogue(table: SkuTable, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
             rating=None if n % 4 == 0 else (n * 7) % 51 / 10,
             review_count=None if n % 6 == 0 else n * 13 % 40,
         )
+    if state != "uncovered":
+        conn = sqlite3.connect(table.path)
+        taskctl.skus.textindex.TextIndex(conn).cover()
+        if state == "partly in segments":  # some segments dropped, the last rows in none
+            conn.execute("UPDATE skus SET name = name || ' renamed' WHERE id IN (20, 150, 299)")
+        conn.commit()
+        conn.close()
     return table
 
 
@@ -801,6 +987,29 @@ def test_searched_pages_add_up_to_the_whole_result(catalogue: SkuTable) -> None:
                 break
             after = page.next_after
         assert seen == whole
+
+
+def test_a_rare_text_is_found_without_reading_the_table(tmp_path: Path) -> None:
+    # SQLite's progress handler counts the instructions a query runs: a search that read every row would run
+    # several per row. (Timing it instead would make a test that depends on the machine.)
+    body = "".join(f"B0{n:08d},Product number {n},F{n // 5},,,\n" for n in range(20_000))
+    with SkuTable.open(tmp_path / "skus.db") as table:
+        table.import_csv(csv_file(tmp_path, body))
+    conn = sqlite3.connect(tmp_path / "skus.db", isolation_level=None)
+    instructions = 0
+
+    def count() -> int:
+        nonlocal instructions
+        instructions += 1000
+        return 0
+
+    conn.set_progress_handler(count, 1000)
+    table = SkuTable(conn, tmp_path / "skus.db")
+    for text, expected in (("b000012345", ["B000012345"]), ("number 4321", ["B000004321"]), ("zanzibar", [])):
+        for sort in taskctl.skus.SORT_COLUMNS:
+            instructions = 0
+            assert skus(table, search=text, sort=sort, descending=True) == expected
+            assert instructions <= 20_000, (text, sort)  # fewer than one per row
 
 
 def test_only_two_non_ascii_letters_lower_to_ascii_ones() -> None:
@@ -865,9 +1074,9 @@ def test_a_database_that_cannot_be_written_is_a_sentence_not_a_traceback(
 def test_the_schema_is_versioned_and_a_newer_one_is_refused(tmp_path: Path) -> None:
     SkuTable.open(tmp_path / "skus.db").close()
     conn = sqlite3.connect(tmp_path / "skus.db")
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     conn.execute("PRAGMA user_version = 9")
     conn.close()
-    with pytest.raises(TaskctlError, match=r"has SKU schema version 9, newer than this taskctl knows \(2\)"):
+    with pytest.raises(TaskctlError, match=r"has SKU schema version 9, newer than this taskctl knows \(3\)"):
         SkuTable.open(tmp_path / "skus.db")

@@ -178,7 +178,7 @@ def test_a_header_without_sku_or_sku_columns_is_refused(table: SkuTable, tmp_pat
             "x.csv:1: the header has no SKU column besides 'sku' (SKU columns: sku, name, base_sku, link, "
             "rating, review_count); nothing to import",
         ),
-        ("sku,rating,Rating\nA,1,2\n", "x.csv:1: column 'rating' appears twice in the header"),
+        ("sku,rating,Rating\nA,1,2\n", "x.csv:1: column 'rating' appears twice in the header (keep one)"),
         ("", "x.csv: the file is empty (expected a header with 'sku' and SKU columns)"),
     ]:
         path = write(tmp_path / "x.csv", text)

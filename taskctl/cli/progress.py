@@ -174,3 +174,38 @@ class RunDisplay:
             width = shutil.get_terminal_size((80, 24)).columns
             self.err.write(line[: max(10, width - 1)])  # one row: a wrapped line could not be redrawn
             self.err.flush()
+
+
+@dataclass
+class WorkBar:
+    """`[#####-----]  40% reading products.csv` on stderr while a long SKU import or export works: redrawn
+    only when it changes, taken off the screen by `close` (so that lines printed afterwards start clean)."""
+
+    label: str
+    err: TextIO
+    shown: str = ""
+
+    @classmethod
+    def here(cls, label: str, wanted: bool = True) -> WorkBar | None:
+        """A bar on this process's stderr, if `wanted` and both stdout and stderr are fancy terminals (output
+        read by a program, or kept in a file, gets no escape codes)."""
+        if wanted and fancy_terminal(sys.stderr) and fancy_terminal(sys.stdout):
+            return cls(label, sys.stderr)
+        return None
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        """Show `done` of `total` in `phase` (the import's or export's progress callback)."""
+        percent = min(100.0, 100.0 * done / total) if total else 100.0
+        line = f"{bar(percent)} {int(percent):3d}% {phase} {self.label}"  # a narrow terminal cuts the label
+        if line != self.shown:
+            width = shutil.get_terminal_size((80, 24)).columns
+            self.err.write(_CLEAR + line[: max(10, width - 1)])
+            self.err.flush()
+            self.shown = line
+
+    def close(self) -> None:
+        """Take the bar off the screen."""
+        if self.shown:
+            self.err.write(_CLEAR)
+            self.err.flush()
+            self.shown = ""

@@ -700,6 +700,12 @@ def pack(
     from taskctl.runner import open_service
     from taskctl.units import format_size
 
+    fmt = format_for(output or "", format_name)
+    if output == "-" and sys.stdout.isatty():  # as gzip does: binary data would garble the terminal
+        raise UsageError(
+            "refusing to write a binary archive to the terminal; "
+            "redirect stdout (> runs.zip) or pass -o FILE."
+        )
     workspace = common.workspace()
     moment = _since(since)
     with open_service(workspace, read_only=True) as service:
@@ -722,7 +728,6 @@ def pack(
     if missed:
         typer.echo(f"note: left out {len(missed)} missed slot(s): they have no run folder", err=True)
         run_ids = [i for i in run_ids if i not in missed]
-    fmt = format_for(output or "", format_name)
     runs = [PackedRun(run_id=i, folder=workspace.run_folder(i)) for i in run_ids]
     if output == "-":
         with interrupted_by_signals():

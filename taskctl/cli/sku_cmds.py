@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,10 +30,11 @@ def register(app: typer.Typer) -> None:
     app.add_typer(sku_app, name="sku")
 
 
-def _open() -> SkuTable:
+def _open(create: bool = True) -> SkuTable:
+    """The workspace's SKU table; create=False for commands that only read (no skus.db: an empty table)."""
     from taskctl.skus import SkuTable
 
-    return SkuTable.open(common.workspace().sku_db)
+    return SkuTable.open(common.workspace().sku_db, create=create)
 
 
 def _output_format(format: str | None, json: bool) -> str:
@@ -52,70 +55,73 @@ def _optional(text: str | None) -> Any:
     return KEEP if text is None else text
 
 
-class _ProgressBar:
-    """A one-line progress bar on stderr, drawn only when stderr is a terminal and cleared on leaving
-    the `with` block (so that error lines printed afterwards start on a clean line)."""
+@contextmanager
+def _work_bar(label: str, wanted: bool) -> Iterator[Progress | None]:
+    """A progress bar for a long import or export, if wanted and on a terminal (see WorkBar.here)."""
+    from taskctl.cli.progress import WorkBar
 
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self.shown = False
-
-    def __enter__(self) -> Progress | None:
-        return self if sys.stderr.isatty() else None
-
-    def __exit__(self, *exc: object) -> None:
-        if self.shown:
-            sys.stderr.write("\r\x1b[K")
-            sys.stderr.flush()
-
-    def __call__(self, phase: str, done: int, total: int) -> None:
-        fraction = done / total if total else 1.0
-        filled = int(fraction * 30)
-        bar = "#" * filled + "-" * (30 - filled)
-        sys.stderr.write(f"\r{self.label}: {phase:<8} [{bar}] {fraction:4.0%}")
-        sys.stderr.flush()
-        self.shown = True
+    shown = WorkBar.here(label, wanted)
+    try:
+        yield shown
+    finally:
+        if shown is not None:
+            shown.close()
 
 
 @sku_app.command("import")
 def import_(
-    file: Path = typer.Argument(..., help="The CSV file: sku, name, base_sku, link, rating, review_count."),
+    file: Path = typer.Argument(
+        ..., help="The CSV file (sku, name, base_sku, link, rating, review_count), or - for stdin."
+    ),
     on_conflict: str = typer.Option(
         "update", "--on-conflict", help="What an existing sku does: update, skip or error."
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check everything and report, but write nothing."),
-    delimiter: str = typer.Option(",", "--delimiter", help="Field separator: ',' ';' '|' or 'tab'."),
+    delimiter: str | None = typer.Option(
+        None, "--delimiter", help="Field separator: ',' ';' '|' or 'tab' (default: the one the header uses)."
+    ),
     ignore_extra: bool = typer.Option(False, "--ignore-extra", help="Skip columns taskctl does not know."),
-    json: bool = common.JSON_OPTION,
+    json: bool = typer.Option(
+        False, "--json", help="One JSON document on stdout: the counts, or every error (line, column, value)."
+    ),
 ) -> None:
     """Import a CSV file whole or not at all: every bad row is reported with its line, nothing is written.
 
     Example:
 
         taskctl sku import products.csv --on-conflict skip --dry-run
+        gunzip -c products.csv.gz | taskctl sku import - --json
     """
     from taskctl.errors import UsageError
     from taskctl.skus import ImportRejected, OnConflict, parse_delimiter
 
     if on_conflict not in {mode.value for mode in OnConflict}:
         raise UsageError(f"--on-conflict '{on_conflict}' is not a choice (use update, skip or error).")
-    separator = parse_delimiter(delimiter)
+    separator = None if delimiter is None else parse_delimiter(delimiter)
+    reading_stdin = str(file) == "-"
+    source = "stdin" if reading_stdin else str(file)
     try:
-        with _ProgressBar(str(file)) as progress, _open() as table:
+        with _work_bar(source, not json) as progress, _open() as table:
             summary = table.import_csv(
-                file,
+                sys.stdin.buffer if reading_stdin else file,
                 on_conflict=on_conflict,
                 dry_run=dry_run,
                 delimiter=separator,
                 ignore_extra=ignore_extra,
                 progress=progress,
+                all_problems=json,
+                source=source,
             )
-    except ImportRejected as rejected:  # every problem on its own line
-        for line in rejected.lines:
-            typer.echo(f"error: {line}", err=True)
+    except ImportRejected as rejected:
+        if json:  # every problem in the document; one sentence for whoever watches stderr
+            common.print_json(rejected.as_dict())
+            typer.echo(f"error: {rejected.counted()}", err=True)
+        else:  # the first problems, each on its own line, and the count
+            for line in rejected.lines:
+                typer.echo(f"error: {line}", err=True)
         raise typer.Exit(rejected.exit_code) from None
     if json:
-        common.print_json(summary.as_dict())
+        common.print_json({"ok": True, "file": source, **summary.as_dict()})
     else:
         typer.echo(summary.sentence())
 
@@ -144,6 +150,9 @@ def add(
 @sku_app.command("edit")
 def edit(
     sku: str = typer.Argument(..., help="The SKU to change."),
+    new_sku: str | None = typer.Option(
+        None, "--new-sku", help="Rename it (refused if that sku exists; it keeps its family)."
+    ),
     name: str | None = typer.Option(None, "--name", help="A new name."),
     base_sku: str | None = typer.Option(None, "--base-sku", help="A new family ('' = the sku itself)."),
     link: str | None = typer.Option(None, "--link", help="A new link ('' clears it)."),
@@ -151,28 +160,32 @@ def edit(
     review_count: str | None = typer.Option(None, "--review-count", help="A new count ('' clears it)."),
     json: bool = common.JSON_OPTION,
 ) -> None:
-    """Change fields of one SKU; fields not given stay as they are.
+    """Change fields of one SKU, or rename it; fields not given stay as they are.
 
     Example:
 
         taskctl sku edit B07-RED-M --rating 4.6 --review-count 131
+        taskctl sku edit B07-RED-M --new-sku B07-RED-MEDIUM
     """
     from taskctl.errors import UsageError
 
-    if all(value is None for value in (name, base_sku, link, rating, review_count)):
+    if all(value is None for value in (new_sku, name, base_sku, link, rating, review_count)):
         raise UsageError(
-            "nothing to change: pass at least one of --name, --base-sku, --link, --rating, --review-count."
+            "nothing to change: pass at least one of --new-sku, --name, --base-sku, --link, --rating, "
+            "--review-count."
         )
-    with _open() as table:
+    with _open(create=False) as table:
         changed = table.update(
             sku,
+            new_sku=_optional(new_sku),
             name=_optional(name),
             base_sku=_optional(base_sku),
             link=_optional(link),
             rating=_optional(rating),
             review_count=_optional(review_count),
         )
-    _print_one(changed, json, f"updated {changed.sku}")
+    headline = f"updated {sku}" if changed.sku == sku else f"renamed {sku} to {changed.sku}"
+    _print_one(changed, json, headline)
 
 
 @sku_app.command("show")
@@ -183,7 +196,7 @@ def show(sku: str = typer.Argument(..., help="The SKU to show."), json: bool = c
 
         taskctl sku show B07-RED-M --json
     """
-    with _open() as table:
+    with _open(create=False) as table:
         found = table.get(sku)
     _print_one(found, json, None)
 
@@ -230,7 +243,7 @@ def list_(
     if limit is None and chosen == "table":
         limit = _TABLE_LIMIT
     query = SkuQuery(search, base_sku, min_rating, unrated, sort, desc, limit, after)
-    with _open() as table:
+    with _open(create=False) as table:
         page = table.query(query)
     if chosen == "json":
         common.print_json({"skus": [sku.as_dict() for sku in page.skus], "next_after": page.next_after})
@@ -271,7 +284,7 @@ def rm(
 
     if bool(skus) == (base_sku is not None):
         raise UsageError("name the SKUs to remove, or pass --base-sku FAMILY (not both).")
-    with _open() as table:
+    with _open(create=False) as table:
         if base_sku is None:
             removed = table.remove(skus)
         else:
@@ -304,15 +317,16 @@ def export(
     chosen = (format or ("json" if file.lower().endswith(".json") else "csv")).lower()
     if chosen not in ("csv", "json"):
         raise UsageError(f"--format '{format}' is not an export format (choose csv or json).")
-    with _open() as table:
+    with _open(create=False) as table:
         if file == "-":
             table.export(sys.stdout, chosen)
             return
-        count = _export_atomically(table, Path(file), chosen)
+        with _work_bar(file, True) as progress:
+            count = _export_atomically(table, Path(file), chosen, progress)
     typer.echo(f"exported {count:,} {'sku' if count == 1 else 'skus'} to {file}")
 
 
-def _export_atomically(table: SkuTable, path: Path, format: str) -> int:
+def _export_atomically(table: SkuTable, path: Path, format: str, progress: Progress | None) -> int:
     import os
     import tempfile
 
@@ -325,7 +339,7 @@ def _export_atomically(table: SkuTable, path: Path, format: str) -> int:
         raise TaskctlError(f"cannot write '{path}': {exc.strerror}.") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            count = table.export(out, format)
+            count = table.export(out, format, progress)
         os.replace(temporary, path)
     except BaseException as exc:
         os.unlink(temporary)
@@ -343,7 +357,7 @@ def stats(json: bool = common.JSON_OPTION) -> None:
 
         taskctl sku stats --json
     """
-    with _open() as table:
+    with _open(create=False) as table:
         figures = table.stats().as_dict()
     if json:
         common.print_json(figures)

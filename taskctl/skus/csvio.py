@@ -34,6 +34,7 @@ from taskctl.skus.csvread import (
 )
 from taskctl.skus.fields import COLUMNS
 from taskctl.skus.model import Sku
+from taskctl.skus.textindex import Segments, TextIndex
 
 __all__ = [
     "CsvImport",
@@ -114,15 +115,16 @@ class CsvImport:
         path: Path,
         *,
         source: str,
-        delimiter: str,
+        delimiter: str | None,
         ignore_extra: bool,
         stamp: int,
         progress: Progress | None,
+        all_problems: bool = False,
     ) -> None:
         self.conn = conn
         self.stamp = stamp
         self.progress = progress or (lambda phase, done, total: None)
-        self.problems = Problems(source)
+        self.problems = Problems(source, keep_all=all_problems)
         self.reader = CsvReader(
             path,
             source=source,
@@ -169,7 +171,9 @@ class CsvImport:
         for line, row in self.reader.valid_rows_with(skus):
             seen = first.setdefault(row.sku, line)
             if seen != line:
-                self.problems.add(line, f"sku '{row.sku}' appears twice (first on line {seen})")
+                self.problems.add(
+                    line, f"sku '{row.sku}' appears twice (first on line {seen})", "sku", row.sku
+                )
 
     def _reject_existing(self) -> None:
         """Reject the import if any of its skus already exists (on_conflict=error)."""
@@ -182,7 +186,10 @@ class CsvImport:
             lines.setdefault(row.sku, line)
         for sku in sorted(found, key=lines.__getitem__):
             self.problems.add(
-                lines[sku], f"sku '{sku}' already exists (use --on-conflict update or skip to import it)"
+                lines[sku],
+                f"sku '{sku}' already exists (use --on-conflict update or skip to import it)",
+                "sku",
+                sku,
             )
         self.problems.raise_if_any()
 
@@ -211,19 +218,36 @@ class CsvImport:
                WHERE NOT EXISTS (SELECT 1 FROM skus s WHERE s.sku = i.sku) ORDER BY sku""",
             (self.stamp,),
         ).rowcount
+        if not dry_run:
+            TextIndex(conn).cover()
         self.progress("writing", 2, 2)
         return ImportSummary(rows, new, updated, rows - new - updated - skipped, skipped, dry_run)
 
     def _fill_empty_table(self, dry_run: bool) -> ImportSummary:
         """Append straight into the empty table without its indexes, then build each in one pass: far
-        faster than keeping them current row by row."""
+        faster than keeping them current row by row. (An index whose keys rise with the rows as they are
+        appended is kept: it only grows at its end.) The search text is written as the rows are read (the
+        rows get ids 1, 2, ... in the order they are written), without the triggers that would drop it."""
         conn = self.conn
-        for name in schema.INDEXES:
+        rebuilt = {name: sql for name, sql in schema.INDEXES.items() if name not in schema.INDEXES_RISING}
+        for name in rebuilt:
             conn.execute(f"DROP INDEX {name}")
-        unique, *others = schema.INDEXES.values()
-        rows = self._load(RowWriter(conn, "skus", self.stamp), "skus", unique)
+        for name in schema.TEXT_TRIGGERS:
+            conn.execute(f"DROP TRIGGER {name}")
+        (first_id,) = conn.execute("SELECT ifnull(max(id), 0) + 1 FROM skus").fetchone()
+        segments = Segments(conn, first_id)
+        unique, *others = rebuilt.values()
+        rows = self._load(RowWriter(conn, "skus", self.stamp, segments), "skus", unique)
         if dry_run:
-            return ImportSummary(rows, rows, 0, 0, 0, dry_run)  # the rollback restores the indexes
+            return ImportSummary(rows, rows, 0, 0, 0, dry_run)  # the rollback restores indexes and triggers
+        segments.finish()
+        (last_id,) = conn.execute("SELECT max(id) FROM skus").fetchone()
+        if segments.next_id != last_id + 1 or last_id != first_id + rows - 1:
+            raise AssertionError(
+                f"{rows} rows got ids {first_id}..{last_id}, their search text {segments.next_id}"
+            )
+        for statement in schema.TEXT_TRIGGERS.values():
+            conn.execute(statement)
         for done, statement in enumerate(others):
             self.progress("indexing", done, len(others))
             conn.execute(statement)

@@ -25,12 +25,14 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO, NamedTuple
 
 from taskctl.errors import NotFoundError, TaskctlError, UsageError
 from taskctl.skus import quickcsv
-from taskctl.skus.fields import COLUMNS, CleanRow, check_row, sql_values, trim
+from taskctl.skus.fields import COLUMNS, CleanRow, FieldProblem, check_row, sql_values, trim
+from taskctl.skus.textindex import Segments
 
 MAX_SHOWN_PROBLEMS = 20
 _BLOCK_BYTES = 1 << 20  # small enough that a block's values stay a few MB in memory
@@ -38,60 +40,131 @@ _ROWS_PER_STATEMENT = 100  # 600 parameters: under SQLite's old limit of 999
 # From this size the second half of a file is read by a helper process (starting one costs ~0.1 s).
 HELPER_FROM_BYTES = 16 << 20
 HELPER_DATABASE = "sku_import_helper"
-_NOT_UTF8 = "is not UTF-8 text (save the file as UTF-8 and import again)"
-
 Progress = Callable[[str, int, int], None]
 """progress(phase, done, total): phase 'reading' counts bytes; 'writing' and 'indexing' count steps."""
 
 
-class ImportRejected(TaskctlError):
-    """The file is not importable; `problems` holds the first messages, `total` how many there were."""
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a file being imported: its line (0: the file as a whole), the column and value
+    it is about (None: the whole line) and a sentence without file or line."""
 
-    def __init__(self, source: str, problems: list[str], total: int) -> None:
+    line: int
+    column: str | None
+    value: str | None
+    message: str
+
+    def shown(self, source: str) -> str:
+        """`products.csv:3: rating '9' is out of range (...)`."""
+        return f"{source}:{self.line}: {self.message}" if self.line else f"{source}: {self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """Its fields for `sku import --json` (line null: the file as a whole)."""
+        return {
+            "line": self.line or None,
+            "column": self.column,
+            "value": self.value,
+            "message": self.message,
+        }
+
+
+class ImportRejected(TaskctlError):
+    """The file is not importable: `problems` holds the first messages as shown (`source:line: message`),
+    `total` how many there were, `details` the problems themselves (every one, if the import was asked to
+    keep them all; else the first)."""
+
+    def __init__(self, source: str, problems: list[str], total: int, details: Sequence[Problem] = ()) -> None:
+        self.source = source
         self.problems = problems
         self.total = total
+        self.details = list(details)
         if total > len(problems):
             tail = f"... and {total - len(problems):,} more errors; nothing was imported."
         else:
-            tail = f"{source}: {total:,} {'error' if total == 1 else 'errors'}; nothing was imported."
+            tail = self.counted()
         self.lines = [*problems, tail]
         super().__init__("\n".join(self.lines))
 
+    def counted(self) -> str:
+        """`products.csv: 3 errors; nothing was imported.`"""
+        noun = "error" if self.total == 1 else "errors"
+        return f"{self.source}: {self.total:,} {noun}; nothing was imported."
+
+    @classmethod
+    def of(cls, source: str, *problems: Problem) -> ImportRejected:
+        """Rejected for these problems alone."""
+        return cls(source, [problem.shown(source) for problem in problems], len(problems), problems)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON document of a rejected import."""
+        return {
+            "ok": False,
+            "file": self.source,
+            "error_count": self.total,
+            "errors": [problem.as_dict() for problem in self.details],
+        }
+
 
 class Problems:
-    """Collects problems: counts them all and keeps the MAX_SHOWN_PROBLEMS earliest by line, whatever order
-    they are found in (two processes read a big file; duplicates are found in a second pass)."""
+    """Collects problems: counts them all and keeps the MAX_SHOWN_PROBLEMS earliest by line (or, with
+    `keep_all`, every one), whatever order they are found in (two processes read a big file; duplicates are
+    found in a second pass)."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, keep_all: bool = False) -> None:
         self.source = source
+        self.keep_all = keep_all
         self.total = 0
-        self._latest_first: list[tuple[int, int, str]] = []  # a heap of (-line, -order, message)
+        self._latest_first: list[tuple[int, int, Problem]] = []  # a heap of (-line, -order, problem)
 
-    def add(self, line: int | None, message: str) -> None:
+    def add(
+        self, line: int | None, message: str, column: str | None = None, value: str | None = None
+    ) -> None:
+        """One problem on `line` (None or 0: the file as a whole), about `column`'s `value` if given."""
         self.total += 1
-        entry = (-(line or 0), -self.total, message)
-        if len(self._latest_first) < MAX_SHOWN_PROBLEMS:
+        entry = (-(line or 0), -self.total, Problem(line or 0, column, value, message))
+        if self.keep_all or len(self._latest_first) < MAX_SHOWN_PROBLEMS:
             heapq.heappush(self._latest_first, entry)
         elif entry > self._latest_first[0]:
             heapq.heapreplace(self._latest_first, entry)
 
-    def earliest(self) -> list[tuple[int, str]]:
-        """The kept problems as (line, message), in line order (line 0: the file as a whole)."""
-        return [(-line, message) for line, _, message in sorted(self._latest_first, reverse=True)]
+    def add_field_problems(self, line: int, problems: list[FieldProblem]) -> None:
+        """The problems `check_row` found in the row on `line`."""
+        for problem in problems:
+            self.add(line, problem.message, problem.column, problem.value)
 
-    def add_all(self, earliest: list[tuple[int, str]], total: int) -> None:
+    def earliest(self) -> list[Problem]:
+        """The kept problems, in line order."""
+        return [problem for _, _, problem in sorted(self._latest_first, reverse=True)]
+
+    def add_all(self, earliest: list[Problem], total: int) -> None:
         """Take over the problems another collector found."""
-        for line, message in earliest:
-            self.add(line, message)
+        for problem in earliest:
+            self.add(problem.line, problem.message, problem.column, problem.value)
         self.total += total - len(earliest)
 
     def raise_if_any(self) -> None:
         if self.total:
-            shown = [
-                f"{self.source}:{line}: {message}" if line else f"{self.source}: {message}"
-                for line, message in self.earliest()
-            ]
-            raise ImportRejected(self.source, shown, self.total)
+            kept = self.earliest()
+            shown = [problem.shown(self.source) for problem in kept[:MAX_SHOWN_PROBLEMS]]
+            raise ImportRejected(self.source, shown, self.total, kept)
+
+
+def not_utf8(data: bytes, error: UnicodeDecodeError) -> tuple[str, str]:
+    """The problem (message, value) of a line of `data` holding bytes that are not UTF-8 at error.start."""
+    start = data.rfind(b"\n", 0, error.start) + 1
+    end = data.find(b"\n", error.start)
+    line = data[start : end if end >= 0 else len(data)].rstrip(b"\r")
+    shown = line.decode("utf-8", "backslashreplace")
+    byte = data[error.start]
+    return (
+        f"the line is not UTF-8 text: byte 0x{byte:02X} in '{_clipped(shown)}' "
+        "(save the file as UTF-8 and import again)",
+        shown,
+    )
+
+
+def _clipped(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def parse_delimiter(text: str) -> str:
@@ -103,44 +176,117 @@ def parse_delimiter(text: str) -> str:
     return text
 
 
-def read_header(row: Sequence[str], source: str, ignore_extra: bool) -> list[str | None]:
-    """Column names of the header in file order (None for an ignored extra column)."""
-    expected = ", ".join(COLUMNS)
-    names = [name.strip().lower() for name in row]
+def read_header(text: str, delimiter: str, source: str, ignore_extra: bool) -> list[str | None]:
+    """Column names of the header line `text` in file order (None for an ignored extra column)."""
+    names = [name.strip().lower() for name in _fields(text, delimiter)]
     header: list[str | None] = []
+    rejected = None
     for name in names:
         if name in COLUMNS:
             if name in header:
-                raise ImportRejected(source, [f"{source}:1: column '{name}' appears twice in the header"], 1)
+                rejected = Problem(1, None, name, f"column '{name}' appears twice in the header (keep one)")
+                break
             header.append(name)
-        elif ignore_extra:
-            header.append(None)
-        else:
-            shown = name or "(empty)"
-            raise ImportRejected(
-                source,
-                [
-                    f"{source}: unknown column '{shown}' (expected: {expected}; "
-                    "--ignore-extra skips extra columns)"
-                ],
-                1,
+        elif not ignore_extra:
+            shown = _clipped(name) or "(empty)"
+            rejected = Problem(
+                0,
+                None,
+                name,
+                f"unknown column '{shown}' (expected: {_EXPECTED}; --ignore-extra skips extra columns)",
             )
+            break
+        else:
+            header.append(None)
     missing = [column for column in COLUMNS if column not in header]
-    if missing:
+    if rejected is None and missing:
         listed = ", ".join(f"'{column}'" for column in missing)
         noun = "column" if len(missing) == 1 else "columns"
-        raise ImportRejected(source, [f"{source}: missing {noun} {listed} (expected: {expected})"], 1)
+        rejected = Problem(0, None, None, f"missing {noun} {listed} (expected: {_EXPECTED})")
+    if rejected is not None:
+        likely = _likely_delimiter(text, delimiter)
+        if likely is not None:
+            rejected = Problem(
+                1,
+                None,
+                text.rstrip("\r\n"),
+                f"the header is not separated by {_spelled(delimiter)}; it looks separated by "
+                f"{_spelled(likely)} (pass --delimiter {_option(likely)})",
+            )
+        raise ImportRejected.of(source, rejected)
     return header
+
+
+_EXPECTED = ", ".join(COLUMNS)
+_QUOTING = "quote a value holding the delimiter, a quote or a line break, and double the quotes inside it"
+_DELIMITERS = (",", ";", "\t", "|")
+
+
+def _fields(text: str, delimiter: str) -> list[str]:
+    return next(csv.reader([text], delimiter=delimiter, strict=True), [])
+
+
+def detect_delimiter(text: str, source: str) -> str:
+    """The delimiter the header line `text` is written with: of ',' ';' tab and '|', the one that splits it
+    into the most known columns (then the most fields); ',' if it holds none of them. ImportRejected when two
+    read it equally well, naming both."""
+    scored: dict[tuple[int, int], list[str]] = {}
+    for candidate in _DELIMITERS:
+        if candidate in text:
+            with contextlib.suppress(csv.Error):
+                names = [name.strip().lower() for name in _fields(text, candidate)]
+                scored.setdefault((len(set(names) & set(COLUMNS)), len(names)), []).append(candidate)
+    if not scored:
+        return ","
+    best = scored[max(scored)]
+    if len(best) > 1:
+        first, second = best[:2]
+        raise ImportRejected.of(
+            source,
+            Problem(
+                1,
+                None,
+                text.rstrip("\r\n"),
+                f"the header could be separated by {_spelled(first)} or by {_spelled(second)} "
+                f"(pass --delimiter {_option(first)} or --delimiter {_option(second)})",
+            ),
+        )
+    return best[0]
+
+
+def _likely_delimiter(text: str, delimiter: str) -> str | None:
+    """Another delimiter with which `text` reads as a header holding every column, if there is one."""
+    for candidate in _DELIMITERS:
+        if candidate != delimiter and candidate in text:
+            with contextlib.suppress(csv.Error):
+                if set(COLUMNS) <= {name.strip().lower() for name in _fields(text, candidate)}:
+                    return candidate
+    return None
+
+
+def _spelled(delimiter: str) -> str:
+    return {",": "commas", ";": "semicolons", "\t": "tabs", "|": "'|'"}.get(delimiter, f"'{delimiter}'")
+
+
+def _option(delimiter: str) -> str:
+    return "tab" if delimiter == "\t" else f"'{delimiter}'"
 
 
 class RowWriter:
     """Inserts rows through sql_values (so CSV text and cleaned values alike), many rows per statement: each
     statement costs SQLite and Python far more than each row does."""
 
-    def __init__(self, conn: sqlite3.Connection, table: str, stamp: int | None = None) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        table: str,
+        stamp: int | None = None,
+        segments: Segments | None = None,
+    ) -> None:
         """Rows go into `table`: skus (with `stamp` as created_at and updated_at) or one that has exactly
-        the six columns."""
+        the six columns; `segments`, if given, gets their search text."""
         self._conn = conn
+        self.segments = segments
         self._into = f"INSERT INTO {table}"
         self._stamps = ""
         if stamp is not None:
@@ -160,16 +306,23 @@ class RowWriter:
         self._conn.executemany(self._many, (values[start : start + step] for start in range(0, whole, step)))
         rest = range(whole, len(values), 6)
         self._conn.executemany(self._one, (values[start : start + 6] for start in rest))
+        if self.segments is not None:
+            self.segments.add(values[0::6], values[1::6])
 
     def write_row(self, row: CleanRow) -> None:
         values = (row.sku, row.name, row.base_sku, row.link, row.rating, row.review_count)
         self._conn.execute(self._one, values)
+        if self.segments is not None:
+            self.segments.add([row.sku], [row.name])
 
-    def copy_from(self, database: str) -> None:
-        """Append the rows a helper stored in the table `rows` of the attached `database`, in their order."""
+    def copy_from(self, database: str, rows: int) -> None:
+        """Append the `rows` rows a helper stored in the table `rows` of the attached `database`, in their
+        order (and their search text, from its table `segments`)."""
         self._conn.execute(
             f"{self._into} SELECT {', '.join(COLUMNS)}{self._stamps} FROM {database}.rows ORDER BY rowid"
         )
+        if self.segments is not None:
+            self.segments.copy_from(f"{database}.segments", rows)
 
 
 class _Part(NamedTuple):
@@ -272,14 +425,16 @@ class CsvReader:
         path: Path,
         *,
         source: str,
-        delimiter: str,
+        delimiter: str | None,
         ignore_extra: bool,
         problems: Problems,
         progress: Progress | None = None,
     ) -> None:
+        """`delimiter` None: the one the header is written with (`detect_delimiter`), found by `open`."""
         self.path = path
         self.source = source
-        self.delimiter = delimiter
+        self.delimiter = delimiter or ","
+        self.detecting = delimiter is None
         self.ignore_extra = ignore_extra
         self.problems = problems
         self.progress = progress or (lambda phase, done, total: None)
@@ -297,22 +452,23 @@ class CsvReader:
         with raw:
             first = raw.readline()
             if not first:
-                raise ImportRejected(
-                    self.source,
-                    [f"{self.source}: the file is empty (expected a header: {', '.join(COLUMNS)})"],
-                    1,
-                )
-            problems = Problems(self.source)
-            names: list[str] = []
+                empty = f"the file is empty (expected a header: {_EXPECTED})"
+                raise ImportRejected.of(self.source, Problem(0, None, None, empty))
+            first = first.removeprefix(b"\xef\xbb\xbf")
             try:
-                text = first.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
-                names = next(csv.reader([text], delimiter=self.delimiter, strict=True), [])
-            except UnicodeDecodeError:
-                problems.add(1, _NOT_UTF8)
+                text = first.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                message, value = not_utf8(first, exc)
+                raise ImportRejected.of(self.source, Problem(1, None, value, message)) from None
+            if self.detecting:
+                self.delimiter = detect_delimiter(text, self.source)
+                self.detecting = False
+            try:
+                header = read_header(text, self.delimiter, self.source, self.ignore_extra)
             except csv.Error as exc:
-                problems.add(1, f"is not valid CSV ({exc})")
-            problems.raise_if_any()
-            yield raw, read_header(names, self.source, self.ignore_extra)
+                problem = Problem(1, None, None, f"the header is not valid CSV ({exc}; {_QUOTING})")
+                raise ImportRejected.of(self.source, problem) from None
+            yield raw, header
 
     def load(self, writer: RowWriter, conn: sqlite3.Connection) -> None:
         """Write every valid row with `writer` (on `conn`), a big file's second half read by a helper
@@ -321,7 +477,7 @@ class CsvReader:
             total = os.fstat(raw.fileno()).st_size
             whole = _Part(raw.tell(), None, 2)
             first, second = (whole, None) if total - whole.start < HELPER_FROM_BYTES else _halves(raw, whole)
-            with _Helper.start(self, second) as helper:
+            with _Helper.start(self, second, writer.segments is not None) as helper:
                 try:
                     complete = self._load_part(raw, header, writer, first, total)
                 except _Unfinished as unfinished:  # the second half does not start at a row
@@ -362,7 +518,8 @@ class CsvReader:
             try:
                 text = block.data.decode("utf-8")
             except UnicodeDecodeError as exc:
-                problems.add(block.first_line + _line_count(block.data[: exc.start]), _NOT_UTF8)
+                message, value = not_utf8(block.data, exc)
+                problems.add(block.first_line + _line_count(block.data[: exc.start]), message, None, value)
                 yield None
                 return
             values = quickcsv.split_block(text, self.delimiter, len(header))
@@ -380,7 +537,7 @@ class CsvReader:
                         continue
                     if part.end is not None:
                         raise _Unfinished(_Part(block.start, None, block.first_line)) from None
-                problems.add(line, f"is not valid CSV ({exc})")
+                problems.add(line, f"the line is not valid CSV ({exc}; {_QUOTING})")
                 yield None
                 return
             yield _Rows(block, text, None, parsed)
@@ -397,8 +554,7 @@ class CsvReader:
             return None
         cleaned = check_row(*(row[position] for position in positions))
         if isinstance(cleaned, list):
-            for message in cleaned:
-                self.problems.add(line, message)
+            self.problems.add_field_problems(line, cleaned)
             return None
         return cleaned
 
@@ -454,7 +610,7 @@ class _Helper:
 
     @classmethod
     @contextlib.contextmanager
-    def start(cls, reader: CsvReader, part: _Part | None) -> Iterator[_Helper | None]:
+    def start(cls, reader: CsvReader, part: _Part | None, segments: bool) -> Iterator[_Helper | None]:
         """Run the helper on `part` (None: no helper); when the block ends it is stopped, whatever happens,
         and its files removed. (If this process is killed, the helper notices when it next reports its
         progress, and removes them itself.)"""
@@ -470,6 +626,8 @@ class _Helper:
                 "ignore_extra": reader.ignore_extra,
                 "part": list(part),
                 "staging": str(folder / "rows.db"),
+                "segments": segments,
+                "keep_all": reader.problems.keep_all,
             }
             package_root = str(Path(__file__).resolve().parents[2])
             path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
@@ -513,11 +671,11 @@ class _Helper:
                 result = message
         if self.process.wait() != 0 or not result:
             return False
-        reader.problems.add_all([(line, message) for line, message in result["problems"]], result["total"])
+        reader.problems.add_all([Problem(*problem) for problem in result["problems"]], result["total"])
         reader.rows += result["rows"]
         if result["rows"]:
             conn.execute(f"ATTACH DATABASE ? AS {HELPER_DATABASE}", (str(self.folder / "rows.db"),))
-            writer.copy_from(HELPER_DATABASE)
+            writer.copy_from(HELPER_DATABASE, result["rows"])
         return True
 
 
@@ -544,7 +702,11 @@ def _read_part(spec: dict[str, Any], out: IO[str]) -> None:
     conn.execute("PRAGMA journal_mode = OFF")  # a scratch file: nobody else reads it until it is done
     conn.execute("PRAGMA synchronous = OFF")
     conn.execute("CREATE TABLE rows (sku, name, base_sku, link, rating, review_count)")
-    problems = Problems(spec["source"])
+    segments = None
+    if spec["segments"]:
+        conn.execute("CREATE TABLE segments (first_id INTEGER PRIMARY KEY, last_id INTEGER, text BLOB)")
+        segments = Segments(conn, 0, "segments")
+    problems = Problems(spec["source"], spec["keep_all"])
     part = _Part(*spec["part"])
     reader = CsvReader(
         Path(spec["path"]),
@@ -559,10 +721,13 @@ def _read_part(spec: dict[str, Any], out: IO[str]) -> None:
     conn.execute("BEGIN")
     with reader.open() as (raw, header):
         total = os.fstat(raw.fileno()).st_size
-        reader._load_part(raw, header, RowWriter(conn, "rows"), part, total)
+        reader._load_part(raw, header, RowWriter(conn, "rows", segments=segments), part, total)
+    if segments is not None:
+        segments.finish()
     conn.execute("COMMIT")
     conn.close()
-    result = {"rows": reader.rows, "problems": problems.earliest(), "total": problems.total}
+    kept = [[problem.line, problem.column, problem.value, problem.message] for problem in problems.earliest()]
+    result = {"rows": reader.rows, "problems": kept, "total": problems.total}
     print(json.dumps(result), file=out, flush=True)
 
 

@@ -103,26 +103,36 @@ def check_link(text: str) -> tuple[str, str | None]:
     return "", f"link '{text}' is not an http(s) URL (start it with https:// or leave it empty)"
 
 
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    """What is wrong with one value of a row: its column, the value as given (trimmed) and a sentence
+    without file or line."""
+
+    column: str
+    value: str
+    message: str
+
+
 def check_row(
     sku: str, name: str, base_sku: str, link: str, rating: str, review_count: str
-) -> CleanRow | list[str]:
-    """The cleaned row, or every problem found in it (each a sentence without file or line)."""
-    problems: list[str] = []
+) -> CleanRow | list[FieldProblem]:
+    """The cleaned row, or every problem found in it."""
+    problems: list[FieldProblem] = []
     sku = trim(sku)
     name = trim(name)
     if not sku:
-        problems.append("sku is empty (every row needs a sku)")
+        problems.append(FieldProblem("sku", "", "sku is empty (every row needs a sku)"))
     if not name:
-        problems.append("name is empty (every row needs a name)")
+        problems.append(FieldProblem("name", "", "name is empty (every row needs a name)"))
     clean_link, problem = check_link(link)
     if problem:
-        problems.append(problem)
+        problems.append(FieldProblem("link", trim(link), problem))
     clean_rating, problem = check_rating(rating)
     if problem:
-        problems.append(problem)
+        problems.append(FieldProblem("rating", trim(rating), problem))
     clean_count, problem = check_review_count(review_count)
     if problem:
-        problems.append(problem)
+        problems.append(FieldProblem("review_count", trim(review_count), problem))
     if problems:
         return problems
     return CleanRow(sku, name, trim(base_sku) or sku, clean_link, clean_rating, clean_count)

@@ -70,8 +70,44 @@ _VERSION_2 = [
     INDEXES["skus_updated_at"],
 ]
 
-MIGRATIONS: list[list[str]] = [_VERSION_1, _VERSION_2]
+# Version 3 adds the search text (textindex.py): every row's name and sku in Python's lower case, in segments
+# of consecutive ids, and triggers that drop a segment when one of its rows changes (so none is ever stale).
+# Opening a database that was migrated builds the segments of its rows.
+_DROP_SEGMENT_OF = (
+    "DELETE FROM skus_text WHERE first_id = "
+    "(SELECT max(first_id) FROM skus_text WHERE first_id <= {row}.id) AND last_id >= {row}.id;"
+)
+TEXT_TRIGGERS = {
+    "skus_text_insert": "CREATE TRIGGER skus_text_insert AFTER INSERT ON skus BEGIN "
+    + _DROP_SEGMENT_OF.format(row="new")
+    + " END",
+    "skus_text_delete": "CREATE TRIGGER skus_text_delete AFTER DELETE ON skus BEGIN "
+    + _DROP_SEGMENT_OF.format(row="old")
+    + " END",
+    "skus_text_update": "CREATE TRIGGER skus_text_update AFTER UPDATE OF id, name, sku ON skus BEGIN "
+    + _DROP_SEGMENT_OF.format(row="old")
+    + " "
+    + _DROP_SEGMENT_OF.format(row="new")
+    + " END",
+}
+_VERSION_3 = [
+    """CREATE TABLE skus_text (
+        first_id INTEGER PRIMARY KEY,   -- the segment covers the ids first_id..last_id
+        last_id INTEGER NOT NULL,
+        ids TEXT,                       -- its rows' ids, comma-separated; NULL: every id in its range
+        text BLOB NOT NULL
+    )""",
+    "CREATE INDEX skus_text_last ON skus_text(last_id)",
+    *TEXT_TRIGGERS.values(),
+]
+
+MIGRATIONS: list[list[str]] = [_VERSION_1, _VERSION_2, _VERSION_3]
+TEXT_VERSION = 3
 SCHEMA_VERSION = len(MIGRATIONS)
+
+# Indexes whose keys rise with the rows an import appends to an empty table (every row gets the same
+# updated_at, and equal keys are ordered by id): the import keeps them instead of building them afterwards.
+INDEXES_RISING = frozenset({"skus_updated_at"})
 
 # The sort orders whose index holds name and sku: a search walks them without reading the table.
 COVERING_SORTS = frozenset({"name"})

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import sqlite3
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import Any, BinaryIO, Final, TextIO
 
 from taskctl.clock import SYSTEM_CLOCK, Clock
 from taskctl.errors import NotFoundError, TaskctlError, UsageError, not_found
-from taskctl.skus import schema, search
+from taskctl.skus import schema, search, textindex
 from taskctl.skus.csvio import (
     CsvImport,
     ImportSummary,
@@ -32,6 +35,7 @@ from taskctl.skus.fields import (
     trim,
 )
 from taskctl.skus.model import SELECT_COLUMNS, Sku, SkuPage, SkuStats, to_stamp
+from taskctl.skus.textindex import TextIndex
 
 SKU_DB_ENV = "TASKCTL_SKU_DB"
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -65,7 +69,7 @@ KEEP: Final = _Keep()
 
 
 class SkuExistsError(TaskctlError):
-    """`add` of a sku that is already in the table."""
+    """`add` of a sku that is already in the table, or `update` renaming a sku to one that is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +98,22 @@ def connect(path: str | Path | None = None, clock: Clock = SYSTEM_CLOCK) -> SkuT
 
 
 # A search walks at most this many rows per row it returns (each read from the table at random) before it
-# reads the whole table in order instead: enough where one row in 200 matches, in a few tens of ms.
+# takes the rows the search text finds instead: enough where one row in 200 matches, in a few tens of ms.
 _WALK_ROWS_PER_RESULT = 200
 _WALK_ROWS_MAX = 50_000
+# A search for every match (no limit) sorts the rows the search text finds while they are fewer than this
+# share of the table; more are found as fast by reading the whole table.
+_SORTED_SHARE_MAX = 0.05
+
+
+def _dense_share(limit: int | None) -> float:
+    """The share of rows matching from which walking the sort order is the way to find `limit` of them: the
+    walk is then expected to find twice as many as it needs before its bound."""
+    if limit is None:
+        return _SORTED_SHARE_MAX
+    return 2 * (limit + 1) / min(_WALK_ROWS_PER_RESULT * (limit + 1), _WALK_ROWS_MAX)
+
+
 # Reads go through a memory map (no system call per page); an import turns it off to keep its memory small.
 _MMAP_BYTES = 1 << 30
 
@@ -147,9 +164,15 @@ class _Listing:
         *,
         upto: tuple[Any, int] | None = None,
         scan: bool = False,
+        among: list[int] | None = None,
     ) -> tuple[str, list[Any]]:
-        """SELECT the page's rows (one more than the limit, to know whether another page follows)."""
+        """SELECT the page's rows (one more than the limit, to know whether another page follows); `among`
+        keeps to the rows with these ids (looked up by id, then sorted)."""
         where, params = list(self._where), list(self._params)
+        if among is not None:
+            where.insert(0, "id IN (SELECT value FROM json_each(?))")
+            params.insert(0, json.dumps(among))
+            scan = True
         if upto is not None:
             condition, bound = self._beyond("<=" if self._forward == ">" else ">=", upto)
             where.append(condition)
@@ -187,11 +210,14 @@ class SkuTable:
         self._clock = clock
 
     @classmethod
-    def open(cls, path: str | Path, clock: Clock = SYSTEM_CLOCK) -> SkuTable:
-        """Open (creating if needed) the database at `path` and bring its schema up to date."""
+    def open(cls, path: str | Path, clock: Clock = SYSTEM_CLOCK, *, create: bool = True) -> SkuTable:
+        """Open (creating if needed) the database at `path` and bring its schema up to date. With
+        create=False, a database that does not exist is not made: the table reads as empty (for commands
+        that only read)."""
         path = Path(path)
+        where = path if create or path.exists() else ":memory:"
         try:
-            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+            conn = sqlite3.connect(where, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
         except sqlite3.Error as exc:
             raise TaskctlError(f"cannot open the SKU database '{path}': {exc}.") from None
         table = cls(conn, path, clock)
@@ -239,6 +265,20 @@ class SkuTable:
                 f"cannot write the SKU database '{self.path}' ({exc}); nothing was changed."
             ) from None
 
+    @contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """A read transaction: the statements in the block see the database as it was at the first of them,
+        whatever another connection commits meanwhile (a search reads the search text, then the rows)."""
+        if self._conn.in_transaction:
+            yield
+            return
+        self._conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            if self._conn.in_transaction:
+                self._conn.execute("COMMIT")
+
     def _migrate(self) -> None:
         version = self._conn.execute("PRAGMA user_version").fetchone()[0]
         if version > schema.SCHEMA_VERSION:
@@ -253,6 +293,8 @@ class SkuTable:
             for statements in schema.MIGRATIONS[version:]:
                 for statement in statements:
                     conn.execute(statement)
+            if version < schema.TEXT_VERSION:
+                TextIndex(conn).cover()
             conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
 
     def _now(self) -> int:
@@ -295,11 +337,12 @@ class SkuTable:
             raise UsageError("--unrated and --min-rating exclude each other; pass one of them.")
         if query.limit is not None and query.limit < 1:
             raise UsageError(f"--limit {query.limit} must be at least 1.")
-        listing = _Listing(query, self._after(query))
-        if query.search:
-            rows = self._search(listing, *search.match_condition(query.search))
-        else:
-            rows = self._conn.execute(*listing.select()).fetchall()
+        with self._snapshot():
+            listing = _Listing(query, self._after(query))
+            if query.search:
+                rows = self._search(listing, query.search)
+            else:
+                rows = self._conn.execute(*listing.select()).fetchall()
         skus = [Sku.from_row(row) for row in rows]
         if query.limit is not None and len(skus) > query.limit:
             skus = skus[: query.limit]
@@ -319,20 +362,40 @@ class SkuTable:
             )
         return after[0], after[1]
 
-    def _search(self, listing: _Listing, match: str, params: list[Any]) -> list[tuple[Any, ...]]:
-        """The rows of `listing` that `match`: by walking the sort order when matches are dense, else by
-        reading the whole table (a walk fetches each row at random, so a whole walk costs far more). An order
-        whose index holds name and sku is always walked: it checks rows as fast as reading the table."""
-        limit = listing.query.limit
-        if listing.query.sort in schema.COVERING_SORTS:
+    def _search(self, listing: _Listing, text: str) -> list[tuple[Any, ...]]:
+        """The rows of `listing` whose name or sku contains `text`.
+
+        Where matches are dense, walking the sort order finds `limit` of them after a short walk; where they
+        are sparse, the search text (textindex.py) gives the few rows that can match, which are then sorted.
+        Which is which is estimated from a sample of the search text. A walk fetches each row at random, so it
+        stops after a bound and the search takes the other way. A family (--base-sku) is always walked: its
+        index makes it small. Every row returned is checked exactly by `match` in SQL.
+        """
+        match, params = search.match_condition(text)
+        query = listing.query
+        needle = text.lower()
+        index = TextIndex(self._conn) if query.base_sku is None and textindex.usable_for(needle) else None
+        if index is not None and index.estimated_share(needle) < _dense_share(query.limit):
+            return self._among(listing, match, params, index.candidates(needle, match, params))
+        if query.sort in schema.COVERING_SORTS:  # the walk checks index entries, as fast as reading the table
             return self._conn.execute(*listing.select(match, params)).fetchall()
-        if limit is not None:
-            walk = min(_WALK_ROWS_PER_RESULT * (limit + 1), _WALK_ROWS_MAX)
+        if query.limit is not None:
+            walk = min(_WALK_ROWS_PER_RESULT * (query.limit + 1), _WALK_ROWS_MAX)
             bound = self._conn.execute(*listing.position(walk - 1)).fetchone()
             rows = self._conn.execute(*listing.select(match, params, upto=bound)).fetchall()
-            if bound is None or len(rows) > limit:
+            if bound is None or len(rows) > query.limit:
                 return rows  # every row was walked, or enough matched before the bound
+        if index is not None:
+            return self._among(listing, match, params, index.candidates(needle, match, params))
         return self._conn.execute(*listing.select(match, params, scan=True)).fetchall()
+
+    def _among(
+        self, listing: _Listing, match: str, params: list[Any], ids: list[int]
+    ) -> list[tuple[Any, ...]]:
+        """The rows of `listing` among the rows `ids` that `match`, in its order."""
+        if not ids:
+            return []
+        return self._conn.execute(*listing.select(match, params, among=ids)).fetchall()
 
     def iter_all(self) -> Iterator[Sku]:
         """Every row in sku order, streamed."""
@@ -386,6 +449,7 @@ class SkuTable:
                 raise SkuExistsError(
                     f"sku '{sku}' already exists; change it with 'taskctl sku edit {sku}'."
                 ) from None
+            TextIndex(conn).keep_covered()
         return self.get(sku)
 
     def update(
@@ -397,14 +461,20 @@ class SkuTable:
         link: str | _Keep = KEEP,
         rating: float | str | _Keep | None = KEEP,
         review_count: int | str | _Keep | None = KEEP,
+        new_sku: str | _Keep = KEEP,
     ) -> Sku:
         """Change the given fields of one row ('' or None clears rating/review_count/link; '' base_sku means
-        the sku itself). updated_at moves only if a value really changed."""
+        the sku itself). `new_sku` renames the row (SkuExistsError if another row has that sku): a sku that
+        was a family of its own stays one (its base_sku follows), one in a family with others stays in it.
+        updated_at moves only if a value really changed."""
         changes: dict[str, Any] = {}
+        renamed = sku if isinstance(new_sku, _Keep) else require_text("sku", new_sku)
+        if renamed != sku:
+            changes["sku"] = renamed
         if not isinstance(name, _Keep):
             changes["name"] = require_text("name", name)
         if not isinstance(base_sku, _Keep):
-            changes["base_sku"] = trim(base_sku) or sku
+            changes["base_sku"] = trim(base_sku) or renamed
         if not isinstance(link, _Keep):
             changes["link"] = _valid_link(link)
         if not isinstance(rating, _Keep):
@@ -413,16 +483,28 @@ class SkuTable:
             changes["review_count"] = _valid_review_count(review_count)
         with self._transaction() as conn:
             current = self.get(sku)
+            if renamed != sku and "base_sku" not in changes and current.base_sku == sku:
+                others = conn.execute("SELECT 1 FROM skus WHERE base_sku = ? AND sku != ?", (sku, sku))
+                if others.fetchone() is None:
+                    changes["base_sku"] = renamed
             changed = {
                 column: value for column, value in changes.items() if getattr(current, column) != value
             }
             if changed:
                 assignments = ", ".join(f"{column} = :{column}" for column in changed)
-                conn.execute(
-                    f"UPDATE skus SET {assignments}, updated_at = :stamp WHERE sku = :sku",
-                    {**changed, "stamp": self._now(), "sku": sku},
-                )
-        return self.get(sku) if changed else current
+                try:
+                    conn.execute(
+                        f"UPDATE skus SET {assignments}, updated_at = :stamp WHERE sku = :old_sku",
+                        {**changed, "stamp": self._now(), "old_sku": sku},
+                    )
+                except sqlite3.IntegrityError:  # the unique sku: another row has the new one
+                    raise SkuExistsError(
+                        f"cannot rename '{sku}' to '{renamed}': sku '{renamed}' already exists "
+                        f"(choose another --new-sku, or remove '{renamed}' first)."
+                    ) from None
+                if "name" in changed or "sku" in changed:
+                    TextIndex(conn).keep_covered()
+        return self.get(renamed) if changed else current
 
     def remove(self, skus: Sequence[str]) -> int:
         """Remove these skus, all or none: NotFoundError names the first that does not exist."""
@@ -430,6 +512,7 @@ class SkuTable:
             for sku in dict.fromkeys(skus):
                 if conn.execute("DELETE FROM skus WHERE sku = ?", (sku,)).rowcount == 0:
                     raise self._not_found(sku)
+            TextIndex(conn).keep_covered()
         return len(dict.fromkeys(skus))
 
     def remove_family(self, base_sku: str) -> int:
@@ -438,41 +521,49 @@ class SkuTable:
             removed = conn.execute("DELETE FROM skus WHERE base_sku = ?", (base_sku,)).rowcount
             if removed == 0:
                 raise NotFoundError(f"no skus have base_sku '{base_sku}'; nothing was removed.")
+            TextIndex(conn).keep_covered()
         return int(removed)
 
     def import_csv(
         self,
-        path: str | Path,
+        path: str | Path | BinaryIO,
         *,
         on_conflict: OnConflict | str = OnConflict.UPDATE,
         dry_run: bool = False,
-        delimiter: str = ",",
+        delimiter: str | None = None,
         ignore_extra: bool = False,
         progress: Progress | None = None,
+        all_problems: bool = False,
+        source: str | None = None,
     ) -> ImportSummary:
-        """Import a CSV file whole or not at all (ImportRejected lists the problems with line numbers)."""
+        """Import a CSV file (a path, or a binary stream such as stdin) whole or not at all: ImportRejected
+        lists the problems with line numbers, the first MAX_SHOWN_PROBLEMS of them, or with `all_problems`
+        every one in its `details`. `delimiter` None: the one the header is written with (',' ';' tab or '|').
+        `source` names the file in messages (default: the path)."""
         on_conflict = OnConflict(on_conflict)
-        job = CsvImport(
-            self._conn,
-            Path(path),
-            source=str(path),
-            delimiter=delimiter,
-            ignore_extra=ignore_extra,
-            stamp=self._now(),
-            progress=progress,
-        )
-        empty = self._conn.execute("SELECT NOT EXISTS (SELECT 1 FROM skus)").fetchone()[0]
-        try:
-            with (
-                self._import_settings(fresh=empty and not dry_run),
-                self._transaction(commit=not dry_run) as conn,
-            ):
-                try:
-                    return job.run(on_conflict, dry_run)
-                finally:  # a committed TEMP table would outlive the import on this connection
-                    conn.execute("DROP TABLE IF EXISTS temp.sku_import")
-        finally:
-            detach_helper(self._conn)
+        with _readable(path) as (file, name):
+            job = CsvImport(
+                self._conn,
+                file,
+                source=source or name,
+                delimiter=delimiter,
+                ignore_extra=ignore_extra,
+                stamp=self._now(),
+                progress=progress,
+                all_problems=all_problems,
+            )
+            empty = self._conn.execute("SELECT NOT EXISTS (SELECT 1 FROM skus)").fetchone()[0]
+            try:
+                with (
+                    self._import_settings(fresh=empty and not dry_run),
+                    self._transaction(commit=not dry_run) as conn,
+                ):
+                    try:
+                        return job.run(on_conflict, dry_run)
+                    finally:  # a committed TEMP table would outlive the import on this connection
+                        conn.execute("DROP TABLE IF EXISTS temp.sku_import")
+            finally:
+                detach_helper(self._conn)
 
     @contextmanager
     def _import_settings(self, fresh: bool) -> Iterator[None]:
@@ -501,13 +592,47 @@ class SkuTable:
             conn.execute(f"PRAGMA mmap_size = {mmap_size}")
             conn.execute(f"PRAGMA cache_size = {cache_size}")
 
-    def export(self, out: TextIO, format: str = "csv") -> int:
-        """Write every row to `out` as csv (importable) or json; returns the number of rows."""
-        if format == "json":
-            return write_json(self.iter_all(), out)
-        if format == "csv":
-            return write_csv(self.iter_all(), out)
-        raise UsageError(f"cannot export as '{format}' (choose csv or json).")
+    def export(self, out: TextIO, format: str = "csv", progress: Progress | None = None) -> int:
+        """Write every row to `out` as csv (importable) or json; returns the number of rows. `progress` is
+        called as ('writing', rows written, rows in all) every few thousand rows."""
+        if format not in ("csv", "json"):
+            raise UsageError(f"cannot export as '{format}' (choose csv or json).")
+        rows = self.iter_all()
+        if progress is not None:
+            total = self._conn.execute("SELECT count(*) FROM skus").fetchone()[0]
+            rows = _reporting(rows, total, progress)
+        return (write_json if format == "json" else write_csv)(rows, out)
+
+
+def _reporting(skus: Iterator[Sku], total: int, progress: Progress) -> Iterator[Sku]:
+    """`skus`, telling `progress` how many have gone by every _REPORT_EVERY of them and at the end."""
+    done = 0
+    progress("writing", 0, total)
+    for sku in skus:
+        yield sku
+        done += 1
+        if done % _REPORT_EVERY == 0:
+            progress("writing", done, total)
+    progress("writing", done, total)
+
+
+_REPORT_EVERY = 10_000
+
+
+@contextmanager
+def _readable(path: str | Path | BinaryIO) -> Iterator[tuple[Path, str]]:
+    """The file an import reads and its name in messages: a path itself, or a temporary copy of a stream,
+    named 'stdin' (an import reads its file more than once, and in two processes)."""
+    if isinstance(path, str | Path):
+        yield Path(path), str(path)
+        return
+    fd, name = tempfile.mkstemp(prefix="taskctl-sku-import-", suffix=".csv")
+    try:
+        with os.fdopen(fd, "wb") as copy:
+            shutil.copyfileobj(path, copy, 1 << 20)
+        yield Path(name), "stdin"
+    finally:
+        os.unlink(name)
 
 
 def _valid_link(link: str) -> str:

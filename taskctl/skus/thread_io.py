@@ -165,7 +165,7 @@ def _read_header(header: list[str], problems: _Problems) -> tuple[dict[str, int]
         name = raw.strip().lower()
         if name in COLUMNS:
             if name in positions:
-                problems.add(1, f"column '{name}' appears twice in the header")
+                problems.add(1, f"column '{name}' appears twice in the header (keep one)")
             positions[name] = index
         elif raw.strip():
             ignored.append(raw.strip())
