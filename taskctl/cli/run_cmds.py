@@ -110,7 +110,9 @@ def _run_now(
     if not follow:
         run_id = start_detached(workspace, name, force)
         if json_output:
-            common.print_json({"id": run_id, "folder": str(workspace.run_folder(run_id))})
+            from taskctl.documents import started_document
+
+            common.print_json(started_document(workspace, run_id))
         else:
             typer.echo(run_id)
         return
@@ -393,13 +395,15 @@ def show(
         taskctl show nightly@latest
         taskctl show nightly/2026-11-22_02-30-00 --json
     """
+    from taskctl.documents import run_document
     from taskctl.units import format_duration, format_size
 
     workspace = common.workspace()
     record = _load(workspace, run_id)
-    files = _files(record.folder)
+    document = run_document(record)
+    files = document["files"]
     if json_output:
-        common.print_json({**record.to_json(), "folder": str(record.folder), "files": files})
+        common.print_json(document)
         return
     rows = [
         ("run", record.id),
@@ -448,14 +452,6 @@ def show(
     common.print_table(
         [[f["name"], format_size(int(str(f["size"])))] for f in files], ["FILE", "SIZE"], empty="no files"
     )
-
-
-def _files(folder: Path) -> list[dict[str, object]]:
-    found = []
-    for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
-        if path.is_file() and not path.name.startswith("."):
-            found.append({"name": str(path.relative_to(folder)), "size": path.stat().st_size})
-    return found
 
 
 def _load(workspace: Workspace, text: str, latest_for_name: bool = False) -> RunRecord:
@@ -570,7 +566,7 @@ def cancel(
     with open_service(common.workspace()) as service:
         result = service.cancel(service.resolve(run_id))
     if json_output:
-        common.print_json({"id": result.run_id, "outcome": str(result.outcome), "status": str(result.status)})
+        common.print_json(result.to_json())
         return
     message = {
         CancelOutcome.CANCELLED: f"run {result.run_id} {result.status}",
