@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "prune_cmds",
     "notify_cmds",
     "deps_cmds",
+    "serve_cmds",
 ]
 
 
