@@ -25,7 +25,8 @@ def inside_workspace(workspace: Workspace, path: Path) -> Path:
     """`path` with its links resolved, if that is inside the workspace; OutsideWorkspace otherwise."""
     resolved = path.resolve()
     if not resolved.is_relative_to(workspace.root.resolve()):
-        raise OutsideWorkspace(f"{workspace.relative(path)} leads outside the workspace; it is not served.")
+        shown = path.relative_to(workspace.root) if path.is_relative_to(workspace.root) else path
+        raise OutsideWorkspace(f"{shown} leads outside the workspace; it is not served.")
     return resolved
 
 
