@@ -7,13 +7,18 @@ traceback.
 from __future__ import annotations
 
 import importlib.util
+import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from taskctl.errors import TaskctlError, UsageError
 from taskctl.workspace import Workspace
+
+if TYPE_CHECKING:
+    from taskctl.web.site import Site
 
 WEB_PACKAGES = ("starlette", "uvicorn", "jinja2", "multipart")
 
@@ -73,19 +78,17 @@ def listen(host: str, port: int) -> socket.socket:
     try:
         return socket.create_server((host, port), family=family, backlog=128)
     except OSError as error:
-        reason = error.strerror or str(error)
+        reason = os.strerror(error.errno) if error.errno else str(error)
         raise TaskctlError(
             f"cannot listen on {host}:{port}: {reason}; choose another --port (or --host)."
         ) from None
 
 
-def _run(site: object, listener: socket.socket) -> None:
+def _run(site: Site, listener: socket.socket) -> None:
     import uvicorn
 
     from taskctl.web.app import create_app
-    from taskctl.web.site import Site
 
-    assert isinstance(site, Site)
     config = uvicorn.Config(create_app(site), log_level="info", timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     try:
