@@ -32,35 +32,33 @@ def render_metrics(site: Site, status: dict[str, Any]) -> str:
         store = service.store
         processes = store.processes()
         counts = {process: store.counts_by_status(process) for process in processes}
-        recent = store.runs(since=now - WINDOW, limit=None)
-        latest: dict[str, float] = {}
-        for process in processes:
-            finished = next((row for row in store.runs(process, limit=5) if row.duration is not None), None)
-            if finished is not None and finished.duration is not None:
-                latest[process] = finished.duration
+        finished = store.finished_durations(now - WINDOW)
+    durations: dict[str, list[float]] = defaultdict(list)
+    for process, _, seconds in finished:
+        durations[process].append(seconds)
     out = _Exposition()
     out.family("taskctl_runs", "gauge", "Runs in the run index, by process and status.")
     for process in processes:
         for status_name, count in sorted(counts[process].items()):
             out.sample("taskctl_runs", {"process": process, "status": status_name}, count)
-    durations: dict[str, list[float]] = defaultdict(list)
-    for row in recent:
-        if row.duration is not None and row.status.finished and row.has_folder:
-            durations[row.process].append(row.duration)
     out.family(
         "taskctl_run_duration_seconds", "summary", "Durations of the runs that started in the last 24 hours."
     )
     for process, values in sorted(durations.items()):
-        values.sort()
+        ordered = sorted(values)
         for quantile in QUANTILES:
-            index = min(len(values) - 1, int(quantile * len(values)))
+            index = min(len(ordered) - 1, int(quantile * len(ordered)))
             labels = {"process": process, "quantile": str(quantile)}
-            out.sample("taskctl_run_duration_seconds", labels, values[index])
+            out.sample("taskctl_run_duration_seconds", labels, ordered[index])
         out.sample("taskctl_run_duration_seconds_sum", {"process": process}, sum(values))
         out.sample("taskctl_run_duration_seconds_count", {"process": process}, len(values))
-    out.family("taskctl_last_run_duration_seconds", "gauge", "The duration of the newest finished run.")
-    for process, seconds in sorted(latest.items()):
-        out.sample("taskctl_last_run_duration_seconds", {"process": process}, seconds)
+    out.family(
+        "taskctl_last_run_duration_seconds",
+        "gauge",
+        "The duration of the newest finished run of the last 24 hours.",
+    )
+    for process, values in sorted(durations.items()):
+        out.sample("taskctl_last_run_duration_seconds", {"process": process}, values[-1])
     out.family("taskctl_missed_slots_24h", "gauge", "Schedule slots recorded as missed in the last 24 hours.")
     for process, count in sorted(status["last_24h"]["missed_by_process"].items()):
         out.sample("taskctl_missed_slots_24h", {"process": process}, count)
