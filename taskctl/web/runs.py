@@ -245,7 +245,7 @@ def run_download(call: Call) -> Response:
         path.unlink(missing_ok=True)
         raise
     name = f"{run_id.replace('/', '_')}.{fmt}"
-    media = "application/zip" if fmt == "zip" else "application/gzip"
+    media = {"zip": "application/zip", "tar.gz": "application/gzip"}.get(str(fmt), "application/octet-stream")
     return FileResponse(path, media_type=media, filename=name, background=BackgroundTask(path.unlink, True))
 
 
