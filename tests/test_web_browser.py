@@ -121,6 +121,36 @@ def test_the_dashboard_opens_and_says_nothing_is_scheduling(page: Any) -> None:
     shot(page, "dashboard")
 
 
+def test_the_dashboard_shows_a_run_that_starts_while_it_is_open(
+    page: Any, server: str, workspace: Workspace
+) -> None:
+    import json
+    import urllib.request
+
+    (workspace.config_dir / "slow.yaml").write_text(
+        "threads:\n  slow:\n    code: |\n      import time\n      for _ in range(120):\n"
+        "          print('::progress 1/4', flush=True)\n          time.sleep(0.5)\n"
+    )
+    page.goto("/")
+    sync_api.expect(page.locator("#running")).to_contain_text("nothing runs")
+
+    def post(path: str) -> Any:
+        request = urllib.request.Request(server + path, method="POST", headers={"X-Requested-With": "test"})
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return json.load(answer)
+
+    started = post("/api/v1/threads/slow/run")
+    try:
+        running = page.locator("#running")
+        sync_api.expect(running).to_contain_text(started["id"])  # no reload: the page refreshes itself
+        sync_api.expect(running).to_contain_text("1/4 (25%)")
+        sync_api.expect(running.locator("progress")).to_have_attribute("value", "25")
+        shot(page, "dashboard-running")
+    finally:
+        post(f"/api/v1/runs/{started['id']}/cancel")
+        (workspace.config_dir / "slow.yaml").unlink()
+
+
 def test_start_a_run_watch_it_finish_and_download_what_pack_writes(
     page: Any, workspace: Workspace, tmp_path: Path
 ) -> None:

@@ -383,3 +383,50 @@ def test_a_thread_runs_alone(ws: Workspace, client: TestClient) -> None:
     assert answer.status_code == 202
     assert answer.json()["id"].startswith("hello/")
     assert client.post("/api/v1/threads/nobody/run", headers=JSON_POST).status_code == 404
+
+
+def test_a_thread_is_changed_by_patch_and_by_its_yaml(ws: Workspace, client: TestClient) -> None:
+    answer = client.patch(
+        "/api/v1/threads/hello", json={"set": {"timeout": "5m"}, "add": {"tags": ["polite"]}}
+    )
+    assert answer.status_code == 200, answer.text
+    assert cli_json(ws, "thread", "show", "hello")["tags"] == ["greeting", "polite"]
+    assert threads_yaml(ws).startswith("# Threads of the web tests.\n")
+    source = "long:\n  command: ['sleep', '1']  # shorter\n"
+    assert client.put("/api/v1/threads/long/yaml", json={"source": source}).status_code == 200
+    assert "  long:\n    command: ['sleep', '1']  # shorter\n" in threads_yaml(ws)
+    renamed = client.put("/api/v1/threads/long/yaml", json={"source": "short:\n  command: ['true']\n"})
+    assert renamed.status_code == 422
+    assert renamed.json()["errors"][0]["message"].startswith("the thread must stay named 'long', not 'short'")
+
+
+def test_the_thread_forms_add_and_edit(ws: Workspace, client: TestClient) -> None:
+    token = client.get("/threads/new").cookies["taskctl_csrf"]
+    form = {
+        "csrf_token": token,
+        "name": "backup",
+        "kind": "command",
+        "command": "tar -czf b.tgz data",
+        "code": "",
+    }
+    answer = client.post("/threads", data=form, follow_redirects=False)
+    assert answer.status_code == 303, answer.text
+    assert "  backup:\n    command: tar -czf b.tgz data\n" in threads_yaml(ws)
+    page = client.get("/threads/backup/edit")
+    base = page.text.split('name="base" value="')[1].split('"')[0]
+    edited = client.post(
+        "/threads/backup/edit",
+        data={"csrf_token": token, "base": base, "command": "tar -czf b.tgz data", "timeout": "10m"},
+        follow_redirects=False,
+    )
+    assert edited.status_code == 303
+    assert "  backup:\n    command: tar -czf b.tgz data\n    timeout: 10m\n" in threads_yaml(ws)
+    refused = client.post("/threads", data={**form, "name": "script-less", "kind": "script"})
+    assert refused.status_code == 400
+    assert "needs something to run" in refused.text
+
+
+def test_a_value_the_form_cannot_show_is_left_to_the_yaml_editor(ws: Workspace, client: TestClient) -> None:
+    page = client.get("/threads/long/edit").text  # command: ['sleep', '30'] is a list
+    assert '<input name="command" disabled title="written in a form this page cannot show' in page
+    assert "command: [&#39;sleep&#39;, &#39;30&#39;]" in page  # in the YAML editor
