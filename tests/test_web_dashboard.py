@@ -3,9 +3,7 @@ status.py, metrics.py, api.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -24,39 +22,30 @@ from taskctl.web.api import ENDPOINTS, PREFIX
 from taskctl.web.app import create_app
 from taskctl.web.site import ServeOptions, Site
 from taskctl.workspace import Workspace
-from tests.web_helpers import make_workspace, run_now
+from tests.web_helpers import run_now
 
 POST = {"X-Requested-With": "test"}
 
 
-@pytest.fixture
-def ws(tmp_path: Path) -> Workspace:
-    return make_workspace(tmp_path / "ws")
-
-
-@pytest.fixture
-def client(ws: Workspace) -> Iterator[TestClient]:
-    with TestClient(create_app(Site(ws, ServeOptions())), base_url="http://127.0.0.1:8470") as client:
-        yield client
-
-
-def test_without_a_daemon_the_dashboard_says_nothing_is_scheduling(ws: Workspace, client: TestClient) -> None:
-    status = client.get("/api/v1/status").json()
+def test_without_a_daemon_the_dashboard_says_nothing_is_scheduling(
+    web_ws: Workspace, web: TestClient
+) -> None:
+    status = web.get("/api/v1/status").json()
     assert status["daemon"] == {"running": False, "pid": None}
     assert status["next"] == [{"process": "greet", "at": "2030-01-07T08:00:00.000000Z"}]
     assert status["running"] == []
-    page = client.get("/").text
+    page = web.get("/").text
     assert "not running: nothing is scheduling" in page
     assert '<a href="/processes/greet">greet</a>' in page
 
 
-def test_with_a_daemon_the_dashboard_shows_its_pid_and_config(ws: Workspace, client: TestClient) -> None:
-    config = load_config(ws, now=SYSTEM_CLOCK.now())
-    write_applied(ws, config, datetime(2026, 11, 30, 5, 0, tzinfo=UTC))
-    with acquire_daemon_lock(ws):
-        status = client.get("/api/v1/status").json()
-        page = client.get("/?part=live").text
-        metrics = client.get("/metrics").text
+def test_with_a_daemon_the_dashboard_shows_its_pid_and_config(web_ws: Workspace, web: TestClient) -> None:
+    config = load_config(web_ws, now=SYSTEM_CLOCK.now())
+    write_applied(web_ws, config, datetime(2026, 11, 30, 5, 0, tzinfo=UTC))
+    with acquire_daemon_lock(web_ws):
+        status = web.get("/api/v1/status").json()
+        page = web.get("/?part=live").text
+        metrics = web.get("/metrics").text
     assert status["daemon"]["running"] is True
     assert status["daemon"]["config_revision"] == config.revision
     assert status["daemon"]["last_reload"] == "2026-11-30T05:00:00.000000Z"
@@ -67,15 +56,15 @@ def test_with_a_daemon_the_dashboard_shows_its_pid_and_config(ws: Workspace, cli
     assert "taskctl_config_last_reload_success 1\n" in metrics
 
 
-def test_the_last_24_hours_count_failed_runs_and_missed_slots(ws: Workspace) -> None:
-    failed = run_now(ws, "both")
+def test_the_last_24_hours_count_failed_runs_and_missed_slots(web_ws: Workspace) -> None:
+    failed = run_now(web_ws, "both")
     slot = (failed.started - timedelta(hours=1)).replace(microsecond=0)
-    with open_service(ws) as service:
+    with open_service(web_ws) as service:
         service.record_missed("greet", slot, "Europe/Berlin")
-    site = Site(ws, ServeOptions(), FakeClock(failed.started))
-    with TestClient(create_app(site), base_url="http://127.0.0.1:8470") as client:
-        status = client.get("/api/v1/status").json()
-        metrics = client.get("/metrics").text
+    site = Site(web_ws, ServeOptions(), FakeClock(failed.started))
+    with TestClient(create_app(site), base_url="http://127.0.0.1:8470") as web:
+        status = web.get("/api/v1/status").json()
+        metrics = web.get("/metrics").text
     assert status["last_24h"]["failed"] == 1
     assert status["last_24h"]["failed_runs"][0]["id"] == failed.id
     assert status["last_24h"]["missed_by_process"] == {"greet": 1}
@@ -86,29 +75,29 @@ def test_the_last_24_hours_count_failed_runs_and_missed_slots(ws: Workspace) -> 
     assert "taskctl_daemon_up 0\n" in metrics
 
 
-def test_a_running_run_shows_its_thread_and_elapsed_time(ws: Workspace, client: TestClient) -> None:
-    (ws.config_dir / "processes.yaml").write_text("processes:\n  slow:\n    threads: [long]\n")
-    started = client.post("/api/v1/processes/slow/run", headers=POST).json()
+def test_a_running_run_shows_its_thread_and_elapsed_time(web_ws: Workspace, web: TestClient) -> None:
+    (web_ws.config_dir / "processes.yaml").write_text("processes:\n  slow:\n    threads: [long]\n")
+    started = web.post("/api/v1/processes/slow/run", headers=POST).json()
     try:
-        with open_service(ws) as service:
+        with open_service(web_ws) as service:
             (row,) = service.store.active("slow")
-        status = client.get("/api/v1/status").json()
+        status = web.get("/api/v1/status").json()
         (running,) = status["running"]
         assert running["id"] == started["id"]
         assert running["elapsed"] >= 0
-        live = client.get("/?part=live").text
+        live = web.get("/?part=live").text
         assert f'<a href="/runs/{started["id"]}">{started["id"]}</a>' in live
         assert "data-since=" in live
         assert row.status in (RunStatus.QUEUED, RunStatus.RUNNING)
     finally:
-        client.post(f"/api/v1/runs/{started['id']}/cancel", headers=POST)
+        web.post(f"/api/v1/runs/{started['id']}/cancel", headers=POST)
 
 
-def test_every_api_route_is_documented_and_every_documented_one_exists(client: TestClient) -> None:
-    spec = client.get("/api/v1/openapi.json").json()
+def test_every_api_route_is_documented_and_every_documented_one_exists(web: TestClient) -> None:
+    spec = web.get("/api/v1/openapi.json").json()
     assert spec["openapi"] == "3.1.0"
     documented = {(path, method.upper()) for path, ops in spec["paths"].items() for method in ops}
-    app = client.app
+    app = web.app
     routed = {
         (route.path.replace(":path}", "}"), method)
         for route in app.routes  # type: ignore[attr-defined]
@@ -125,17 +114,17 @@ def test_every_api_route_is_documented_and_every_documented_one_exists(client: T
             assert operation["summary"] and operation["responses"]
 
 
-def test_the_api_page_lists_every_endpoint(client: TestClient) -> None:
-    page = client.get("/api/v1/docs").text
+def test_the_api_page_lists_every_endpoint(web: TestClient) -> None:
+    page = web.get("/api/v1/docs").text
     for endpoint in ENDPOINTS:
         assert f"<code>{PREFIX + endpoint.path.replace(':path}', '}')}</code>" in page
 
 
-def test_unknown_pages_and_methods(client: TestClient) -> None:
-    missing = client.get("/api/v1/nothing")
+def test_unknown_pages_and_methods(web: TestClient) -> None:
+    missing = web.get("/api/v1/nothing")
     assert missing.status_code == 404
     assert missing.json() == {"ok": False, "error": "there is no page at /api/v1/nothing."}
-    assert client.get("/nothing").status_code == 404
-    wrong = client.put("/api/v1/runs", json={})
+    assert web.get("/nothing").status_code == 404
+    wrong = web.put("/api/v1/runs", json={})
     assert wrong.status_code == 405
     assert wrong.json()["error"] == "PUT is not allowed on /api/v1/runs."

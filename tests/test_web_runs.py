@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,62 +14,49 @@ pytest.importorskip("starlette", reason="the web extra (taskctl[web]) is not ins
 from starlette.testclient import TestClient
 
 from taskctl.runs import RunRecord
-from taskctl.web.app import create_app
-from taskctl.web.site import ServeOptions, Site
 from taskctl.workspace import Workspace
-from tests.web_helpers import cli, cli_json, make_workspace, run_now, wait_until
+from tests.web_helpers import cli, cli_json, run_now, wait_until
 
 POST = {"X-Requested-With": "test"}
 
 
 @pytest.fixture
-def ws(tmp_path: Path) -> Workspace:
-    return make_workspace(tmp_path / "ws")
+def greeted(web_ws: Workspace) -> RunRecord:
+    return run_now(web_ws, "greet")
 
 
 @pytest.fixture
-def client(ws: Workspace) -> Iterator[TestClient]:
-    with TestClient(create_app(Site(ws, ServeOptions())), base_url="http://127.0.0.1:8470") as client:
-        yield client
-
-
-@pytest.fixture
-def greeted(ws: Workspace) -> RunRecord:
-    return run_now(ws, "greet")
-
-
-@pytest.fixture
-def failed(ws: Workspace) -> RunRecord:
-    return run_now(ws, "both")
+def failed(web_ws: Workspace) -> RunRecord:
+    return run_now(web_ws, "both")
 
 
 # -- history ---------------------------------------------------------------------------------------------
 
 
 def test_history_is_the_document_of_the_cli(
-    ws: Workspace, client: TestClient, greeted: RunRecord, failed: RunRecord
+    web_ws: Workspace, web: TestClient, greeted: RunRecord, failed: RunRecord
 ) -> None:
-    assert client.get("/api/v1/runs").json() == cli_json(ws, "history")
-    only = client.get("/api/v1/runs", params={"process": "both", "status": "failed"}).json()
+    assert web.get("/api/v1/runs").json() == cli_json(web_ws, "history")
+    only = web.get("/api/v1/runs", params={"process": "both", "status": "failed"}).json()
     assert [run["id"] for run in only] == [failed.id]
-    assert only == cli_json(ws, "history", "both", "--status", "failed")
-    assert [r["id"] for r in client.get("/api/v1/runs", params={"limit": 1}).json()] == [failed.id]
-    assert len(client.get("/api/v1/runs", params={"since": "1h"}).json()) == 2
+    assert only == cli_json(web_ws, "history", "both", "--status", "failed")
+    assert [r["id"] for r in web.get("/api/v1/runs", params={"limit": 1}).json()] == [failed.id]
+    assert len(web.get("/api/v1/runs", params={"since": "1h"}).json()) == 2
 
 
 def test_history_by_tag_takes_processes_and_threads_with_it(
-    ws: Workspace, client: TestClient, greeted: RunRecord, failed: RunRecord
+    web_ws: Workspace, web: TestClient, greeted: RunRecord, failed: RunRecord
 ) -> None:
-    alone = run_now(ws, "hello")  # the thread `hello` has the tag greeting, run alone
-    daily = client.get("/api/v1/runs", params={"tag": "daily"}).json()
+    alone = run_now(web_ws, "hello")  # the thread `hello` has the tag greeting, run alone
+    daily = web.get("/api/v1/runs", params={"tag": "daily"}).json()
     assert [r["id"] for r in daily] == [greeted.id]
-    assert [r["id"] for r in client.get("/api/v1/runs", params={"tag": "greeting"}).json()] == [alone.id]
-    unknown = client.get("/api/v1/runs", params={"tag": "dayly"})
+    assert [r["id"] for r in web.get("/api/v1/runs", params={"tag": "greeting"}).json()] == [alone.id]
+    unknown = web.get("/api/v1/runs", params={"tag": "dayly"})
     assert unknown.status_code == 400
     assert unknown.json()["error"] == "no process or thread has the tag 'dayly'; did you mean 'daily'?"
 
 
-def test_history_refuses_bad_filters_with_one_sentence(client: TestClient, greeted: RunRecord) -> None:
+def test_history_refuses_bad_filters_with_one_sentence(web: TestClient, greeted: RunRecord) -> None:
     cases = {
         ("status", "faild"): (400, "status 'faild' is not a run status; did you mean 'failed'?"),
         ("since", "soon"): (400, "since 'soon' is not a duration (use e.g. 12h, 7d, 2w)."),
@@ -78,14 +64,12 @@ def test_history_refuses_bad_filters_with_one_sentence(client: TestClient, greet
         ("process", "gret"): (404, "no process named 'gret'; did you mean 'greet'?"),
     }
     for (key, value), (status, message) in cases.items():
-        answer = client.get("/api/v1/runs", params={key: value})
+        answer = web.get("/api/v1/runs", params={key: value})
         assert (answer.status_code, answer.json()["error"]) == (status, message)
 
 
-def test_the_history_page_lists_and_filters(
-    client: TestClient, greeted: RunRecord, failed: RunRecord
-) -> None:
-    page = client.get("/runs", params={"status": "failed"})
+def test_the_history_page_lists_and_filters(web: TestClient, greeted: RunRecord, failed: RunRecord) -> None:
+    page = web.get("/runs", params={"status": "failed"})
     assert f'<a href="/runs/{failed.id}">{failed.id}</a>' in page.text
     assert greeted.id not in page.text
     assert "<option selected>failed</option>" in page.text
@@ -94,28 +78,26 @@ def test_the_history_page_lists_and_filters(
 # -- one run ---------------------------------------------------------------------------------------------
 
 
-def test_a_run_is_the_document_of_show(ws: Workspace, client: TestClient, failed: RunRecord) -> None:
-    answer = client.get(f"/api/v1/runs/{failed.id}")
-    assert answer.json() == cli_json(ws, "show", failed.id)
+def test_a_run_is_the_document_of_show(web_ws: Workspace, web: TestClient, failed: RunRecord) -> None:
+    answer = web.get(f"/api/v1/runs/{failed.id}")
+    assert answer.json() == cli_json(web_ws, "show", failed.id)
     assert answer.json()["threads"][1]["exit_code"] == 3
-    assert client.get("/api/v1/runs/both/latest").json()["id"] == failed.id
-    assert client.get(f"/api/v1/runs/{failed.id[:-3]}").json()["id"] == failed.id  # a unique prefix
+    assert web.get("/api/v1/runs/both/latest").json()["id"] == failed.id
+    assert web.get(f"/api/v1/runs/{failed.id[:-3]}").json()["id"] == failed.id  # a unique prefix
 
 
-def test_an_unknown_or_malformed_run_is_refused(client: TestClient, failed: RunRecord) -> None:
-    missing = client.get("/api/v1/runs/both/2001-01-01_00-00-00")
+def test_an_unknown_or_malformed_run_is_refused(web: TestClient, failed: RunRecord) -> None:
+    missing = web.get("/api/v1/runs/both/2001-01-01_00-00-00")
     assert missing.status_code == 404
     assert missing.json()["error"].startswith("no run named 'both/2001-01-01_00-00-00'")
-    assert client.get("/api/v1/runs/nobody/latest").status_code == 404
-    bad = client.get("/api/v1/runs/Both/x")
+    assert web.get("/api/v1/runs/nobody/latest").status_code == 404
+    bad = web.get("/api/v1/runs/Both/x")
     assert bad.status_code == 400
     assert bad.json()["error"] == "'Both/x' is not a run id (PROCESS/YYYY-MM-DD_HH-MM-SS)."
 
 
-def test_the_run_page_shows_threads_exit_codes_console_and_files(
-    client: TestClient, failed: RunRecord
-) -> None:
-    page = client.get(f"/runs/{failed.id}").text
+def test_the_run_page_shows_threads_exit_codes_console_and_files(web: TestClient, failed: RunRecord) -> None:
+    page = web.get(f"/runs/{failed.id}").text
     assert '<span class="status status-failed">failed</span>' in page
     assert "<td>exit 3</td>" in page
     assert "broken | oops" in page
@@ -123,25 +105,24 @@ def test_the_run_page_shows_threads_exit_codes_console_and_files(
     assert f'<a href="/runs/{failed.id}/files/run.json">run.json</a>' in page
 
 
-def test_the_log_is_the_console_or_one_thread(client: TestClient, failed: RunRecord) -> None:
+def test_the_log_is_the_console_or_one_thread(web: TestClient, failed: RunRecord) -> None:
     console = (failed.folder / "console.log").read_bytes()
-    assert client.get(f"/api/v1/runs/{failed.id}/log").content == console
+    assert web.get(f"/api/v1/runs/{failed.id}/log").content == console
     assert (
-        client.get(f"/api/v1/runs/{failed.id}/log", params={"tail": 1}).content
-        == console.splitlines(True)[-1]
+        web.get(f"/api/v1/runs/{failed.id}/log", params={"tail": 1}).content == console.splitlines(True)[-1]
     )
-    broken = client.get(f"/api/v1/runs/{failed.id}/log", params={"thread": "broken"})
+    broken = web.get(f"/api/v1/runs/{failed.id}/log", params={"thread": "broken"})
     assert broken.content == (failed.folder / "broken.log").read_bytes()
-    unknown = client.get(f"/api/v1/runs/{failed.id}/log", params={"thread": "brokn"})
+    unknown = web.get(f"/api/v1/runs/{failed.id}/log", params={"thread": "brokn"})
     assert unknown.status_code == 404
     assert unknown.json()["error"] == f"no thread in run {failed.id} named 'brokn'; did you mean 'broken'?"
-    assert client.get(f"/api/v1/runs/{failed.id}/log", params={"tail": "x"}).status_code == 400
+    assert web.get(f"/api/v1/runs/{failed.id}/log", params={"tail": "x"}).status_code == 400
 
 
 def test_the_events_of_a_finished_run_are_its_record_its_log_and_the_end(
-    client: TestClient, failed: RunRecord
+    web: TestClient, failed: RunRecord
 ) -> None:
-    stream = client.get(f"/api/v1/runs/{failed.id}/events")
+    stream = web.get(f"/api/v1/runs/{failed.id}/events")
     assert stream.headers["content-type"].startswith("text/event-stream")
     events = [block for block in stream.text.split("\n\n") if block]
     assert events[0].startswith("event: run\ndata: {")
@@ -153,68 +134,68 @@ def test_the_events_of_a_finished_run_are_its_record_its_log_and_the_end(
     assert log == (failed.folder / "console.log").read_text()
     assert events[-1] == 'event: end\ndata: {"status": "failed"}'
     size = (failed.folder / "console.log").stat().st_size
-    rest = client.get(f"/api/v1/runs/{failed.id}/events", headers={"Last-Event-ID": str(size)}).text
+    rest = web.get(f"/api/v1/runs/{failed.id}/events", headers={"Last-Event-ID": str(size)}).text
     assert "event: log" not in rest
-    assert client.get(f"/api/v1/runs/{failed.id}/events", params={"from": "x"}).status_code == 400
+    assert web.get(f"/api/v1/runs/{failed.id}/events", params={"from": "x"}).status_code == 400
 
 
-def test_the_events_follow_a_running_run_to_its_end(ws: Workspace, client: TestClient) -> None:
+def test_the_events_follow_a_running_run_to_its_end(web_ws: Workspace, web: TestClient) -> None:
     code = "import time\nfor i in range(3):\n    print('tick', i, flush=True)\n    time.sleep(0.3)\n"
-    added = client.post("/api/v1/threads", json={"name": "slow", "code": code})
+    added = web.post("/api/v1/threads", json={"name": "slow", "code": code})
     assert added.status_code == 201, added.text
-    started = client.post("/api/v1/threads/slow/run", headers=POST).json()
-    text = client.get(f"/api/v1/runs/{started['id']}/events").text
+    started = web.post("/api/v1/threads/slow/run", headers=POST).json()
+    text = web.get(f"/api/v1/runs/{started['id']}/events").text
     assert text.count("tick") == 3
     assert text.endswith('event: end\ndata: {"status": "succeeded"}\n\n')
 
 
 def test_download_is_the_zip_taskctl_pack_writes(
-    ws: Workspace, client: TestClient, failed: RunRecord, tmp_path: Path
+    web_ws: Workspace, web: TestClient, failed: RunRecord, tmp_path: Path
 ) -> None:
-    answer = client.get(f"/api/v1/runs/{failed.id}/download")
+    answer = web.get(f"/api/v1/runs/{failed.id}/download")
     assert answer.status_code == 200
     assert (
         answer.headers["content-disposition"] == f'attachment; filename="{failed.id.replace("/", "_")}.zip"'
     )
     packed = tmp_path / "packed.zip"
-    assert cli(ws, "pack", failed.id, "-o", str(packed))[0] == 0
+    assert cli(web_ws, "pack", failed.id, "-o", str(packed))[0] == 0
     assert answer.content == packed.read_bytes()
     names = zipfile.ZipFile(packed).namelist()
     assert f"{failed.id}/console.log" in names
-    tar = client.get(f"/runs/{failed.id}/download", params={"format": "tar.gz"})
+    tar = web.get(f"/runs/{failed.id}/download", params={"format": "tar.gz"})
     assert tar.headers["content-type"] == "application/gzip"
-    bad = client.get(f"/api/v1/runs/{failed.id}/download", params={"format": "rar"})
+    bad = web.get(f"/api/v1/runs/{failed.id}/download", params={"format": "rar"})
     assert bad.status_code == 400
     assert bad.json()["error"] == "'rar' is not an archive format; use --format zip or --format tar.gz."
-    assert not list((ws.state_dir / "downloads").iterdir())  # the temporary archives are gone
+    assert not list((web_ws.state_dir / "downloads").iterdir())  # the temporary archives are gone
 
 
 def test_a_run_folder_linked_outside_the_workspace_is_not_served(
-    ws: Workspace, client: TestClient, failed: RunRecord, tmp_path: Path
+    web_ws: Workspace, web: TestClient, failed: RunRecord, tmp_path: Path
 ) -> None:
     outside = tmp_path / "elsewhere"
-    os.rename(ws.process_dir, outside)
-    os.symlink(outside, ws.process_dir)
-    answer = client.get(f"/api/v1/runs/{failed.id}/download")
+    os.rename(web_ws.process_dir, outside)
+    os.symlink(outside, web_ws.process_dir)
+    answer = web.get(f"/api/v1/runs/{failed.id}/download")
     assert answer.status_code == 403
     assert answer.json()["error"] == f"process/{failed.id} leads outside the workspace; it is not served."
-    assert client.get(f"/api/v1/runs/{failed.id}/files/run.json").status_code == 403
+    assert web.get(f"/api/v1/runs/{failed.id}/files/run.json").status_code == 403
 
 
 # -- files of a run: never outside it ------------------------------------------------------------------------
 
 
-def test_a_file_of_a_run_is_served_as_text_or_download(client: TestClient, failed: RunRecord) -> None:
+def test_a_file_of_a_run_is_served_as_text_or_download(web: TestClient, failed: RunRecord) -> None:
     (failed.folder / "out").mkdir()
     (failed.folder / "out" / "data.bin").write_bytes(b"\x00\x01")
     (failed.folder / "page.html").write_text("<script>alert(1)</script>")
-    log = client.get(f"/api/v1/runs/{failed.id}/files/console.log")
+    log = web.get(f"/api/v1/runs/{failed.id}/files/console.log")
     assert log.headers["content-type"] == "text/plain; charset=utf-8"
     assert log.content == (failed.folder / "console.log").read_bytes()
-    data = client.get(f"/runs/{failed.id}/files/out/data.bin")
+    data = web.get(f"/runs/{failed.id}/files/out/data.bin")
     assert data.content == b"\x00\x01"
     assert data.headers["content-disposition"] == 'attachment; filename="data.bin"'
-    html = client.get(f"/runs/{failed.id}/files/page.html")
+    html = web.get(f"/runs/{failed.id}/files/page.html")
     assert html.headers["content-disposition"].startswith("attachment")  # never rendered on this origin
     assert html.headers["content-security-policy"] == "sandbox"
 
@@ -231,44 +212,42 @@ def test_a_file_of_a_run_is_served_as_text_or_download(client: TestClient, faile
         "out/../../x",
     ],
 )
-def test_a_path_that_leaves_the_run_folder_is_refused(
-    client: TestClient, failed: RunRecord, path: str
-) -> None:
-    answer = client.get(f"/api/v1/runs/{failed.id}/files/{path}")
+def test_a_path_that_leaves_the_run_folder_is_refused(web: TestClient, failed: RunRecord, path: str) -> None:
+    answer = web.get(f"/api/v1/runs/{failed.id}/files/{path}")
     assert answer.status_code in (400, 404), answer.text
     assert "threads:" not in answer.text and "root:" not in answer.text
 
 
 def test_a_symlink_in_a_run_folder_is_never_followed(
-    ws: Workspace, client: TestClient, failed: RunRecord, tmp_path: Path
+    web_ws: Workspace, web: TestClient, failed: RunRecord, tmp_path: Path
 ) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("top secret")
     os.symlink(secret, failed.folder / "link.txt")
     os.symlink(tmp_path, failed.folder / "dir")
     for name in ("link.txt", "dir/secret.txt"):
-        answer = client.get(f"/api/v1/runs/{failed.id}/files/{name}")
+        answer = web.get(f"/api/v1/runs/{failed.id}/files/{name}")
         assert answer.status_code == 403
         assert "top secret" not in answer.text
-    assert client.get(f"/api/v1/runs/{failed.id}/files/nothing.txt").status_code == 404
-    assert client.get(f"/api/v1/runs/{failed.id}/files/out").status_code == 404
+    assert web.get(f"/api/v1/runs/{failed.id}/files/nothing.txt").status_code == 404
+    assert web.get(f"/api/v1/runs/{failed.id}/files/out").status_code == 404
 
 
 # -- cancel ------------------------------------------------------------------------------------------------
 
 
 def test_cancel_stops_a_running_run_and_a_finished_one_is_refused(
-    ws: Workspace, client: TestClient, failed: RunRecord
+    web_ws: Workspace, web: TestClient, failed: RunRecord
 ) -> None:
-    (ws.config_dir / "processes.yaml").write_text("processes:\n  slow:\n    threads: [long]\n")
-    started = client.post("/api/v1/processes/slow/run", headers=POST).json()
-    wait_until(lambda: client.get(f"/api/v1/runs/{started['id']}").json()["status"] == "running")
-    refused = client.get(f"/api/v1/runs/{started['id']}/download")
+    (web_ws.config_dir / "processes.yaml").write_text("processes:\n  slow:\n    threads: [long]\n")
+    started = web.post("/api/v1/processes/slow/run", headers=POST).json()
+    wait_until(lambda: web.get(f"/api/v1/runs/{started['id']}").json()["status"] == "running")
+    refused = web.get(f"/api/v1/runs/{started['id']}/download")
     assert refused.status_code == 409
     assert refused.json()["error"].endswith("wait for it, cancel it, or pass --allow-running.")
-    answer = client.post(f"/api/v1/runs/{started['id']}/cancel", headers=POST)
+    answer = web.post(f"/api/v1/runs/{started['id']}/cancel", headers=POST)
     assert answer.status_code == 200
     assert answer.json() == {"id": started["id"], "outcome": "cancelled", "status": "cancelled"}
-    again = client.post(f"/api/v1/runs/{failed.id}/cancel", headers=POST)
+    again = web.post(f"/api/v1/runs/{failed.id}/cancel", headers=POST)
     assert again.status_code == 409
     assert again.json()["error"] == f"run {failed.id} already finished (failed); there is nothing to cancel."

@@ -352,18 +352,9 @@ def _display_zone() -> Any:
 
 
 def _statuses(values: list[str]) -> list[Any]:
-    from taskctl.errors import UsageError, closest
-    from taskctl.runs import RunStatus
+    from taskctl.runs import parse_statuses
 
-    known = [s.value for s in RunStatus]
-    chosen = []
-    for value in values:
-        if value not in known:
-            hint = closest(value, known)
-            tail = f"did you mean '{hint}'?" if hint else f"use one of {', '.join(known)}."
-            raise UsageError(f"--status '{value}' is not a run status; {tail}")
-        chosen.append(RunStatus(value))
-    return chosen
+    return parse_statuses(values)
 
 
 def _since(text: str | None) -> Any:

@@ -60,6 +60,15 @@ class Call:
         """Every value of a repeated query key (`?status=failed&status=timed_out`)."""
         return [v for v in self.request.query_params.getlist(name) if v != ""]
 
+    def number(self, name: str, default: int, low: int, high: int) -> int:
+        """A whole-number query value from `low` to `high`; `default` when not given."""
+        text = self.arg(name)
+        if text is None:
+            return default
+        if not text.isdigit() or not low <= int(text) <= high:
+            raise UsageError(f"{name} '{text}' must be a whole number from {low} to {high}.")
+        return int(text)
+
     def flag(self, name: str) -> bool:
         """A yes/no query value: `1`, `true`, `yes`, `on` are yes."""
         return (self.arg(name) or "").lower() in ("1", "true", "yes", "on")

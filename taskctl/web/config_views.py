@@ -28,7 +28,7 @@ from taskctl.documents import change_document, process_document, started_documen
 from taskctl.errors import TaskctlError, UsageError
 from taskctl.web.call import Call, lines, words
 from taskctl.web.edits import check_base, entry_edit, file_base, json_edit, run_change, uploaded
-from taskctl.web.render import error_lines, json_response, redirect, respond
+from taskctl.web.render import error_lines, error_status, json_response, redirect, respond
 from taskctl.web.runs import recent_runs
 
 CHOICES = {
@@ -76,7 +76,7 @@ def process_page(call: Call) -> Response:
     config = call.site.config()
     name = call.param("name")
     config.process(name)
-    count = _count(call.arg("count"), 5 if call.api else 10)
+    count = call.number("count", 5 if call.api else 10, 0, 1000)
     record = process_document(config, name, call.site.now(), upcoming=count)
     if call.api:
         return json_response(record)
@@ -116,14 +116,6 @@ def thread_page(call: Call) -> Response:
         "scheduled": name in config.implicit,
     }
     return respond(call.request, "thread.html", data)
-
-
-def _count(text: str | None, default: int) -> int:
-    if text is None:
-        return default
-    if not text.isdigit() or not 0 <= int(text) <= 1000:
-        raise UsageError(f"count '{text}' must be a whole number from 0 to 1000.")
-    return int(text)
 
 
 # -- forms -----------------------------------------------------------------------------------------------
@@ -278,7 +270,7 @@ def _add(call: Call, section: Section) -> Response:
             if call.api:
                 raise
             values = {k: call.value(k) or "" for k in [*_form_keys(section), "name", "kind", "enabled"]}
-            return _form_page(call, section, None, values, status=_status(error), errors=error_lines(error))
+            return _form_page(call, section, None, values, status=error_status(error), errors=error_lines(error))
     if call.api:
         return json_response(change_document(change, dry_run), 200 if dry_run else 201)
     return redirect(f"/{section.value}/{name}")
@@ -292,12 +284,6 @@ def _uploads(call: Call) -> dict[ThreadFileRole, Any]:
             name_as = str(call.value(f"{role.value}_as") or "").strip() or None
             found[role] = (upload, name_as)
     return found
-
-
-def _status(error: TaskctlError) -> int:
-    from taskctl.web.render import error_status
-
-    return error_status(error)
 
 
 # -- changing ---------------------------------------------------------------------------------------------
@@ -348,7 +334,7 @@ def _apply_edit(
                 raise
             values = {k: call.value(k) or "" for k in [*_form_keys(section), "enabled"]}
             return _edit_page(
-                call, section, name, values=values, status=_status(error), errors=error_lines(error)
+                call, section, name, values=values, status=error_status(error), errors=error_lines(error)
             )
     if call.api:
         return json_response(change_document(change, dry_run))
@@ -378,7 +364,7 @@ def _source(call: Call, section: Section) -> Response:
         if call.api:
             raise
         return _edit_page(
-            call, section, name, status=_status(error), errors=error_lines(error), source=source
+            call, section, name, status=error_status(error), errors=error_lines(error), source=source
         )
     if call.api:
         return json_response(change_document(change, False))

@@ -18,7 +18,7 @@ from starlette.responses import FileResponse, Response, StreamingResponse
 
 from taskctl.documents import run_document
 from taskctl.errors import UsageError, closest, not_found
-from taskctl.runs import CONSOLE_LOG, RunId, RunStatus
+from taskctl.runs import CONSOLE_LOG, RunId, RunStatus, parse_statuses
 from taskctl.store import RunRow
 from taskctl.web.call import Call
 from taskctl.web.paths import inside_workspace, run_file, run_id_of
@@ -45,10 +45,10 @@ def history(call: Call) -> Response:
     from taskctl.runner.service import open_service
 
     process = call.arg("process")
-    statuses = _statuses(call.args("status"))
+    statuses = parse_statuses(call.args("status"), "status")
     since_text = call.arg("since")
     since = call.site.now() - timedelta(seconds=_duration(since_text, "since")) if since_text else None
-    limit = _limit(call.arg("limit"))
+    limit = call.number("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     tag = call.arg("tag")
     names = _tagged(call.site, tag) if tag else None
     with open_service(call.site.workspace, read_only=True) as service:
@@ -96,18 +96,6 @@ def _newest_first(groups: list[list[RunRow]], limit: int) -> list[RunRow]:
     return [row for _, row in zip(range(limit), merged, strict=False)]
 
 
-def _statuses(values: list[str]) -> list[RunStatus]:
-    known = [s.value for s in RunStatus]
-    chosen = []
-    for value in values:
-        if value not in known:
-            hint = closest(value, known)
-            tail = f"did you mean '{hint}'?" if hint else f"use one of {', '.join(known)}."
-            raise UsageError(f"status '{value}' is not a run status; {tail}")
-        chosen.append(RunStatus(value))
-    return chosen
-
-
 def _duration(text: str, name: str) -> float:
     from taskctl.units import parse_duration
 
@@ -115,14 +103,6 @@ def _duration(text: str, name: str) -> float:
         return parse_duration(text)
     except ValueError:
         raise UsageError(f"{name} '{text}' is not a duration (use e.g. 12h, 7d, 2w).") from None
-
-
-def _limit(text: str | None) -> int:
-    if text is None:
-        return DEFAULT_LIMIT
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
-        raise UsageError(f"limit '{text}' must be a whole number from 1 to {MAX_LIMIT}.")
-    return int(text)
 
 
 # -- one run -------------------------------------------------------------------------------------------

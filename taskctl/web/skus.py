@@ -35,7 +35,7 @@ def sku_list(call: Call) -> Response:
         unrated=call.flag("unrated"),
         sort=call.arg("sort", "sku") or "sku",
         descending=call.flag("desc"),
-        limit=_limit(call.arg("limit")),
+        limit=call.number("limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
         after=call.arg("after"),
     )
     with _open(call.site) as table:
@@ -60,14 +60,6 @@ def _number(text: str | None, name: str) -> float | None:
         return float(text)
     except ValueError:
         raise UsageError(f"{name} '{text}' is not a number.") from None
-
-
-def _limit(text: str | None) -> int:
-    if text is None:
-        return DEFAULT_LIMIT
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
-        raise UsageError(f"limit '{text}' must be a whole number from 1 to {MAX_LIMIT}.")
-    return int(text)
 
 
 def sku_stats(call: Call) -> Response:
