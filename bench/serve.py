@@ -170,7 +170,6 @@ def main() -> None:
             ("GET", "/api/v1/skus", {"params": {"base_sku": "B-012345"}}),
             ("GET", f"/sku/{sku}", {}),
             ("PATCH", f"/api/v1/sku/{sku}", {"json": {"rating": 4}}),
-            ("GET", "/api/v1/skus/stats", {}),
             ("PATCH", "/api/v1/processes/p-001", {"json": {"set": {"timeout": "1h"}, "dry_run": True}}),
             ("GET", "/metrics", {}),
             ("GET", "/api/v1/openapi.json", {}),
@@ -189,7 +188,6 @@ def main() -> None:
             "library: store.runs(limit=50)": lambda: store.runs(limit=50),
             "library: sku query after MIDDLE": lambda: table.query(SkuQuery(after=middle)),
             "library: sku query search": lambda: table.query(SkuQuery(search="kettle lamp")),
-            "library: sku stats": lambda: table.stats(),
         }
         samples: dict[str, list[float]] = defaultdict(list)
         for name, call in endpoints.items():  # warm up, and check every one answers

@@ -167,7 +167,3 @@ def test_export_is_what_sku_export_writes(web_ws: Workspace, web: TestClient) ->
     assert answer.text == out
     assert web.get("/skus/export", params={"format": "json"}).json()[0]["sku"] == "A-1"
     assert web.get("/api/v1/skus/export", params={"format": "xml"}).status_code == 400
-
-
-def test_stats_are_those_of_sku_stats(web_ws: Workspace, web: TestClient) -> None:
-    assert web.get("/api/v1/skus/stats").json() == cli_json(web_ws, "sku", "stats")

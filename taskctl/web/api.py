@@ -395,15 +395,6 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "GET",
-        "/skus/stats",
-        skus.sku_stats,
-        "Counts over the SKU table",
-        "`taskctl sku stats --json`",
-        errors=(),
-        tags=("skus",),
-    ),
-    Endpoint(
-        "GET",
         "/sku/{sku:path}",
         skus.sku_page,
         "One SKU",

@@ -270,7 +270,9 @@ def _add(call: Call, section: Section) -> Response:
             if call.api:
                 raise
             values = {k: call.value(k) or "" for k in [*_form_keys(section), "name", "kind", "enabled"]}
-            return _form_page(call, section, None, values, status=error_status(error), errors=error_lines(error))
+            return _form_page(
+                call, section, None, values, status=error_status(error), errors=error_lines(error)
+            )
     if call.api:
         return json_response(change_document(change, dry_run), 200 if dry_run else 201)
     return redirect(f"/{section.value}/{name}")

@@ -62,12 +62,6 @@ def _number(text: str | None, name: str) -> float | None:
         raise UsageError(f"{name} '{text}' is not a number.") from None
 
 
-def sku_stats(call: Call) -> Response:
-    """GET /api/v1/skus/stats: `sku stats --json`."""
-    with _open(call.site) as table:
-        return json_response(table.stats().as_dict())
-
-
 def sku_page(call: Call) -> Response:
     """GET /sku/SKU: `sku show --json`; the page is the form to change or delete it."""
     with _open(call.site) as table:
