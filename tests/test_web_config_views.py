@@ -192,6 +192,10 @@ def test_an_upload_name_that_leaves_the_folder_is_refused(web_ws: Workspace, web
         answer = web.post("/api/v1/threads", data={"name": "evil"}, files=files, headers=JSON_POST)
         assert answer.status_code == 400, name
         assert "must be a plain file name" in answer.json()["error"]
+    files = {"script": ("main.py", io.BytesIO(b"x"), "text/plain")}
+    dotted = web.post("/api/v1/threads", data={"name": "../../evil"}, files=files, headers=JSON_POST)
+    assert dotted.status_code == 400
+    assert dotted.json()["error"].startswith("thread '../../evil' is not a valid name")
     assert not (web_ws.root / "threads" / "evil").exists()
     assert not (web_ws.root / "evil.py").exists()
     assert threads_yaml(web_ws) == THREADS

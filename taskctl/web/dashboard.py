@@ -38,6 +38,8 @@ def metrics(call: Call) -> Response:
 
 def login_form(call: Call) -> Response:
     """GET /login: the form that asks for the token."""
+    if call.site.options.token is None:
+        return redirect("/")  # nothing to log in to
     return page(call.request, "login.html", {"next": safe_next(call.arg("next")), "error": None})
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from starlette.datastructures import UploadFile
 
-from taskctl.config.edits import ConfigChange, EntryEdit, Section, apply_change, locate
+from taskctl.config.edits import ConfigChange, EntryEdit, Section, apply_change, check_name, locate
 from taskctl.config.threadfiles import ThreadFile, ThreadFileRole, check_file_name
 from taskctl.config.writer import EditError, read_file_text
 from taskctl.errors import TaskctlError, UsageError
@@ -161,9 +161,8 @@ def uploaded(
     if not files:
         yield ()
         return
-    folder = workspace.thread_dir(name)
-    if folder.exists() or folder.is_symlink():
-        inside_workspace(workspace, folder)
+    check_name(name, Section.THREADS)  # before the name makes a path
+    inside_workspace(workspace, workspace.thread_dir(name))
     with upload_folder(workspace) as temporary:
         chosen = []
         for role, (upload, name_as) in files.items():
@@ -182,6 +181,7 @@ def upload_folder(workspace: Workspace) -> Iterator[Path]:
     """A fresh folder under `.taskctl/uploads/` for one request's files, removed afterwards."""
     parent = workspace.state_dir / "uploads"
     parent.mkdir(parents=True, exist_ok=True)
+    inside_workspace(workspace, parent)
     folder = Path(tempfile.mkdtemp(dir=parent))
     try:
         yield folder

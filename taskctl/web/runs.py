@@ -11,6 +11,7 @@ import heapq
 import mimetypes
 import os
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from starlette.background import BackgroundTask
@@ -142,15 +143,17 @@ def run_page(call: Call) -> Response:
     return respond(call.request, template, data)
 
 
-def _console_tail(path: os.PathLike[str]) -> tuple[int, str]:
-    """The size of a log and its last PAGE_LOG_TAIL bytes as text (from a line start when cut)."""
+def _console_tail(path: Path) -> tuple[int, str]:
+    """The size of a log and its last PAGE_LOG_TAIL bytes as text (from a line start when cut); nothing for a
+    log that is missing or has been replaced by a symbolic link."""
     try:
-        with open(path, "rb") as file:
-            size = file.seek(0, os.SEEK_END)
-            file.seek(max(0, size - PAGE_LOG_TAIL))
-            data = file.read(PAGE_LOG_TAIL)
-    except FileNotFoundError:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
         return 0, ""
+    with os.fdopen(fd, "rb") as file:
+        size = file.seek(0, os.SEEK_END)
+        file.seek(max(0, size - PAGE_LOG_TAIL))
+        data = file.read(PAGE_LOG_TAIL)
     if size > PAGE_LOG_TAIL and b"\n" in data:
         data = data.split(b"\n", 1)[1]
     return size, data.decode("utf-8", "replace")
@@ -194,6 +197,7 @@ def run_events(call: Call) -> Response:
     if not start_text.isdigit():
         raise UsageError(f"from '{start_text}' must be a byte offset (a whole number).")
     folder = inside_workspace(call.site.workspace, record.folder)
+    inside_workspace(call.site.workspace, folder / CONSOLE_LOG)
     headers = {"cache-control": "no-cache", "x-accel-buffering": "no"}
     stream = log_events(folder / CONSOLE_LOG, folder, int(start_text))
     return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
@@ -203,7 +207,6 @@ def run_download(call: Call) -> Response:
     """GET /runs/PROCESS/STAMP/download: the run folder as a zip (or `format=tar.gz`), the same bytes as
     `taskctl pack RUN -o FILE`; a run still active is refused, as pack refuses it."""
     import tempfile
-    from pathlib import Path
 
     from taskctl.archive import PackedRun, format_for, pack_runs
     from taskctl.runner.service import open_service
@@ -216,6 +219,7 @@ def run_download(call: Call) -> Response:
     fmt = format_for("", call.arg("format") or "zip")
     parent = workspace.state_dir / "downloads"
     parent.mkdir(parents=True, exist_ok=True)
+    inside_workspace(workspace, parent)
     handle, temporary = tempfile.mkstemp(dir=parent, suffix=f".{fmt}")
     os.close(handle)
     path = Path(temporary)
