@@ -11,6 +11,7 @@ from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 import jinja2
+import markupsafe
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -148,6 +149,7 @@ def environment() -> jinja2.Environment:
         part=lambda text: quote(str(text), safe=""),
         zoneinfo=ZoneInfo,
         percent=progress_percent,
+        ticks=code_spans,
     )
     env.globals.update(query=query_string)
     return env
@@ -161,6 +163,14 @@ def local_time(moment: datetime | str | None, zone: ZoneInfo, with_zone: bool = 
         moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
     local = moment.astimezone(zone)
     return local.strftime("%a %Y-%m-%d %H:%M %Z" if with_zone else "%Y-%m-%d %H:%M:%S")
+
+
+def code_spans(text: str) -> markupsafe.Markup:
+    """Text with `code` in back-ticks shown as code (everything else escaped)."""
+    import re
+
+    escaped = str(markupsafe.escape(text))
+    return markupsafe.Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped))
 
 
 def progress_percent(text: str | None) -> int:
