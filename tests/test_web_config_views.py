@@ -416,3 +416,15 @@ def test_a_value_the_form_cannot_show_is_left_to_the_yaml_editor(web_ws: Workspa
     page = web.get("/threads/long/edit").text  # command: ['sleep', '30'] is a list
     assert '<input name="command" disabled title="written in a form this page cannot show' in page
     assert "command: [&#39;sleep&#39;, &#39;30&#39;]" in page  # in the YAML editor
+
+
+def test_a_bad_upload_in_the_form_shows_the_form_again(web_ws: Workspace, web: TestClient) -> None:
+    token = web.get("/threads/new").cookies["taskctl_csrf"]
+    files = {"script": ("../up.py", io.BytesIO(b"print(1)\n"), "text/plain")}
+    answer = web.post(
+        "/threads", data={"csrf_token": token, "name": "uploader", "kind": "script"}, files=files
+    )
+    assert answer.status_code == 400
+    assert "must be a plain file name" in answer.text
+    assert 'value="uploader"' in answer.text
+    assert threads_yaml(web_ws) == THREADS

@@ -262,20 +262,24 @@ def _add(call: Call, section: Section) -> Response:
     if not name:
         raise UsageError(f"give the new {section.kind} a name.")
     file = call.value("file") or None
-    with uploaded(call.site.workspace, name, uploads) as files:
-        new = NewEntry(section, name, entry, files, file)
-        try:
+    try:
+        with uploaded(call.site.workspace, name, uploads) as files:
+            new = NewEntry(section, name, entry, files, file)
             change = run_change(call, lambda ws, now: plan_add(ws, new, now), dry_run)
-        except TaskctlError as error:
-            if call.api:
-                raise
-            values = {k: call.value(k) or "" for k in [*_form_keys(section), "name", "kind", "enabled"]}
-            return _form_page(
-                call, section, None, values, status=error_status(error), errors=error_lines(error)
-            )
+    except TaskctlError as error:
+        if call.api:
+            raise
+        values = _posted(call, section)
+        return _form_page(call, section, None, values, status=error_status(error), errors=error_lines(error))
     if call.api:
         return json_response(change_document(change, dry_run), 200 if dry_run else 201)
     return redirect(f"/{section.value}/{name}")
+
+
+def _posted(call: Call, section: Section) -> dict[str, Any]:
+    """What the form posted, to show it again with the errors (fields it did not post keep their values)."""
+    keys = [*_form_keys(section), "name", "kind", "enabled"]
+    return {key: call.value(key) for key in keys if call.value(key) is not None}
 
 
 def _uploads(call: Call) -> dict[ThreadFileRole, Any]:
@@ -325,19 +329,17 @@ def _apply_edit(
     dry_run: bool,
     uploads: dict[ThreadFileRole, Any] | None = None,
 ) -> Response:
-    with uploaded(call.site.workspace, name, uploads or {}) as files:
-        changes = EntryEdit(
-            changes.unset, changes.set, changes.add_items, changes.remove_items, changes.enabled, files
-        )
-        try:
-            change = run_change(call, lambda ws, now: plan_edit(ws, section, name, changes, now), dry_run)
-        except TaskctlError as error:
-            if call.api:
-                raise
-            values = {k: call.value(k) or "" for k in [*_form_keys(section), "enabled"]}
-            return _edit_page(
-                call, section, name, values=values, status=error_status(error), errors=error_lines(error)
+    try:
+        with uploaded(call.site.workspace, name, uploads or {}) as files:
+            with_files = EntryEdit(
+                changes.unset, changes.set, changes.add_items, changes.remove_items, changes.enabled, files
             )
+            change = run_change(call, lambda ws, now: plan_edit(ws, section, name, with_files, now), dry_run)
+    except TaskctlError as error:
+        if call.api:
+            raise
+        status, errors = error_status(error), error_lines(error)
+        return _edit_page(call, section, name, values=_posted(call, section), status=status, errors=errors)
     if call.api:
         return json_response(change_document(change, dry_run))
     return redirect(f"/{section.value}/{name}")
