@@ -120,6 +120,12 @@ def test_the_api_page_lists_every_endpoint(web: TestClient) -> None:
         assert f"<code>{PREFIX + endpoint.path.replace(':path}', '}')}</code>" in page
 
 
+def test_the_docs_list_every_endpoint() -> None:
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "web.md").read_text(encoding="utf-8")
+    for endpoint in ENDPOINTS:
+        assert f"`{endpoint.method} {endpoint.openapi_path}`" in docs
+
+
 def test_unknown_pages_and_methods(web: TestClient) -> None:
     missing = web.get("/api/v1/nothing")
     assert missing.status_code == 404
