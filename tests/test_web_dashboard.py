@@ -4,6 +4,7 @@ status.py, metrics.py, api.py)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
