@@ -1,119 +1,130 @@
-"""Output capture: a thread writing 500 MB of lines. The runner's peak RSS growth must stay < 20 MB and its
-throughput >= 50% of the same writer redirected straight to a file.
+"""Benchmark: capturing a thread's output (LogCapture: stamped lines, progress marks, a 50 MB cap keeping
+head and tail) against a bare Python copy of the pipe to a file, in the same run, interleaved.
 
-A third figure, a plain Python loop copying the pipe to a file (1 MiB reads, no prefixing), is the practical
-ceiling for any capture that reads a pipe. Each figure is the best of REPEATS runs (the machine is shared).
+The writer puts 1 MB blocks of 200-byte lines on its stdout (500 of them: 477 MiB), as fast as it can. Each
+side runs in a process of its own that starts the writer, reads the pipe a MiB at a time (as the runner
+does) and either writes the bytes to a file or feeds them to LogCapture; its time and its peak RSS growth
+are measured. Pairs alternate which side goes first; the median ratio is shown with the spread.
+Targets (issue 10): capture <= 1.2x the bare copy, RSS growth <= 20 MB.
 
-    python bench/output_capture.py [MEGABYTES] [REPEATS]
+    python bench/output_capture.py [--blocks 500] [--pairs 3]
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import fcntl
+import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
-from taskctl.config import load_config
-from taskctl.runner import open_service
-from taskctl.workspace import Workspace
-
-# the worst case for the runner: 1 MB blocks written straight to the binary stdout
-BLOCK_WRITER = """\
+RATIO_TARGET = 1.2
+RSS_TARGET_MB = 20
+CAP = 50 * 1024 * 1024
+WRITER = """\
 import sys
-line = b"x" * 199 + b"\\n"
-block = line * 5000  # ~1 MB
-for _ in range({megabytes}):
+block = (b"x" * 199 + b"\\n") * 5000  # 1 MB
+for _ in range({blocks}):
     sys.stdout.buffer.write(block)
 """
-# what scripts do: print() line by line (with PYTHONUNBUFFERED=1, as taskctl runs them)
-PRINT_WRITER = """\
-line = "x" * 199
-for _ in range({megabytes} * 5000):
-    print(line)
-"""
-ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def main() -> None:
-    megabytes = int(sys.argv[1]) if len(sys.argv) > 1 else 500
-    repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 1
-    for label, writer in (("1 MB blocks", BLOCK_WRITER), ("print() per line", PRINT_WRITER)):
-        measure(label, writer, megabytes, repeats)
+def side(name: str, blocks: int, folder: Path) -> dict[str, float]:
+    """One side, in this process: start the writer, read its pipe to the end, return time and RSS growth."""
+    from taskctl.clock import SYSTEM_CLOCK
+    from taskctl.runner.capture import CHUNK, LogCapture
+
+    before = peak_rss_mb()
+    started = time.perf_counter()
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER.format(blocks=blocks)], stdout=subprocess.PIPE, bufsize=0
+    )
+    assert writer.stdout is not None
+    pipe = writer.stdout.fileno()
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, CHUNK)
+    if name == "copy":
+        with (folder / "copy.log").open("wb") as out:
+            while data := os.read(pipe, CHUNK):
+                out.write(data)
+    else:
+        with (folder / "console.log").open("ab") as console:
+            capture = LogCapture(
+                folder, "noisy", console, CAP, ZoneInfo("Europe/Berlin"), SYSTEM_CLOCK, on_progress=print
+            )
+            while data := os.read(pipe, CHUNK):
+                capture.feed(data)
+            capture.close()
+    writer.wait()
+    elapsed = time.perf_counter() - started
+    kept = sum(path.stat().st_size for path in folder.iterdir()) / 2**20
+    return {"seconds": elapsed, "rss_growth_mb": peak_rss_mb() - before, "kept_mb": kept}
 
 
-def measure(label: str, writer: str, megabytes: int, repeats: int) -> None:
+def run_side(name: str, blocks: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as temp:
-        root = Path(temp)
-        script = root / "threads" / "noisy" / "main.py"
-        script.parent.mkdir(parents=True)
-        script.write_text(writer.format(megabytes=megabytes))
-        (root / "config").mkdir()
-        (root / "config" / "threads.yaml").write_text("threads:\n  noisy: {}\n")
-        config = load_config(Workspace(root))
-        ours, direct, copy, growth, kept = [], [], [], 0.0, 0.0
-        for _ in range(repeats):
-            before = peak_rss_mb()
-            start = time.perf_counter()
-            with open_service(config.workspace) as service:
-                record = service.run(config.resolved("noisy"))
-            ours.append(time.perf_counter() - start)
-            growth = max(growth, peak_rss_mb() - before)
-            kept = (record.folder / "noisy.log").stat().st_size / 2**20
-            direct.append(redirect(script, root / "direct.log"))
-            copy.append(pipe_copy(script, root / "copy.log"))
-    mb = megabytes * 5000 * 200 / 2**20
-    print(f"writer              : {label}")
-    print(f"output              : {mb:.0f} MB in lines of 200 bytes, log cap 50 MB (kept {kept:.1f} MB)")
-    print(f"direct redirect     : {min(direct):.2f}s ({mb / min(direct):.0f} MB/s)")
+        os.sync()
+        done = subprocess.run(
+            [sys.executable, __file__, "--side", name, "--blocks", str(blocks), "--folder", temp],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--blocks", type=int, default=500, help="1 MB blocks the writer puts out")
+    parser.add_argument("--pairs", type=int, default=7, help="interleaved pairs (>= 3)")
+    parser.add_argument("--side", choices=["copy", "capture"], help=argparse.SUPPRESS)
+    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.side:
+        print(json.dumps(side(options.side, options.blocks, options.folder)))
+        return
+    mib = options.blocks * 1_000_000 / 2**20
     print(
-        f"python pipe copy    : {min(copy):.2f}s ({mb / min(copy):.0f} MB/s)"
-        f" = {min(direct) / min(copy):.0%} of direct (the ceiling for a pipe)"
+        f"writer: {options.blocks} blocks of 1 MB ({mib:.0f} MiB) in 200-byte lines; log cap {CAP >> 20} MB; "
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start"
     )
+    ratios, growths = [], []
+    for pair in range(options.pairs):
+        order = ["copy", "capture"] if pair % 2 == 0 else ["capture", "copy"]
+        results = {name: run_side(name, options.blocks) for name in order}
+        copy, capture = results["copy"], results["capture"]
+        ratios.append(capture["seconds"] / copy["seconds"])
+        growths.append(capture["rss_growth_mb"])
+        print(
+            f"  pair {pair + 1} ({order[0]} first): pipe copy {copy['seconds']:.2f} s"
+            f" ({mib / copy['seconds']:.0f} MiB/s), capture {capture['seconds']:.2f} s"
+            f" ({mib / capture['seconds']:.0f} MiB/s, RSS +{capture['rss_growth_mb']:.1f} MB,"
+            f" logs kept {capture['kept_mb']:.1f} MiB), ratio {ratios[-1]:.2f}x"
+        )
+    median = statistics.median(ratios)
+    verdict = "met" if median <= RATIO_TARGET else "NOT met"
+    spread = f"{min(ratios):.2f}-{max(ratios):.2f}"
+    print(f"median ratio {median:.2f}x (spread {spread}); target <= {RATIO_TARGET}x: {verdict}")
     print(
-        f"taskctl capture     : {min(ours):.2f}s ({mb / min(ours):.0f} MB/s) = {min(direct) / min(ours):.0%}"
-        f" of direct (target >= 50%), {min(copy) / min(ours):.0%} of the pipe copy"
+        f"peak RSS growth {max(growths):.1f} MB; target <= {RSS_TARGET_MB} MB: "
+        f"{'met' if max(growths) <= RSS_TARGET_MB else 'NOT met'}"
     )
-    print(f"runner peak RSS     : +{growth:.1f} MB during the run (target < 20 MB)")
-
-
-def redirect(script: Path, target: Path) -> float:
-    """The writer with its output redirected straight to a file."""
-    start = time.perf_counter()
-    with target.open("wb") as out:
-        subprocess.run([sys.executable, str(script)], stdout=out, check=True, env=ENV)
-    elapsed = time.perf_counter() - start
-    target.unlink()
-    return elapsed
-
-
-def pipe_copy(script: Path, target: Path) -> float:
-    """The writer's output read from a pipe in 1 MiB reads and written to a file as it is: no prefixes."""
-    start = time.perf_counter()
-    with target.open("wb") as out:
-        child = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, env=ENV, bufsize=0)
-        assert child.stdout is not None
-        pipe = child.stdout.fileno()
-        with contextlib.suppress(OSError):
-            fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, 1024 * 1024)
-        while data := os.read(pipe, 1024 * 1024):
-            out.write(data)
-        child.stdout.close()
-        child.wait()
-    elapsed = time.perf_counter() - start
-    target.unlink()
-    return elapsed
 
 
 if __name__ == "__main__":

@@ -1,22 +1,25 @@
-"""Pack a generated run folder (half CSV-like text, half random binary) as zip and tar.gz, against `zip -qr`
-and `tar czf` on the same folder in the same run.
+"""Benchmark: `pack` of a run folder (half CSV text, half random bytes) as zip, tar.gz and tar.zst, against
+`tar czf` on the same folder, in interleaved pairs (which side goes first alternates).
 
-    python bench/pack.py [--size-mb 300] [--repeat 1]
+For each format: the median of the pairs' speed-up over tar czf, with the spread, and the archive size
+against tar czf's. Every archive is unpacked with the system's tools and compared byte for byte.
+Targets (issue 10): zip and tar.gz >= 3x faster than tar czf, size <= 1.05x.
 
-Target: our throughput >= 0.8x theirs (our time <= 1.25x). Prints one line per archiver and the two ratios.
+    python bench/pack.py [--size-mb 300] [--pairs 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import filecmp
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -24,6 +27,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from taskctl.archive import ArchiveFormat, PackedRun, pack_runs
 
 MB = 1024 * 1024
+SPEED_TARGET = 3.0
+SIZE_TARGET = 1.05
+UNPACK = {
+    ArchiveFormat.ZIP: ["unzip", "-q"],
+    ArchiveFormat.TAR_GZ: ["tar", "xzf"],
+    ArchiveFormat.TAR_ZST: ["tar", "--zstd", "-xf"],
+}
 
 
 def make_run_folder(folder: Path, size_mb: int) -> None:
@@ -51,53 +61,77 @@ def make_run_folder(folder: Path, size_mb: int) -> None:
     (folder / "console.log").write_text("02:30:00 [scrape] page done\n" * 2000, encoding="utf-8")
 
 
-def best_time(action: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - started)
-    return min(times)
+def seconds(action: object) -> float:
+    started = time.perf_counter()
+    action()  # type: ignore[operator]
+    return time.perf_counter() - started
+
+
+def same_files(packed: Path, unpack: list[str], run: Path, scratch: Path) -> bool:
+    """Unpack `packed` with the system's tool and compare every file with the run folder's."""
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir()
+    target = ["-d", str(scratch)] if unpack[0] == "unzip" else ["-C", str(scratch)]
+    subprocess.run([*unpack, str(packed), *target], check=True)
+    unpacked = scratch / "nightly" / run.name
+    names = sorted(str(p.relative_to(run)) for p in run.rglob("*") if p.is_file())
+    match, mismatch, errors = filecmp.cmpfiles(run, unpacked, names, shallow=False)
+    shutil.rmtree(scratch)
+    return not mismatch and not errors and len(match) == len(names)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=300)
-    parser.add_argument("--repeat", type=int, default=1, help="runs per archiver; the fastest counts")
+    parser.add_argument("--pairs", type=int, default=3, help="interleaved pairs per format (>= 3)")
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="taskctl-bench-pack-"))
     try:
         run = base / "2026-11-22_02-30-00"
         make_run_folder(run, args.size_mb)
         size = sum(path.stat().st_size for path in run.rglob("*") if path.is_file())
-        runs = [PackedRun("nightly/2026-11-22_02-30-00", run)]
+        runs = [PackedRun(f"nightly/{run.name}", run)]
+        theirs_path = base / "theirs.tar.gz"
+        print(
+            f"run folder: {size / MB:.0f} MB (half CSV text, half random); {os.cpu_count()} cores, "
+            f"load average {os.getloadavg()[0]:.2f} at start"
+        )
 
-        def ours(fmt: ArchiveFormat) -> Callable[[], object]:
-            return lambda: pack_runs(runs, base / f"ours.{fmt}", fmt)
+        def tar_czf() -> None:
+            subprocess.run(["tar", "czf", str(theirs_path), run.name], cwd=base, check=True)
 
-        def theirs(argv: list[str]) -> Callable[[], object]:
-            return lambda: subprocess.run(argv, cwd=base, check=True)
-
-        zip_r = theirs(["zip", "-qr", "theirs.zip", run.name])
-        tar_czf = theirs(["tar", "czf", "theirs.tar.gz", run.name])
-        pairs = [
-            ("zip", ours(ArchiveFormat.ZIP), "zip -qr", zip_r),
-            ("tar.gz", ours(ArchiveFormat.TAR_GZ), "tar czf", tar_czf),
-        ]
-
-        def line(label: str, seconds: float, archive: Path) -> str:
-            out_mb = archive.stat().st_size / MB
-            return f"  {label:<15} {seconds:6.2f} s {size / MB / seconds:6.1f} MB/s  {out_mb:6.1f} MB"
-
-        print(f"run folder: {size / MB:.0f} MB (half CSV text, half random), best of {args.repeat}")
-        for fmt, our_action, their_name, their_action in pairs:
-            our_time = best_time(our_action, args.repeat)
-            their_time = best_time(their_action, args.repeat)
-            ratio = their_time / our_time
-            verdict = "ok" if ratio >= 0.8 else "BELOW TARGET"
-            print(line(f"taskctl {fmt}", our_time, base / f"ours.{fmt}"))
-            print(line(their_name, their_time, base / f"theirs.{fmt}"))
-            print(f"  ratio {fmt}: {ratio:.2f}x of {their_name} (target >= 0.8x) {verdict}")
+        for fmt in ArchiveFormat:
+            if fmt is ArchiveFormat.TAR_ZST and not shutil.which("zstd"):
+                print(f"{fmt}: skipped (no zstd to unpack it with)")
+                continue
+            ours_path = base / f"ours.{fmt}"
+            speedups, lines = [], []
+            for pair in range(args.pairs):
+                ours_first = pair % 2 == 1
+                ours = theirs = 0.0
+                for side in ("ours", "theirs") if ours_first else ("theirs", "ours"):
+                    if side == "ours":
+                        ours = seconds(lambda p=ours_path, f=fmt: pack_runs(runs, p, f))
+                    else:
+                        theirs = seconds(tar_czf)
+                speedups.append(theirs / ours)
+                lines.append(f"{ours:.2f} s vs {theirs:.2f} s")
+            size_ratio = ours_path.stat().st_size / theirs_path.stat().st_size
+            same = same_files(ours_path, UNPACK[fmt], run, base / "unpacked")
+            median = statistics.median(speedups)
+            target = fmt is not ArchiveFormat.TAR_ZST
+            verdict = (
+                f"target >= {SPEED_TARGET:.0f}x and size <= {SIZE_TARGET}x: "
+                + ("met" if median >= SPEED_TARGET and size_ratio <= SIZE_TARGET else "NOT met")
+                if target
+                else "no target"
+            )
+            print(f"{fmt}: pairs (taskctl vs tar czf): {'; '.join(lines)}")
+            print(
+                f"  {median:.2f}x faster than tar czf (spread {min(speedups):.2f}-{max(speedups):.2f}), "
+                f"size {ours_path.stat().st_size / MB:.1f} MB = {size_ratio:.3f}x of tar czf's "
+                f"{theirs_path.stat().st_size / MB:.1f} MB; unpacks to the same bytes: {same}; {verdict}"
+            )
     finally:
         shutil.rmtree(base)
 

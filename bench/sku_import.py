@@ -1,141 +1,135 @@
-"""Benchmark: `taskctl sku import` of N generated rows against the sqlite3 command line's `.import --csv`.
+"""Benchmark: `taskctl sku import` against the sqlite3 command line's `.import --csv`, on realistic files.
 
-Both load the same file into a fresh database; sqlite3 gets an equivalent table with the same unique index
-on sku. Then the same file is imported again with `--on-conflict update` (every row unchanged). Target: the
-first taskctl import takes at most 2x the sqlite3 time, with full validation on.
+Both load the same file (bench/skudata.py: shop-style names, families of five, links, ratings, review counts)
+into a fresh database; sqlite3 gets the same table with its unique index on sku created first. Each pair runs
+both, one after the other, alternating which goes first; the figure is the median ratio of the pairs, with
+the spread, beside the target. taskctl runs as a user runs it (a whole `python -m taskctl` process, full
+validation on); its peak RSS is read from the kernel.
 
-    python bench/sku_import.py [--rows 1000000] [--keep]
+Targets (issue 10): 1M rows <= 1.2x, 300k rows <= 1.3x, peak RSS <= 150 MB.
+
+    python bench/sku_import.py [--rows 1000000,300000] [--pairs 3] [--keep]
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import os
-import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from skudata import make_csv
+
 REPO = Path(__file__).resolve().parents[1]
-RARE_WORD = "zanzibar"
-_COLORS = ["red", "blue", "green", "black", "white", "grey", "navy", "olive", "pink", "yellow"]
-_SIZES = ["XS", "S", "M", "L", "XL", "XXL"]
-_KINDS = ["Shirt", "Kettle", "Lamp", "Chair", "Table", "Mug", "Jacket", "Sock", "Boot", "Scarf", "Pillow"]
-_WORDS = ["classic", "slim", "cosy", "modern", "vintage", "sturdy", "soft", "bold", "light", "warm"]
+TARGETS = {1_000_000: 1.2, 300_000: 1.3}
+RSS_TARGET_MB = 150
 
 
-def generate_csv(path: Path, rows: int, seed: int = 1) -> None:
-    """`rows` valid SKUs in random order: families of six sizes, some unrated, a rare word in 1 of 200,000."""
-    rnd = random.Random(seed)
-    order = list(range(rows))
-    rnd.shuffle(order)
-    with path.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["sku", "name", "base_sku", "link", "rating", "review_count"])
-        for i in order:
-            family = i // 6
-            color, size, kind = _COLORS[family % 10], _SIZES[i % 6], _KINDS[family % 11]
-            base = f"{kind[0]}{family:06d}"
-            sku = f"{base}-{color[:3].upper()}-{size}"
-            word = RARE_WORD if i % 200_000 == 7 else _WORDS[(family // 11) % 10]
-            rating = "" if i % 7 == 0 else f"{rnd.randint(0, 50) / 10:g}"
-            count = "" if i % 11 == 0 else str(rnd.randint(0, 20_000))
-            writer.writerow(
-                [
-                    sku,
-                    f"{kind} {word} {color} {size}",
-                    base,
-                    f"https://shop.example/p/{sku.lower()}",
-                    rating,
-                    count,
-                ]
-            )
+@dataclass
+class Run:
+    wall: float
+    cpu: float
+    rss_mb: float
+    output: str
 
 
-def make_workspace(folder: Path) -> Path:
-    (folder / "config").mkdir(parents=True, exist_ok=True)
-    return folder
+def measured(argv: list[str], stdin: str | None = None, env: dict[str, str] | None = None) -> Run:
+    """Wall time, CPU time (user + system) and peak RSS of one process, after os.sync() so that the
+    previous run's writes are not flushed during this one."""
+    os.sync()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        child = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=out, stderr=err, text=True, env=env)
+        assert child.stdin is not None
+        child.stdin.write(stdin or "")
+        child.stdin.close()
+        _, status, usage = os.wait4(child.pid, 0)  # not child.wait(): wait4 also gives the child's usage
+        child.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        if child.returncode != 0:
+            sys.exit(f"{' '.join(argv[:4])} failed: {err.read().strip()}")
+        return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.read().strip())
 
 
-def taskctl(root: Path, *args: str) -> tuple[float, str]:
-    """Wall time of one whole `taskctl` process, and its stdout."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "taskctl", "--root", str(root), *args], env=env, capture_output=True, text=True
-    )
-    elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        sys.exit(f"taskctl {' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
-    return elapsed, done.stdout.strip()
-
-
-def sqlite3_import(db: Path, data: Path) -> float:
+def sqlite3_import(db: Path, data: Path) -> Run:
     script = (
-        "CREATE TABLE skus (sku TEXT PRIMARY KEY, name TEXT, base_sku TEXT, link TEXT, rating REAL,"
+        "CREATE TABLE skus (sku TEXT NOT NULL, name TEXT NOT NULL, base_sku TEXT, link TEXT, rating REAL,"
         " review_count INTEGER);\n"
+        "CREATE UNIQUE INDEX skus_sku ON skus(sku);\n"
         f".import --csv --skip 1 {data} skus\n"
     )
+    return measured(["sqlite3", str(db)], stdin=script)
+
+
+def taskctl_import(root: Path, data: Path) -> Run:
+    (root / "config").mkdir(parents=True)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    argv = [sys.executable, "-m", "taskctl", "--root", str(root), "sku", "import", str(data)]
+    return measured(argv, env=env)
+
+
+def compare(folder: Path, rows: int, pairs: int) -> None:
+    data = folder / f"products-{rows}.csv"
     started = time.perf_counter()
-    subprocess.run(["sqlite3", str(db)], input=script, text=True, check=True)
-    return time.perf_counter() - started
-
-
-def best_of(repeat: int, run: Callable[[int], tuple[float, str]]) -> tuple[float, str]:
-    """The fastest of `repeat` runs (the machine is shared), each started after os.sync() so that one
-    run's writes are not flushed during the next."""
-    results = []
-    for attempt in range(repeat):
-        os.sync()
-        results.append(run(attempt))
-    return min(results)
+    make_csv(data, rows)
+    size = data.stat().st_size / 1e6
+    print(f"\n{rows:,} rows ({size:.0f} MB), generated in {time.perf_counter() - started:.0f} s")
+    ratios, rss = [], []
+    for pair in range(pairs):
+        runs: dict[str, Run] = {}
+        order = ["sqlite3", "taskctl"] if pair % 2 == 0 else ["taskctl", "sqlite3"]
+        for side in order:
+            if side == "sqlite3":
+                runs[side] = sqlite3_import(folder / f"reference-{rows}-{pair}.db", data)
+            else:
+                runs[side] = taskctl_import(folder / f"ws-{rows}-{pair}", data)
+        ours, theirs = runs["taskctl"], runs["sqlite3"]
+        if ours.output != f"imported {rows:,} rows: {rows:,} new":
+            sys.exit(f"unexpected taskctl output: {ours.output}")
+        ratios.append(ours.wall / theirs.wall)
+        rss.append(ours.rss_mb)
+        print(
+            f"  pair {pair + 1} ({order[0]} first): sqlite3 {theirs.wall:6.2f} s (cpu {theirs.cpu:5.2f})"
+            f"  taskctl {ours.wall:6.2f} s (cpu {ours.cpu:5.2f}, peak RSS {ours.rss_mb:4.0f} MB)"
+            f"  ratio {ratios[-1]:.2f}x"
+        )
+        for path in folder.glob(f"reference-{rows}-{pair}.db*"):
+            path.unlink()
+        shutil.rmtree(folder / f"ws-{rows}-{pair}")
+    median = statistics.median(ratios)
+    target = TARGETS.get(rows)
+    verdict = ""
+    if target is not None:
+        verdict = f"  target <= {target:.1f}x: {'met' if median <= target else 'NOT met'}"
+    print(f"  median ratio {median:.2f}x (spread {min(ratios):.2f}-{max(ratios):.2f}){verdict}")
+    print(
+        f"  taskctl peak RSS {max(rss):.0f} MB (target <= {RSS_TARGET_MB} MB:"
+        f" {'met' if max(rss) <= RSS_TARGET_MB else 'NOT met'})"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=2, help="runs of each step; the best is shown")
+    parser.add_argument("--rows", default="1000000,300000", help="comma-separated row counts")
+    parser.add_argument("--pairs", type=int, default=3, help="interleaved pairs per row count (>= 3)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder and print its path")
     options = parser.parse_args()
     if not shutil.which("sqlite3"):
         sys.exit("the sqlite3 command line is needed for the comparison (apt-get install sqlite3)")
-    folder = Path(tempfile.mkdtemp(prefix="sku-bench-"))
+    folder = Path(tempfile.mkdtemp(prefix="sku-import-bench-"))
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start")
     try:
-        data = folder / "products.csv"
-        started = time.perf_counter()
-        generate_csv(data, options.rows)
-        print(
-            f"generated {options.rows:,} rows ({data.stat().st_size / 1e6:.0f} MB) in "
-            f"{time.perf_counter() - started:.1f} s; best of {options.repeat} runs each"
-        )
-        reference, _ = best_of(
-            options.repeat, lambda n: (sqlite3_import(folder / f"reference-{n}.db", data), "")
-        )
-        print(f"sqlite3 .import --csv (unique index on sku):      {reference:6.2f} s")
-
-        def first_import(n: int) -> tuple[float, str]:
-            return taskctl(make_workspace(folder / f"ws-{n}"), "sku", "import", str(data))
-
-        first, said = best_of(options.repeat, first_import)
-        print(
-            f"taskctl sku import (empty table):                 {first:6.2f} s   "
-            f"{first / reference:.2f}x  [{said}]"
-        )
-        root = folder / "ws-0"
-        again, said = best_of(
-            options.repeat, lambda n: taskctl(root, "sku", "import", str(data), "--on-conflict", "update")
-        )
-        print(
-            f"taskctl sku import again (--on-conflict update):  {again:6.2f} s   "
-            f"{again / reference:.2f}x  [{said}]"
-        )
-        size = sum(path.stat().st_size for path in root.glob("skus.db*"))
-        print(f"skus.db: {size / 1e6:.0f} MB. Target: the first import <= 2.00x sqlite3.")
+        for rows in (int(count) for count in options.rows.split(",")):
+            compare(folder, rows, options.pairs)
     finally:
         if options.keep:
             print(f"kept {folder}")

@@ -1,3 +1,3 @@
-from taskctl.cli.main import main
+from taskctl.cli import console_script
 
-main()
+console_script()

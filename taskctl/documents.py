@@ -112,8 +112,11 @@ def refused_document(problems: list[ConfigProblem]) -> dict[str, Any]:
 # -- runs ----------------------------------------------------------------------------------------------
 
 
-def run_document(record: RunRecord) -> dict[str, Any]:
-    """One run as `show --json` prints it: run.json, its folder, and the files in it."""
+def run_document(record: RunRecord, has_folder: bool = True) -> dict[str, Any]:
+    """One run as `show --json` prints it: run.json, its folder, and the files in it. A schedule slot recorded
+    as missed (`has_folder` False) never ran: its folder is null and it has no files."""
+    if not has_folder:
+        return {**record.to_json(), "folder": None, "files": []}
     return {**record.to_json(), "folder": str(record.folder), "files": run_files(record.folder)}
 
 

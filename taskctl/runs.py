@@ -1,4 +1,4 @@
-"""What a run is: its id, statuses, triggers, owner, and `run.json`, its durable record (DESIGN §4).
+"""What a run is: its id, statuses, triggers, owner, and `run.json`, its durable record (docs/runs.md).
 
 The fields of a run are declared once, in `RunFields`. `run.json` (`RunRecord`), the run index columns and the
 index row (`RunRow`, in `taskctl.store`) all follow from that declaration: adding a field there adds it to

@@ -178,7 +178,13 @@ def parse_schedule(spec: str | Mapping[str, Any]) -> Schedule:
             f"{spec!r} is not a schedule (use a string such as 'daily at 10:30' "
             "or a mapping with one key: cron, every or at)"
         )
-    text = " ".join(spec.split())
+    return _parse_text(" ".join(spec.split()))
+
+
+@lru_cache(maxsize=1024)
+def _parse_text(text: str) -> Schedule:
+    """Parsed once per text: a config of a thousand processes repeats a few schedules (a Schedule is
+    immutable, so sharing one is safe)."""
     lowered = text.lower()
     if _DATE.match(lowered):
         return _parse_once(text)

@@ -98,6 +98,31 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE runs ADD COLUMN tests TEXT;
     """,
+    # 4: the daemon's schedule state. A cursor says every slot of one schedule at or before it has been
+    # handled (run, skipped or recorded missed); a fired one-shot never fires again. A missed-slot row that
+    # stands for several slots has its count in `missed_counts` (none: the row is one slot), which follows
+    # the row when retention removes it.
+    """
+    CREATE TABLE schedule_cursors (
+        process TEXT NOT NULL,
+        schedule TEXT NOT NULL,
+        cursor TEXT NOT NULL,
+        PRIMARY KEY (process, schedule)
+    ) WITHOUT ROWID;
+    CREATE TABLE fired_one_shots (
+        process TEXT NOT NULL,
+        schedule TEXT NOT NULL,
+        fired_for TEXT NOT NULL,
+        PRIMARY KEY (process, schedule)
+    ) WITHOUT ROWID;
+    CREATE TABLE missed_counts (
+        id TEXT PRIMARY KEY,
+        count INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TRIGGER missed_counts_delete AFTER DELETE ON runs WHEN old.has_folder = 0 BEGIN
+        DELETE FROM missed_counts WHERE id = old.id;
+    END;
+    """,
 ]
 
 
@@ -219,6 +244,19 @@ class RebuildReport:
     runs: int = 0
     problems: list[str] = field(default_factory=list)
     moved_aside: Path | None = None  # where a damaged index was moved before the rebuild
+
+
+_WRITERS: dict[str, threading.Lock] = {}
+_WRITERS_LOCK = threading.Lock()
+
+
+def _writer_lock(path: Path) -> threading.Lock:
+    """The lock the threads of this process take in turn to write `path`. SQLite makes a writer that finds
+    the database locked sleep and retry (1, 2, 5, 10... ms): with many threads writing at once (a daemon
+    starting 200 runs in one second) those sleeps, not the writes, would be what takes time."""
+    key = os.path.abspath(path)
+    with _WRITERS_LOCK:
+        return _WRITERS.setdefault(key, threading.Lock())
 
 
 def connect(path: Path | str, timeout: float, uri: bool = False) -> sqlite3.Connection:
@@ -452,6 +490,7 @@ class Store(_Queries):
         self._thread = threading.get_ident()
         self._timeout = BUSY_TIMEOUT if busy_timeout is None else busy_timeout
         self._in_transaction = False
+        self._writer = _writer_lock(path)
         self._inode: int | None = None
         try:
             self._open()
@@ -526,6 +565,10 @@ class Store(_Queries):
                 "a Store was used from a thread that did not open it; open one Store per thread"
             )
 
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows of one SELECT, outside a transaction (for modules that own tables of their own)."""
+        return self._rows(sql, params)
+
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         self.check_thread()
         try:
@@ -571,25 +614,26 @@ class Store(_Queries):
             raise IndexUnavailableError(
                 f"the run index {self.label} can only be read now (it could not be opened for writing)."
             )
-        self._reopen_if_replaced()
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise _problem(exc, self.label) from None
-        self._in_transaction = True
-        tx = Transaction(self, self._db)
-        try:
-            yield tx
-            self._db.execute("COMMIT")
-        except BaseException as exc:
-            with suppress(sqlite3.Error):
-                self._db.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError):
+        self._reopen_if_replaced()  # outside the writer lock: a reopen may rebuild, in transactions
+        with self._writer:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
                 raise _problem(exc, self.label) from None
-            raise
-        finally:
-            tx.open = False
-            self._in_transaction = False
+            self._in_transaction = True
+            tx = Transaction(self, self._db)
+            try:
+                yield tx
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                with suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError):
+                    raise _problem(exc, self.label) from None
+                raise
+            finally:
+                tx.open = False
+                self._in_transaction = False
 
     # -- writing, one transaction each ----------------------------------------------------------------
 

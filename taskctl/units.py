@@ -1,13 +1,18 @@
-"""Durations (`90s`, `1h30m`, `2d`) and sizes (`50MB`) as users write them in YAML and on the command line."""
+"""Durations (`90s`, `1h30m`, `2d`), sizes (`50MB`) and `--since` moments as users write them in YAML and
+on the command line."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+_DATE_START = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
 def parse_duration(text: str | int | float) -> float:
@@ -70,3 +75,26 @@ def format_size(count: int) -> str:
             return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
+
+
+def parse_since(text: str, now: datetime, zone: Callable[[], ZoneInfo]) -> datetime:
+    """The instant (aware, UTC) that `--since TEXT` means: a duration back from `now` (`12h`, `7d`), or a date
+    (`2026-11-20`, its midnight) or date and time (`2026-11-20 14:00`, `2026-11-20T14:00:30`) on the wall
+    clock of `zone()` (asked only then), unless written with an offset or `Z`. Raises ValueError saying what
+    would be valid."""
+    cleaned = text.strip()
+    if not _DATE_START.match(cleaned):
+        try:
+            return now - timedelta(seconds=parse_duration(cleaned))
+        except ValueError:
+            pass
+    try:
+        moment = datetime.fromisoformat(cleaned)
+    except ValueError:
+        raise ValueError(
+            f"'{text}' is neither a duration (12h, 7d, 2w) nor a date (2026-11-20) or date and time "
+            "(2026-11-20 14:00)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone())
+    return moment.astimezone(UTC)

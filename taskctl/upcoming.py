@@ -43,6 +43,14 @@ def process_fires(
         yield Fire(at, note), tuple(schedules[i].text for _, i, _ in items)
 
 
+@dataclass(frozen=True)
+class UpcomingPage:
+    """The fire times listed, and whether the window held more than the count allowed."""
+
+    items: list[Upcoming]
+    truncated: bool  # `until` was given and fire times within it were left out by `count`
+
+
 def upcoming(
     config: LoadedConfig,
     moment: datetime,
@@ -56,6 +64,21 @@ def upcoming(
 
     Stops after `count` entries and/or at `moment + until`, whichever comes first.
     """
+    return upcoming_page(
+        config, moment, names=names, count=count, until=until, include_disabled=include_disabled
+    ).items
+
+
+def upcoming_page(
+    config: LoadedConfig,
+    moment: datetime,
+    *,
+    names: Sequence[str] = (),
+    count: int | None = 10,
+    until: timedelta | None = None,
+    include_disabled: bool = False,
+) -> UpcomingPage:
+    """`upcoming`, saying whether `count` cut the list short of `moment + until`."""
     chosen = list(names) or sorted(config.processes)
     for name in chosen:
         config.process(name)  # raises NotFoundError with a suggestion
@@ -70,9 +93,9 @@ def upcoming(
         if end is not None and at > end:
             break
         if count is not None and len(result) >= count:
-            break
+            return UpcomingPage(result, truncated=end is not None)
         result.append(item)
-    return result
+    return UpcomingPage(result, truncated=False)
 
 
 def _process_stream(

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from taskctl.errors import WorkspaceError
-from taskctl.runs import RunId
+
+if TYPE_CHECKING:  # commands that only read the config do not need the run module
+    from taskctl.runs import RunId
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
 @dataclass(frozen=True)
 class Workspace:
-    """A workspace folder and the well-known places inside it (DESIGN §1)."""
+    """A workspace folder and the well-known places inside it (docs/workspace.md)."""
 
     root: Path
 
@@ -84,13 +88,9 @@ def find_workspace(root: str | Path | None = None, cwd: Path | None = None) -> W
     )
 
 
-_EXAMPLE_GITIGNORE = """\
-# taskctl runtime output
-/process/
-/skus.db
-/skus.db-*
-/.taskctl/
-"""
+# What `taskctl init` keeps out of git: the runtime output of a workspace.
+GITIGNORE_ENTRIES = ("/process/", "/skus.db", "/skus.db-*", "/.taskctl/")
+_GITIGNORE_HEADER = "# taskctl runtime output"
 
 
 def example_dir() -> Path:
@@ -102,11 +102,17 @@ EXAMPLE_SKUS = "threads/seed_skus/skus.csv"  # the example's SKU table, imported
 
 
 def create_workspace(dest: Path) -> Workspace:
-    """Create a workspace at `dest` holding the working example, its SKU table seeded from the example's CSV.
-    Refuses to touch an existing workspace."""
+    """Create a workspace at `dest` holding the working example, its SKU table seeded from the example's CSV,
+    and make its .gitignore ignore taskctl's runtime output (adding to a .gitignore that is there). Refuses to
+    touch an existing workspace; a place that is not a folder or cannot be written is a WorkspaceError, and
+    nothing is left half-made."""
     import shutil
 
-    dest = dest.expanduser().resolve()
+    dest = dest.expanduser().absolute()
+    if dest.exists() and not dest.is_dir():
+        raise WorkspaceError(
+            f"'{dest}' is a file, not a folder; choose a new or empty folder for the workspace."
+        )
     for part in ("config", "threads"):
         if (dest / part).exists():
             raise WorkspaceError(
@@ -118,14 +124,25 @@ def create_workspace(dest: Path) -> Workspace:
         raise WorkspaceError(
             f"the example workspace is missing from the installation ({source}); reinstall taskctl."
         )
-    dest.mkdir(parents=True, exist_ok=True)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(source / "config", dest / "config", ignore=ignore)
-    shutil.copytree(source / "threads", dest / "threads", ignore=ignore)
-    gitignore = dest / ".gitignore"
-    if not gitignore.exists():
-        gitignore.write_text(_EXAMPLE_GITIGNORE, encoding="utf-8")
-    workspace = Workspace(dest)
+    created = [p for p in (dest, *dest.parents) if not p.exists()]
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+        shutil.copytree(source / "config", dest / "config", ignore=ignore)
+        shutil.copytree(source / "threads", dest / "threads", ignore=ignore)
+        _ignore_runtime_output(dest / ".gitignore")
+    except OSError as exc:
+        for part in ("config", "threads"):
+            shutil.rmtree(dest / part, ignore_errors=True)
+        for folder in created:  # innermost first
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        where = exc.filename or dest
+        reason = exc.strerror or str(exc)
+        raise WorkspaceError(
+            f"cannot create the workspace in '{dest}': {where}: {reason}; choose a folder you can write to."
+        ) from None
+    workspace = Workspace(dest.resolve())
     seed = dest / EXAMPLE_SKUS
     if seed.is_file() and not workspace.sku_db.exists():
         from taskctl.skus import SkuTable
@@ -133,3 +150,16 @@ def create_workspace(dest: Path) -> Workspace:
         with SkuTable.open(workspace.sku_db) as table:
             table.import_csv(seed)
     return workspace
+
+
+def _ignore_runtime_output(gitignore: Path) -> None:
+    """Add the taskctl entries `gitignore` lacks (creating the file), leaving its own lines as they are."""
+    text = gitignore.read_text(encoding="utf-8") if gitignore.exists() else ""
+    present = {line.strip().strip("/") for line in text.splitlines()}
+    missing = [entry for entry in GITIGNORE_ENTRIES if entry.strip("/") not in present]
+    if not missing:
+        return
+    block = "\n".join([_GITIGNORE_HEADER, *missing]) + "\n"
+    if text and not text.endswith("\n"):
+        text += "\n"
+    gitignore.write_text(text + ("\n" if text else "") + block, encoding="utf-8")

@@ -4,13 +4,17 @@ import gzip
 import io
 import os
 import shutil
+import signal
 import stat
 import subprocess
+import sys
 import tarfile
+import time
 import zipfile
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from taskctl import archive
 from taskctl.archive import ArchiveFormat, PackedRun, format_for, pack_runs
@@ -34,11 +38,17 @@ def make_run(folder: Path) -> Path:
 
 
 def contents(path: Path) -> dict[str, bytes]:
-    """Every member of a zip or tar.gz archive, in archive order: name -> content (b"" for folders)."""
+    """Every member of a zip, tar.gz or tar.zst archive, in archive order: name -> content (b"" for folders)."""
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as zipped:
             return {info.filename: zipped.read(info) for info in zipped.infolist()}
-    with tarfile.open(path, "r:gz") as tar:
+    if path.name.endswith(".zst"):
+        raw: io.BytesIO | None = io.BytesIO(
+            zstandard.ZstdDecompressor().stream_reader(path.read_bytes()).read()
+        )
+    else:
+        raw = None
+    with tarfile.open(path if raw is None else None, "r:gz" if raw is None else "r:", fileobj=raw) as tar:
         found = {}
         for info in tar.getmembers():
             data = tar.extractfile(info) if info.isfile() else None
@@ -237,7 +247,7 @@ def test_ctrl_c_midway_leaves_the_old_archive_and_no_temp_file(
     (tmp_path / "out").mkdir()
     dest = tmp_path / "out" / "week.zip"
     dest.write_bytes(b"last week's archive")
-    writer = archive._ZipMembers if fmt is ArchiveFormat.ZIP else archive._TarGzMembers
+    writer = archive._ZipMembers if fmt is ArchiveFormat.ZIP else archive._TarMembers
     real_add_file = writer.add_file
 
     def interrupted(self: object, name: str, *args: object) -> None:
@@ -292,7 +302,7 @@ def test_a_write_error_becomes_one_sentence_and_leaves_nothing(
     def disk_full(self: object, *args: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(archive._TarGzMembers, "add_file", disk_full)
+    monkeypatch.setattr(archive._TarMembers, "add_file", disk_full)
 
     with pytest.raises(TaskctlError) as caught:
         pack_runs([PackedRun(RUN_ID, run)], tmp_path / "out" / "x.tar.gz", ArchiveFormat.TAR_GZ)
@@ -375,7 +385,7 @@ def test_an_unknown_format_is_a_usage_error() -> None:
     with pytest.raises(UsageError) as caught:
         format_for("week.rar", "rar")
 
-    assert str(caught.value) == "'rar' is not an archive format; use --format zip or --format tar.gz."
+    assert str(caught.value) == "'rar' is not an archive format; use --format zip, tar.gz or tar.zst."
 
 
 @pytest.mark.parametrize("fmt", list(ArchiveFormat))
@@ -383,7 +393,7 @@ def test_a_stream_cut_off_by_a_failure_holds_no_valid_archive(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: ArchiveFormat
 ) -> None:
     run = make_run(tmp_path / "run")
-    writer = archive._ZipMembers if fmt is ArchiveFormat.ZIP else archive._TarGzMembers
+    writer = archive._ZipMembers if fmt is ArchiveFormat.ZIP else archive._TarMembers
     real_add_file = writer.add_file
 
     def fail_on_run_json(self: object, name: str, *args: object) -> None:
@@ -401,12 +411,15 @@ def test_a_stream_cut_off_by_a_failure_holds_no_valid_archive(
         "packing into the output stream failed ([Errno 5] Input/output error); "
         "what was written is not a valid archive."
     )
-    assert stream.getvalue()  # some members went out before the failure...
     if fmt is ArchiveFormat.ZIP:
+        assert stream.getvalue()  # some members went out before the failure...
         assert not zipfile.is_zipfile(stream)  # ...but no central directory
-    else:
+    elif fmt is ArchiveFormat.TAR_GZ:
+        assert stream.getvalue()
         with pytest.raises(EOFError):  # ...and no gzip trailer
             gzip.decompress(stream.getvalue())
+    else:  # zstd still holds so little data in its buffer: nothing went out, not even a frame header
+        assert stream.getvalue() == b""
 
 
 def test_a_fifo_as_dest_is_written_into_not_renamed_over(tmp_path: Path) -> None:
@@ -433,3 +446,105 @@ def test_a_file_name_that_is_not_utf8_is_skipped_with_a_warning(tmp_path: Path) 
     report = pack_runs([PackedRun(RUN_ID, run)], tmp_path / "out.zip", ArchiveFormat.ZIP)
 
     assert report.skipped == [f"skipped '{RUN_ID}/caf\\udce9.csv': its name is not valid UTF-8."]
+
+
+def test_big_files_deflated_on_several_threads_extract_to_the_same_bytes_with_other_tools(
+    tmp_path: Path,
+) -> None:
+    run = make_run(tmp_path / "process" / "nightly" / "2026-11-22_02-30-00")
+    rows = b"".join(b"%d,kettle %d,%d.%d\n" % (n, n % 977, n % 5, n % 10) for n in range(300_000))
+    (run / "out" / "rows.csv").write_bytes(rows)  # ~6 MB: six pieces, each primed with the one before
+    (run / "out" / "noise.bin").write_bytes(os.urandom(3_000_000))
+    for fmt in (ArchiveFormat.ZIP, ArchiveFormat.TAR_GZ, ArchiveFormat.TAR_ZST):
+        dest = tmp_path / f"out.{fmt}"
+        pack_runs([PackedRun(RUN_ID, run)], dest, fmt)
+        assert contents(dest)[f"{RUN_ID}/out/rows.csv"] == rows
+        unpacked = tmp_path / f"unpacked-{fmt}"
+        unpacked.mkdir()
+        tools = {
+            ArchiveFormat.ZIP: ["unzip", "-q", str(dest), "-d", str(unpacked)],
+            ArchiveFormat.TAR_GZ: ["tar", "xzf", str(dest), "-C", str(unpacked)],
+            ArchiveFormat.TAR_ZST: ["tar", "--zstd", "-xf", str(dest), "-C", str(unpacked)],
+        }
+        command = tools[fmt]
+        if shutil.which(command[0]) and (fmt is not ArchiveFormat.TAR_ZST or shutil.which("zstd")):
+            subprocess.run(command, check=True)
+            assert (unpacked / RUN_ID / "out" / "rows.csv").read_bytes() == rows
+            assert (unpacked / RUN_ID / "out" / "noise.bin").read_bytes() == (
+                run / "out" / "noise.bin"
+            ).read_bytes()
+    assert (tmp_path / "out.zip").stat().st_size < len(
+        rows
+    ) // 3 + 3_100_000  # the text shrank, the noise did not
+
+
+def test_tar_zst_without_the_zstandard_package_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = make_run(tmp_path / "run")
+    (tmp_path / "out").mkdir()
+    monkeypatch.setitem(sys.modules, "zstandard", None)  # import fails, as when it is not installed
+
+    with pytest.raises(UsageError) as caught:
+        pack_runs([PackedRun(RUN_ID, run)], tmp_path / "out" / "x.tar.zst", ArchiveFormat.TAR_ZST)
+
+    assert str(caught.value) == (
+        "tar.zst needs the zstandard package: pip install 'taskctl[zstd]' (or use --format zip or tar.gz)."
+    )
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_full_disk_at_the_last_write_is_one_sentence_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What is still buffered goes out only at the end: that write fails, and closing must not retry it.
+    run = make_run(tmp_path / "run")
+    (tmp_path / "out").mkdir()
+    real_write = os.write
+
+    def full(fd: int, data: bytes) -> int:
+        if fd > 2:
+            raise OSError(28, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(archive.os, "write", full)
+
+    with pytest.raises(TaskctlError) as caught:
+        pack_runs([PackedRun(RUN_ID, run)], tmp_path / "out" / "x.zip", ArchiveFormat.ZIP)
+
+    assert str(caught.value) == (
+        f"packing into {tmp_path}/out/x.zip failed ([Errno 28] No space left on device); nothing was written."
+    )
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_signal_during_a_pack_leaves_no_temporary_file(tmp_path: Path, signum: int) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    for index in range(40):
+        (run / f"part-{index}.csv").write_bytes(b"sku,name,rating\n" * 200_000)  # ~3 MB of text each
+    (tmp_path / "out").mkdir()
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from taskctl.archive import ArchiveFormat, PackedRun, interrupted_by_signals, pack_runs\n"
+        "print('packing', flush=True)\n"
+        "with interrupted_by_signals():\n"
+        f"    pack_runs([PackedRun('p/r', Path({str(run)!r}))], Path({str(tmp_path / 'out' / 'x.zip')!r}),"
+        " ArchiveFormat.ZIP)\n"
+    )
+    packer = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path
+    )
+    assert packer.stdout is not None
+    assert packer.stdout.readline() == b"packing\n"
+    deadline = time.monotonic() + 30
+    while not list((tmp_path / "out").iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.01)  # until the temporary file exists
+    packer.send_signal(signum)
+
+    _, stderr = packer.communicate(timeout=60)
+
+    assert packer.returncode != 0 and b"KeyboardInterrupt" in stderr
+    assert list((tmp_path / "out").iterdir()) == []

@@ -116,7 +116,47 @@ def test_past_the_cap_the_head_and_the_newest_lines_are_kept_around_a_marker(
     capture.logs.close()
     capture.console.close()
 
-    kept = [*lines[:4], b"[taskctl: 552 B of output omitted]\n", *lines[16:]]
+    kept = [*lines[:4], b"[taskctl: 96 B of output omitted]\n", *lines[16:]]  # 12 lines of 8 bytes
     assert capture.thread_log() == b"".join(STAMP + line for line in kept)
     assert capture.console_log() == capture.thread_log()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["console.log", "fetch.log"]
+
+
+def test_lines_kept_in_the_tail_carry_the_time_they_came_not_the_time_the_log_was_closed(
+    tmp_path: Path,
+) -> None:
+    capture = Capture(tmp_path, cap=400)  # head: 4 lines of 46 bytes; the tail holds the newest four
+    for number in range(1, 21):
+        capture.logs.feed(b"line %02d\n" % number)
+        capture.clock.advance(1)
+    capture.logs.feed(b"::progress 20/20\n")
+    capture.clock.advance(60)
+    capture.logs.close()
+    capture.console.close()
+
+    def stamp(second: int) -> bytes:
+        return b"2026-11-22T03:00:%02d.000+01:00 fetch | " % second
+
+    assert capture.thread_log().endswith(stamp(19) + b"line 20\n" + stamp(20) + b"::progress 20/20\n")
+    assert capture.progress == [Progress(20.0, 20.0)]
+    assert capture.console_log() == capture.thread_log()
+
+
+def test_hundreds_of_chunks_past_the_head_keep_head_marker_and_newest_lines(tmp_path: Path) -> None:
+    capture = Capture(tmp_path, cap=1_000_000)
+    chunk = b"".join(b"row %06d\n" % n for n in range(10_000))  # 110 kB a chunk
+    for _ in range(200):  # 22 MB through a 1 MB cap
+        capture.logs.feed(chunk)
+    capture.logs.feed(b"last line\n")
+    capture.logs.close()
+    capture.console.close()
+
+    log = capture.thread_log()
+    assert len(log) <= 1_000_000 + 100  # the cap, and the marker line
+    lines = log.splitlines()
+    assert lines[0] == STAMP + b"row 000000"
+    assert any(b"of output omitted]" in line for line in lines)
+    assert lines[-1] == STAMP + b"last line"
+    assert lines[-2] == STAMP + b"row 009999"
+    assert all(line.startswith(STAMP) for line in lines)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["console.log", "fetch.log"]

@@ -61,6 +61,58 @@ def test_init_creates_a_working_example_and_refuses_to_overwrite(tmp_path: Path)
     )
 
 
+def test_init_onto_a_file_is_one_sentence_and_changes_nothing(tmp_path: Path) -> None:
+    write(tmp_path / "notes.txt", "mine\n")
+
+    code, out, err = invoke(None, "init", str(tmp_path / "notes.txt"))
+
+    assert (code, out) == (1, "")
+    assert err == (
+        f"error: '{tmp_path / 'notes.txt'}' is a file, not a folder; choose a new or empty folder for the "
+        "workspace.\n"
+    )
+    assert (tmp_path / "notes.txt").read_text() == "mine\n"
+
+
+@pytest.mark.parametrize(
+    "place", ["notes.txt/ws", "/proc/taskctl-init-test/ws"], ids=["under a file", "in /proc"]
+)
+def test_init_where_no_folder_can_be_made_is_one_sentence_and_leaves_nothing(
+    tmp_path: Path, place: str
+) -> None:
+    write(tmp_path / "notes.txt", "mine\n")
+    target = tmp_path / place
+
+    code, out, err = invoke(None, "init", str(target))
+
+    assert (code, out) == (1, "")
+    assert err.startswith(f"error: cannot create the workspace in '{target}': ")
+    assert err.endswith("; choose a folder you can write to.\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_init_adds_its_entries_to_an_existing_gitignore_and_keeps_the_rest(tmp_path: Path) -> None:
+    write(tmp_path / "repo" / ".gitignore", "*.pyc\n/.taskctl/\nbuild/")
+
+    code, _, _ = invoke(None, "init", str(tmp_path / "repo"))
+
+    assert code == 0
+    assert (tmp_path / "repo" / ".gitignore").read_text() == (
+        "*.pyc\n/.taskctl/\nbuild/\n\n# taskctl runtime output\n/process/\n/skus.db\n/skus.db-*\n"
+    )
+
+
+def test_init_prints_a_next_step_a_shell_can_run_for_a_folder_with_spaces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    code, out, _ = invoke(None, "init", "my demo")
+
+    assert code == 0
+    assert out.endswith("next: cd 'my demo' && taskctl validate && taskctl upcoming && taskctl run example\n")
+
+
 def test_commands_outside_a_workspace_say_how_to_make_one(tmp_path: Path) -> None:
     code, out, err = invoke(None, "validate")
     assert (code, out) == (1, "")
@@ -203,6 +255,26 @@ def test_unknown_names_get_a_suggestion(example: Workspace) -> None:
     )
 
 
+def test_thread_list_process_list_and_upcoming_take_tags(example: Workspace) -> None:
+    write(
+        example.config_dir / "processes.yaml",
+        "processes:\n"
+        "  example: {threads: [product_pages, summary], schedule: daily at 06:30, tags: [example]}\n"
+        "  nightly: {threads: [summary], schedule: daily at 02:00, tags: [nightly]}\n",
+    )
+
+    _, threads, _ = invoke(example, "thread", "list", "--tag", "example", "--json")
+    _, processes, _ = invoke(example, "process", "list", "--tag", "nightly", "--json")
+    _, upcoming, _ = invoke(example, "upcoming", "--tag", "nightly", "--json")
+    _, none, warning = invoke(example, "upcoming", "--tag", "nightlly")
+
+    assert [t["name"] for t in json.loads(threads)] == ["product_pages", "seed_skus", "summary"]
+    assert [p["name"] for p in json.loads(processes)] == ["nightly"]
+    assert {u["process"] for u in json.loads(upcoming)["upcoming"]} == {"nightly"}
+    assert none == "no upcoming runs\n"
+    assert warning == "warning: no thread or process has the tag 'nightlly'; did you mean 'nightly'?\n"
+
+
 def test_process_list_and_show(example: Workspace) -> None:
     code, out, _ = invoke(example, "process", "list")
     assert code == 0
@@ -239,6 +311,29 @@ def test_upcoming_json_is_sorted_and_carries_local_and_utc(example: Workspace) -
     assert all(i["at"].endswith("Z") and i["timezone"] == "Europe/Berlin" for i in items)
     assert all(datetime.fromisoformat(i["local"]) == datetime.fromisoformat(i["at"]) for i in items)
     assert data["disabled"] == []
+
+
+def test_upcoming_says_when_the_count_cut_the_window_short(example: Workspace) -> None:
+    write(
+        example.config_dir / "processes.yaml",
+        "processes:\n  often:\n    threads: [summary]\n    schedule: '*/30 * * * *'\n",
+    )
+
+    code, out, err = invoke(example, "upcoming", "--until", "120d")
+    json_code, json_out, _ = invoke(example, "upcoming", "--until", "120d", "--json")
+    short_code, short_out, short_err = invoke(example, "upcoming", "--until", "2h", "--json")
+
+    assert code == 0 and len(out.splitlines()) == 1002  # header, rule, 1,000 rows
+    assert (
+        err
+        == "note: showing the first 1000 fire times; more fall within 120d (raise --count, or shorten --until)\n"
+    )
+    assert (json_code, json.loads(json_out)["truncated"], len(json.loads(json_out)["upcoming"])) == (
+        0,
+        True,
+        1000,
+    )
+    assert (short_code, json.loads(short_out)["truncated"], short_err) == (0, False, "")
 
 
 def test_upcoming_until_and_disabled_processes(example: Workspace) -> None:

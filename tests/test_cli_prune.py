@@ -82,7 +82,7 @@ def test_bad_names_and_formats_are_one_sentence(ws: Workspace) -> None:
     result = taskctl(ws, "prune", "--archive", ".", "--format", "rar")
     assert (result.exit_code, result.stderr) == (
         2,
-        "error: 'rar' is not an archive format; use --format zip or --format tar.gz.\n",
+        "error: 'rar' is not an archive format; use --format zip, tar.gz or tar.zst.\n",
     )
 
 

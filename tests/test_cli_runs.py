@@ -17,8 +17,10 @@ import tarfile
 import time
 import zipfile
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from typer.testing import CliRunner
@@ -240,6 +242,48 @@ def test_cancel_of_a_run_whose_runner_died_marks_it_interrupted(ws: Workspace) -
     assert read_run_json(run.folder).status is RunStatus.INTERRUPTED
 
 
+def test_cancel_of_a_process_name_cancels_its_running_run(ws: Workspace) -> None:
+    earlier = start_here(ws, "long")  # a finished run of the same process, which NAME must not mean
+    earlier.status, earlier.finished = RunStatus.SUCCEEDED, earlier.started
+    write_run_json(earlier)
+    with Store(ws.state_db) as store:
+        store.save_run(earlier)
+    child = spawn(ws, "run", "long")
+    data = wait_for_running_thread(ws, "long")
+
+    result = taskctl(ws, "cancel", "long")
+
+    assert (result.exit_code, result.stdout) == (0, f"run {data['id']} cancelled\n")
+    assert child.wait(timeout=15) == 1
+
+
+def test_cancel_of_a_process_name_with_several_active_runs_lists_them(ws: Workspace) -> None:
+    write(
+        ws.config_dir / "processes.yaml",
+        "processes:\n  pair:\n    threads: [long]\n    overlap: allow\n    max_instances: 2\n",
+    )
+    first, second = start_here(ws, "pair"), start_here(ws, "pair")
+
+    result = taskctl(ws, "cancel", "pair")
+
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"error: process 'pair' has 2 runs queued or running; give one:\n  {first.id} (running)\n  {second.id} (running)\n",
+    )
+
+
+def test_cancel_of_a_process_name_without_an_active_run_names_its_latest(ws: Workspace) -> None:
+    taskctl(ws, "run", "hello")
+
+    result = taskctl(ws, "cancel", "hello")
+
+    run_id = f"hello/{only_run(ws, 'hello').name}"
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"error: process 'hello' has no queued or running run (its latest, {run_id}, succeeded).\n",
+    )
+
+
 def test_cancel_of_a_finished_run_says_so(ws: Workspace) -> None:
     taskctl(ws, "run", "hello")
 
@@ -316,6 +360,61 @@ def test_history_marks_a_run_whose_runner_was_killed_as_interrupted(ws: Workspac
     assert group_gone(int(str(data["child_pgid"])))
 
 
+def test_history_since_takes_a_date_or_a_date_and_time_in_the_workspace_zone(ws: Workspace) -> None:
+    write(ws.config_dir / "taskctl.yaml", "timezone: Pacific/Kiritimati\ndefaults: {kill_grace: 0.3}\n")
+    taskctl(ws, "run", "hello")
+    started = datetime.fromisoformat(json.loads(taskctl(ws, "history", "--json").stdout)[0]["started"])
+    local = started.astimezone(ZoneInfo("Pacific/Kiritimati"))  # UTC+14: its date is often not UTC's
+
+    def count(since: str) -> int:
+        result = taskctl(ws, "history", "--since", since, "--json")
+        assert result.exit_code == 0, result.stderr
+        return len(json.loads(result.stdout))
+
+    assert count(f"{local:%Y-%m-%d}") == 1
+    assert count(f"{local + timedelta(days=1):%Y-%m-%d}") == 0
+    assert count(f"{local - timedelta(minutes=1):%Y-%m-%d %H:%M}") == 1
+    assert count(f"{started + timedelta(minutes=1):%Y-%m-%dT%H:%M}Z") == 0
+
+
+def test_history_says_how_to_see_more_when_the_limit_cuts_it(ws: Workspace) -> None:
+    for _ in range(3):
+        taskctl(ws, "run", "hello")
+
+    cut = taskctl(ws, "history", "--limit", "2")
+    whole = taskctl(ws, "history", "--limit", "3")
+
+    assert len(cut.stdout.splitlines()) == 4
+    assert cut.stderr == "(more: --limit 4, or narrow with --since, --status or --tag)\n"
+    assert whole.stderr == ""
+
+
+def test_history_tag_lists_the_runs_of_tagged_processes_and_threads(ws: Workspace) -> None:
+    write(
+        ws.config_dir / "threads.yaml",
+        THREADS.replace("  hello:\n", "  hello:\n    tags: [greet]\n"),
+    )
+    write(
+        ws.config_dir / "processes.yaml",
+        "processes:\n  both:\n    threads: [hello, broken]\n    tags: [pair]\n",
+    )
+    for name in ("hello", "both", "broken"):
+        taskctl(ws, "run", name)
+
+    def processes(*args: str) -> list[str]:
+        result = taskctl(ws, "history", *args, "--json")
+        return [row["process"] for row in json.loads(result.stdout)]
+
+    assert processes("--tag", "greet") == ["hello"]
+    assert processes("--tag", "greet", "--tag", "pair") == ["both", "hello"]
+    assert processes("--tag", "pair", "hello") == []
+    misspelt = taskctl(ws, "history", "--tag", "gret")
+    assert (misspelt.stdout, misspelt.stderr) == (
+        "no runs match\n",
+        "warning: no thread or process has the tag 'gret'; did you mean 'greet'?\n",
+    )
+
+
 def test_history_rejects_a_bad_status_a_bad_since_and_an_unknown_process(ws: Workspace) -> None:
     assert taskctl(ws, "history", "--status", "faild").stderr == (
         "error: --status 'faild' is not a run status; did you mean 'failed'?\n"
@@ -363,6 +462,17 @@ def test_a_run_id_prefix_that_matches_several_runs_lists_them(ws: Workspace) -> 
         result.stderr
         == f"error: 'hello' matches several runs; give more of the id:\n  {ids[0]}\n  {ids[1]}\n"
     )
+
+
+def test_show_of_a_process_name_shows_its_newest_run_like_logs(ws: Workspace) -> None:
+    taskctl(ws, "run", "hello")
+    taskctl(ws, "run", "hello")
+    newest = json.loads(taskctl(ws, "history", "hello", "--limit", "1", "--json").stdout)[0]["id"]
+
+    result = taskctl(ws, "show", "hello", "--json")
+
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["id"] == newest
 
 
 def test_show_of_an_unknown_run_suggests_the_closest_process(ws: Workspace) -> None:
@@ -422,6 +532,149 @@ def test_logs_follow_ends_when_the_runner_is_killed(ws: Workspace) -> None:
     assert err.decode().endswith(
         f"run {data['id']} interrupted: the runner (pid {child.pid}) stopped before the run finished\n"
     )
+
+
+# -- on a terminal ---------------------------------------------------------------------------------
+
+PROGRESSING = """\
+threads:
+  login:
+    code: print('in')
+  pages:
+    code: "print('::progress 1/2', flush=True)\\nprint('done')"
+  refuses:
+    command: ['sh', '-c', 'echo no; exit 3']
+"""
+
+
+def on_a_terminal(ws: Workspace, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """taskctl with stdout and stderr on a pseudo-terminal, as in an interactive shell: exit code, screen."""
+    import pty
+    import select
+
+    leader, follower = pty.openpty()
+    inherited = {key: value for key, value in os.environ.items() if key != "NO_COLOR"}
+    environment = {**inherited, "PYTHONPATH": str(REPO), "TERM": "xterm", **(env or {})}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "taskctl", "--root", str(ws.root), *args],
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+        env=environment,
+    )
+    os.close(follower)
+    screen = b""
+    while True:
+        ready, _, _ = select.select([leader], [], [], 60)
+        if not ready:
+            child.kill()
+            raise AssertionError(f"no output for 60 s: {screen!r}")
+        try:
+            data = os.read(leader, 65536)
+        except OSError:  # the terminal closed: every process holding it is gone
+            break
+        if not data:
+            break
+        screen += data
+    os.close(leader)
+    return child.wait(timeout=30), screen.decode()
+
+
+@pytest.fixture
+def progressing(ws: Workspace) -> Workspace:
+    write(ws.config_dir / "threads.yaml", PROGRESSING)
+    write(
+        ws.config_dir / "processes.yaml",
+        "processes:\n  chain:\n    threads: [login, pages]\n  failing:\n    threads: [login, refuses]\n",
+    )
+    return ws
+
+
+def test_run_on_a_terminal_shows_a_progress_bar_with_the_step_and_colours_the_status(
+    progressing: Workspace,
+) -> None:
+    code, screen = on_a_terminal(progressing, "run", "chain")
+
+    assert code == 0
+    assert "[############------------] 2/2 pages 1/2 (50%)" in screen
+    assert "1/2 login \x1b[32msucceeded\x1b[0m in " in screen
+    assert re.search(r"run chain/\S+ \x1b\[32msucceeded\x1b\[0m in ", screen)
+
+
+def test_run_on_a_terminal_colours_a_failure_red(progressing: Workspace) -> None:
+    code, screen = on_a_terminal(progressing, "run", "failing")
+
+    assert code == 1
+    assert "2/2 refuses \x1b[31mfailed\x1b[0m in " in screen and "(exit 3)" in screen
+
+
+@pytest.mark.parametrize("env", [{"NO_COLOR": "1"}, {"TERM": "dumb"}], ids=["NO_COLOR", "TERM=dumb"])
+def test_run_with_no_color_on_a_terminal_is_plain_text(progressing: Workspace, env: dict[str, str]) -> None:
+    code, screen = on_a_terminal(progressing, "run", "chain", env=env)
+
+    assert code == 0
+    assert "\x1b" not in screen and "[####" not in screen
+    assert "pages | ::progress 1/2" in screen
+
+
+def test_run_into_a_pipe_is_plain_text(progressing: Workspace) -> None:
+    child = spawn(progressing, "run", "chain")
+    out, err = child.communicate(timeout=60)
+
+    assert child.returncode == 0
+    assert b"\x1b" not in out + err and b"[####" not in err
+    assert re.fullmatch(rb"run chain/\S+ succeeded in \S+\nrun folder: process/chain/\S+/\n", err)
+
+
+def test_logs_follow_on_a_terminal_shows_the_progress_bar(progressing: Workspace) -> None:
+    write(
+        progressing.config_dir / "more.yaml",
+        "threads:\n  slow:\n    code: \"import time\\nprint('::progress 3/4', flush=True)\\ntime.sleep(1)\"\n",
+    )
+    child = spawn(progressing, "run", "slow")
+    data = wait_for_running_thread(progressing, "slow")
+
+    code, screen = on_a_terminal(progressing, "logs", str(data["id"]), "--follow")
+
+    child.wait(timeout=30)
+    assert code == 0
+    assert "slow | ::progress 3/4" in screen
+    assert re.search(r"run slow/\S+ \x1b\[32msucceeded\x1b\[0m", screen)
+
+
+def test_a_second_ctrl_c_kills_a_thread_that_ignores_sigterm_at_once(ws: Workspace) -> None:
+    import select
+
+    write(ws.config_dir / "taskctl.yaml", "defaults: {kill_grace: 120s}\n")
+    write(
+        ws.config_dir / "more.yaml",
+        "threads:\n  stubborn:\n    command: ['sh', '-c', 'trap \"\" TERM; sleep 300']\n",
+    )
+    child = spawn(ws, "run", "stubborn")
+    data = wait_for_running_thread(ws, "stubborn")
+    assert child.stderr is not None
+
+    child.send_signal(signal.SIGINT)
+    said = b""
+    console = ws.root / "process" / str(data["id"]) / "console.log"
+    end = time.monotonic() + 30
+    while time.monotonic() < end and not (
+        b"(Ctrl-C again kills it now)\n" in said and "[taskctl: stopping: cancelled]" in console.read_text()
+    ):  # the message, and the runner has sent SIGTERM (as a person's second Ctrl-C comes later)
+        if select.select([child.stderr], [], [], 0.2)[0]:
+            said += os.read(child.stderr.fileno(), 4096)
+    child.send_signal(signal.SIGINT)
+
+    assert child.wait(timeout=60) == 130  # long before the 120 s grace
+    said += child.stderr.read()
+    assert said.decode().startswith(
+        f"stopping run {data['id']}: thread stubborn got SIGTERM; waiting up to 2m00s for it to exit "
+        "(Ctrl-C again kills it now)\n"
+        f"killing thread stubborn of run {data['id']} now\n"
+    )
+    thread = read_run_json(only_run(ws, "stubborn")).threads[0]
+    assert (thread.status, thread.signal) == (ThreadStatus.CANCELLED, "SIGKILL")
+    assert group_gone(int(str(data["child_pgid"])))
 
 
 # -- pack ------------------------------------------------------------------------------------------
@@ -490,15 +743,44 @@ def test_pack_of_a_running_run_is_refused_unless_allowed(ws: Workspace, tmp_path
     assert allowed.exit_code == 0, allowed.stderr
 
 
-def test_pack_of_a_process_name_needs_latest_or_since(ws: Workspace) -> None:
+def test_pack_of_a_process_name_packs_its_newest_run(ws: Workspace, tmp_path: Path) -> None:
+    taskctl(ws, "run", "hello")
+    taskctl(ws, "run", "hello")
+    newest = max((ws.root / "process" / "hello").iterdir(), key=lambda p: RunId(f"hello/{p.name}").sort_key())
+
+    result = taskctl(ws, "pack", "hello", "-o", str(tmp_path / "one.zip"))
+
+    assert result.exit_code == 0, result.stderr
+    names = zipfile.ZipFile(tmp_path / "one.zip").namelist()
+    assert {n.split("/")[1] for n in names} == {newest.name}
+
+
+def test_pack_without_a_name_packs_the_runs_of_every_process(ws: Workspace, tmp_path: Path) -> None:
+    taskctl(ws, "run", "hello")
+    taskctl(ws, "run", "both")
+
+    since = taskctl(ws, "pack", "--since", "1d", "-o", str(tmp_path / "all.zip"))
+    latest = taskctl(ws, "pack", "--latest", "-o", str(tmp_path / "latest.tar.gz"))
+    neither = taskctl(ws, "pack")
+
+    assert since.exit_code == 0, since.stderr
+    assert {n.split("/")[0] for n in zipfile.ZipFile(tmp_path / "all.zip").namelist()} == {"hello", "both"}
+    assert latest.exit_code == 0, latest.stderr
+    with tarfile.open(tmp_path / "latest.tar.gz") as archive:
+        assert {n.split("/")[0] for n in archive.getnames()} == {"hello", "both"}
+    assert (neither.exit_code, neither.stderr) == (
+        2,
+        "error: give run ids or a process NAME, or choose runs of every process with --latest or --since "
+        "(one of them).\n",
+    )
+
+
+def test_pack_since_a_date_in_the_future_has_nothing_to_pack(ws: Workspace) -> None:
     taskctl(ws, "run", "hello")
 
-    result = taskctl(ws, "pack", "hello")
+    result = taskctl(ws, "pack", "--since", "2999-01-01")
 
-    assert (result.exit_code, result.stderr) == (
-        2,
-        "error: 'hello' is a process; add --latest or --since 7d to choose which of its runs.\n",
-    )
+    assert (result.exit_code, result.stderr) == (1, "error: no runs since 2999-01-01 to pack.\n")
 
 
 def test_pack_names_the_archive_after_the_run_by_default(ws: Workspace) -> None:
@@ -899,3 +1181,36 @@ def test_the_example_writes_the_ratings_it_scrapes_back_into_the_sku_table(tmp_p
     assert "product_pages: results.csv into the SKU table: imported 3 rows: 3 updated\n" in shown
     assert "product_pages: ignored columns (not SKU columns): title, price\n" in shown
     assert "best rated: Shirt red M (4.5)" in (only_run(shop, "example") / "summary.txt").read_text()
+
+
+# -- missed slots ----------------------------------------------------------------------------------
+
+
+def test_a_missed_slot_shows_as_skipped_and_has_no_folder_to_show_log_or_pack(ws: Workspace) -> None:
+    from datetime import UTC, datetime
+
+    slot = datetime(2027, 6, 1, 8, 0, tzinfo=UTC)
+    with open_service(ws) as service:
+        run_id = service.record_missed("both", slot, "Europe/Berlin")
+    assert run_id == "both/2027-06-01_10-00-00-missed"
+    history = taskctl(ws, "history")
+    assert "skipped (missed)" in history.stdout
+
+    shown = taskctl(ws, "show", run_id)
+    assert (shown.exit_code, shown.stdout.splitlines()[-1]) == (
+        0,
+        f"{run_id} is a schedule slot that never ran (recorded as missed): it has no run folder, threads or logs.",
+    )
+    assert "reason    missed" in shown.stdout
+    assert json.loads(taskctl(ws, "show", run_id, "--json").stdout)["folder"] is None
+
+    logged = taskctl(ws, "logs", run_id)
+    assert (logged.exit_code, logged.stderr) == (
+        1,
+        f"error: {run_id} is a schedule slot that never ran (recorded as missed): it has no run folder, threads or logs.\n",
+    )
+    packed = taskctl(ws, "pack", run_id)
+    assert (packed.exit_code, packed.stderr) == (
+        1,
+        f"error: nothing to pack: {run_id} never ran (a missed schedule slot has no run folder).\n",
+    )

@@ -298,9 +298,89 @@ def test_a_scheduled_thread_may_not_share_a_name_with_a_process(empty_workspace:
     )
     write(ws.config_dir / "processes.yaml", "processes:\n  nightly:\n    threads: [nightly]\n")
     assert problems(ws) == [
-        "config/processes.yaml:2: processes.nightly: 'nightly' is also a scheduled thread (config/threads.yaml:2), "
-        "which runs as a process of the same name; rename one of them"
+        "config/processes.yaml:2: processes.nightly: 'nightly' is also a thread (config/threads.yaml:2), which "
+        "runs alone as a process of the same name (its runs go to process/nightly/); rename one of them"
     ]
+
+
+def test_a_thread_without_schedule_may_not_share_a_name_with_a_process_either(
+    empty_workspace: Workspace,
+) -> None:
+    # `thread run summary` ran the process `summary`, and both kinds of run landed in process/summary/.
+    ws = empty_workspace
+    write(
+        ws.config_dir / "threads.yaml",
+        "threads:\n  fetch:\n    code: print(1)\n  summary:\n    code: print(2)\n",
+    )
+    write(ws.config_dir / "processes.yaml", "processes:\n  summary:\n    threads: [fetch, summary]\n")
+    assert problems(ws) == [
+        "config/processes.yaml:2: processes.summary: 'summary' is also a thread (config/threads.yaml:4), which "
+        "runs alone as a process of the same name (its runs go to process/summary/); rename one of them"
+    ]
+
+
+def test_an_invalid_process_still_has_its_schedules_and_notify_targets_checked(
+    empty_workspace: Workspace,
+) -> None:
+    ws = empty_workspace
+    write(ws.config_dir / "threads.yaml", "threads:\n  fetch:\n    code: print(1)\n")
+    write(
+        ws.config_dir / "processes.yaml",
+        "processes:\n"
+        "  nightly:\n"
+        "    threads: []\n"
+        "    schedule: dayly at 10:30\n"
+        "    notify: [ops]\n"
+        "  hourly:\n"
+        "    threads: [fetch]\n"
+        "    timeout: soon\n"
+        "    schedule: ['every 6 hours', 'hourly at 5']\n",
+    )
+    assert problems(ws) == [
+        "config/processes.yaml:3: processes.nightly.threads: a process must name at least one thread",
+        "config/processes.yaml:4: processes.nightly.schedule[0]: 'dayly at 10:30' is not a schedule (try 'daily at 10:30')",
+        "config/processes.yaml:5: processes.nightly.notify[0]: no notify target named 'ops' in config/taskctl.yaml (known: none yet)",
+        "config/processes.yaml:8: processes.hourly.timeout: 'soon' is not a duration (use e.g. 90s, 10m, 2h, 1d, 1h30m)",
+        "config/processes.yaml:9: processes.hourly.schedule[1]: " + problems_of_schedule("hourly at 5"),
+    ]
+
+
+def test_an_invalid_scheduled_thread_still_has_its_schedules_checked_in_its_own_zone(
+    empty_workspace: Workspace,
+) -> None:
+    ws = empty_workspace
+    write(
+        ws.config_dir / "threads.yaml",
+        "threads:\n"
+        "  fetch:\n"
+        "    code: print(1)\n"
+        "    retries: many\n"
+        "    timezone: Europe/Berlin\n"
+        "    schedule: 2027-03-28 02:30\n",
+    )
+    assert [p.split(": ", 2)[1] for p in problems(ws)] == [
+        "threads.fetch.retries",
+        "threads.fetch.schedule[0]",
+    ]
+
+
+def test_an_invalid_thread_still_has_its_script_checked(empty_workspace: Workspace) -> None:
+    ws = empty_workspace
+    write(ws.config_dir / "threads.yaml", "threads:\n  fetch:\n    timeout: soon\n  typo:\n    script: 42\n")
+    assert problems(ws) == [
+        "config/threads.yaml:2: threads.fetch: script threads/fetch/main.py does not exist; create it or set 'script:'",
+        "config/threads.yaml:3: threads.fetch.timeout: 'soon' is not a duration (use e.g. 90s, 10m, 2h, 1d, 1h30m)",
+        "config/threads.yaml:5: threads.typo.script: 42 is not text (quote it)",
+    ]
+
+
+def problems_of_schedule(spec: str) -> str:
+    """The message a schedule alone gets, to compare with the one an invalid entry gets."""
+    from taskctl.schedule import ScheduleError, parse_schedule
+
+    with pytest.raises(ScheduleError) as caught:
+        parse_schedule(spec)
+    return str(caught.value)
 
 
 def test_a_misspelt_schedule_names_its_file_line_and_index(empty_workspace: Workspace) -> None:

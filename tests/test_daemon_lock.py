@@ -41,7 +41,7 @@ def test_a_second_daemon_is_refused_with_the_pid_of_the_first(empty_workspace: W
             acquire_daemon_lock(empty_workspace)
         assert (
             refused.value.message
-            == f"a daemon is already running for {empty_workspace.root} (pid {child.pid})"
+            == f"a daemon is already running for {empty_workspace.root} (pid {child.pid})."
         )
         assert refused.value.exit_code == 1
         assert running_daemon(empty_workspace) == child.pid

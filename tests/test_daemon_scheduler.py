@@ -278,6 +278,60 @@ def test_a_thousand_minutely_processes_thirty_days_down_are_counted_not_walked()
     }
 
 
+def test_a_budget_leaves_processes_for_the_next_tick_and_wakes_at_once() -> None:
+    processes = [
+        process(f"p{i}", "* * * * *", catch_up=CatchUp.ALL, grace=timedelta(days=31)) for i in range(3)
+    ]
+    state = InMemorySchedulerState()
+    state.save_cursors({(p.name, "* * * * * @ Europe/Berlin"): berlin(2027, 3, 1, 10, 0) for p in processes})
+    loop = Loop(berlin(2027, 3, 31, 10, 0, 20), *processes, state=state)
+    first = loop.scheduler.tick(loop.clock.now(), budget=150)  # one process costs ~100: two fit, not three
+    assert (first.more, first.wake_at) == (True, loop.clock.now())
+    assert {run.process for run in first.due} == {"p0", "p1"}
+    loop.scheduler.commit(first)
+    second = loop.scheduler.tick(loop.clock.now(), budget=150)
+    assert not second.more and {run.process for run in second.due} == {"p2"}
+    assert len(second.due) == CATCH_UP_LIMIT + 1
+
+
+def test_a_budget_of_one_still_does_a_process_per_tick() -> None:
+    loop = Loop(berlin(2027, 6, 1, 9, 0), process("a", "every 1 minutes"), process("b", "every 1 minutes"))
+    loop.clock.set(berlin(2027, 6, 1, 9, 1))
+    tick = loop.scheduler.tick(loop.clock.now(), budget=1)
+    assert [run.process for run in tick.due] == ["a"] and tick.more
+
+
+def test_missed_slots_are_listed_when_few_and_not_when_many() -> None:
+    loop = Loop(
+        berlin(2027, 6, 1, 9, 0), process("poll", "every 10 minutes", "hourly", catch_up=CatchUp.NONE)
+    )
+    loop.restart(
+        process("poll", "every 10 minutes", "hourly", catch_up=CatchUp.NONE), at=berlin(2027, 6, 1, 10, 5)
+    )
+    (missed,) = loop.tick().missed
+    assert missed == MissedSlots("poll", 6, berlin(2027, 6, 1, 9, 10), berlin(2027, 6, 1, 10, 0))
+    assert loop.scheduler.missed_slots(missed, limit=10) == [
+        berlin(2027, 6, 1, 9, minute) for minute in (10, 20, 30, 40, 50)
+    ] + [berlin(2027, 6, 1, 10, 0)]
+    assert loop.scheduler.missed_slots(missed, limit=5) is None
+
+
+def test_a_loop_that_wakes_late_runs_every_slot_less_than_a_minute_old() -> None:
+    loop = Loop(berlin(2027, 6, 1, 9, 0, 0), process("fast", "every 1 seconds", catch_up=CatchUp.NONE))
+    loop.clock.set(berlin(2027, 6, 1, 9, 0, 5))  # a busy machine: the loop comes 5 s after its wake-up
+    tick = loop.tick()
+    assert [(run.scheduled_for, run.trigger) for run in tick.due] == [
+        (berlin(2027, 6, 1, 9, 0, second), Trigger.SCHEDULE) for second in range(1, 6)
+    ]
+    assert tick.missed == ()
+    loop.clock.set(berlin(2027, 6, 1, 9, 1, 35))  # 90 s: the slots more than 60 s old are late (none runs)
+    tick = loop.tick()
+    assert len(tick.due) == 61 and tick.due[0].scheduled_for == berlin(2027, 6, 1, 9, 0, 35)
+    assert tick.missed == (
+        MissedSlots("fast", 29, berlin(2027, 6, 1, 9, 0, 6), berlin(2027, 6, 1, 9, 0, 34)),
+    )
+
+
 # --- clock steps ----------------------------------------------------------------------------------
 
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import dataclasses
+import io
 import re
 import sqlite3
+import sys
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +17,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import taskctl.skus
+import taskctl.skus.csvread
+import taskctl.skus.schema
+import taskctl.skus.search
+import taskctl.skus.table
 from taskctl.clock import FakeClock
 from taskctl.errors import NotFoundError, TaskctlError, UsageError
 from taskctl.skus import (
@@ -23,16 +32,8 @@ from taskctl.skus import (
     SkuTable,
     connect,
 )
-from taskctl.skus.fields import (
-    COLUMNS,
-    FIELD_END,
-    QUICK_RATING_DECIMALS,
-    ROW_END,
-    SQL_VALUES,
-    check_row,
-    quick_batch_pattern,
-    trim,
-)
+from taskctl.skus.fields import COLUMNS, QUICK_RATING_DECIMALS, SQL_VALUES, check_row, trim
+from taskctl.skus.quickcsv import FIELD_END, check_columns, split_block
 from tests.conftest import write
 
 HEADER = "sku,name,base_sku,link,rating,review_count\n"
@@ -359,6 +360,105 @@ def test_a_value_holding_the_quick_checks_separators_is_still_checked_row_by_row
     assert table.get("K12").name == f"Ket{FIELD_END}tle"
 
 
+# Import: big files, read in blocks and by two processes
+
+
+def stored_in_file_order(path: Path) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(path)
+    rows = conn.execute("SELECT id, sku, name, base_sku, link, rating, review_count FROM skus ORDER BY id")
+    return rows.fetchall()
+
+
+def odd_rows(count: int) -> str:
+    """Rows of every kind the quick pass leaves to the csv module, among plain and quoted ones."""
+    kinds = [
+        "P{n:05d},Plain {n},F{f},https://shop.example/{n},4.{d},{n}\n",
+        'P{n:05d},"Quoted, with a comma {n}",F{f},,{d},\n',
+        'P{n:05d},"A ""doubled"" quote {n}",F{f},,,\n',
+        "P{n:05d},Windows line {n},F{f},,,7\r\n",
+        'P{n:05d},"Two\nlines {n}",F{f},HTTPS://shop.example/{n},,\n',
+        "P{n:05d}, Untrimmed {n} ,F{f},,4.12345,\n",
+        "P{n:05d},\u00c4pfel gr\u00fcn {n},F{f},,,\n",
+    ]
+    return "".join(kinds[n % 7 if n % 50 else n % 3].format(n=n, f=n // 5, d=n % 6) for n in range(count))
+
+
+@pytest.fixture
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks of 2 KiB, and a helper process for any file: a small file exercises what a big one does."""
+    monkeypatch.setattr(taskctl.skus.csvread, "_BLOCK_BYTES", 2048)
+    monkeypatch.setattr(taskctl.skus.csvread, "HELPER_FROM_BYTES", 0)
+
+
+def test_a_file_read_in_blocks_by_two_processes_stores_what_one_pass_of_the_csv_module_does(
+    tmp_path: Path, small_blocks: None
+) -> None:
+    path = csv_file(tmp_path, odd_rows(3000))
+    assert SkuTable.open(tmp_path / "two.db").import_csv(path).new == 3000
+    expected = []
+    with path.open(newline="", encoding="utf-8") as handle:
+        for index, row in enumerate(list(csv.reader(handle))[1:], start=1):
+            cleaned = check_row(*row)
+            assert not isinstance(cleaned, list)
+            expected.append((index, *dataclasses.astuple(cleaned)))
+    assert stored_in_file_order(tmp_path / "two.db") == expected
+
+
+def test_problems_found_by_both_processes_are_reported_in_line_order(
+    table: SkuTable, tmp_path: Path, small_blocks: None
+) -> None:
+    body = "".join(f"S{n:04d},Name {n},,,{'9' if n in (10, 2900) else ''},\n" for n in range(3000))
+    path = csv_file(tmp_path, body + "S0020,Again,,,,\n" + "S2990,Bad,,,,x\n")
+    assert rejected(table, path) == [
+        f"{path}:12: rating '9' is out of range (use 0-5 or leave it empty)",
+        f"{path}:2902: rating '9' is out of range (use 0-5 or leave it empty)",
+        f"{path}:3002: sku 'S0020' appears twice (first on line 22)",
+        f"{path}:3003: review_count 'x' is not a whole number {DIGITS_ONLY}",
+        f"{path}: 4 errors; nothing was imported.",
+    ]
+    assert table.count() == 0
+
+
+def test_a_stray_quote_before_the_middle_does_not_split_a_quoted_value(
+    tmp_path: Path, small_blocks: None
+) -> None:
+    # The quote in '12" screen' is text (it does not open a value), but counting quotes says it does; a
+    # quoted value with a newline then straddles where the file is cut in two.
+    rows = [f"M{n:04d},Monitor {n},,,," for n in range(600)]
+    rows[10] = 'M0010,Monitor 12" screen,,,,'
+    rows[300] = 'M0300,"Monitor\n' + "x" * 3000 + '\nend",,,,'
+    path = csv_file(tmp_path, "\n".join(rows) + "\n")
+    assert SkuTable.open(tmp_path / "skus.db").import_csv(path).new == 600
+    stored = dict((sku, name) for _, sku, name, *_ in stored_in_file_order(tmp_path / "skus.db"))
+    assert stored["M0010"] == 'Monitor 12" screen'
+    assert stored["M0300"] == "Monitor\n" + "x" * 3000 + "\nend"
+
+
+def test_without_a_helper_process_the_import_reads_the_whole_file_itself(
+    tmp_path: Path, small_blocks: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "executable", "/bin/false")
+    path = csv_file(tmp_path, odd_rows(500))
+    assert SkuTable.open(tmp_path / "skus.db").import_csv(path).new == 500
+
+
+def test_an_interrupted_import_leaves_no_helper_files(
+    tmp_path: Path, small_blocks: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    path = csv_file(tmp_path, odd_rows(3000))
+
+    def interrupt(phase: str, done: int, total: int) -> None:
+        raise KeyboardInterrupt
+
+    table = SkuTable.open(tmp_path / "skus.db")
+    with pytest.raises(KeyboardInterrupt):
+        table.import_csv(path, progress=interrupt)
+    assert not list(tmp_path.glob("taskctl-sku-import-*"))
+    assert table.import_csv(path).new == 3000  # and the connection is fit for the next import
+    assert not list(tmp_path.glob("taskctl-sku-import-*"))
+
+
 # The rules in Python and in SQL agree
 
 
@@ -413,15 +513,19 @@ def stored(row: list[str]) -> tuple[object, ...]:
     return tuple(conn.execute("SELECT * FROM t").fetchone())
 
 
+def csv_text(rows: list[list[str]], quoting: int = csv.QUOTE_MINIMAL) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n", quoting=quoting).writerows(rows)
+    return out.getvalue()
+
+
 @given(st.lists(_field, min_size=6, max_size=6))
 def test_the_quick_check_passes_only_clean_valid_rows_and_sqlite_converts_like_python(row: list[str]) -> None:
     cleaned = check_row(*row)
-    passes = quick_batch_pattern(COLUMNS, FIELD_END, ROW_END).fullmatch(FIELD_END.join(row) + ROW_END)
-    unquoted = ";" not in "".join(row) and quick_batch_pattern(COLUMNS, ";", "\n").fullmatch(
-        ";".join(row) + "\n"
-    )
+    values = split_block(csv_text([row]), ",", 6)
+    passes = values is not None and check_columns(values, COLUMNS)
     if isinstance(cleaned, list):
-        assert not passes and not unquoted  # the quick pass never lets through a row check_row refuses
+        assert not passes  # the quick pass never lets through a row check_row refuses
         return
     expected = (
         cleaned.sku,
@@ -431,22 +535,56 @@ def test_the_quick_check_passes_only_clean_valid_rows_and_sqlite_converts_like_p
         cleaned.rating,
         cleaned.review_count,
     )
-    assert not (passes or unquoted) or [trim(value) for value in row] == row  # nor one it would change
-    if passes or unquoted:
+    if passes:
+        assert [trim(value) for value in row] == row  # nor one it would change
         assert stored(row) == expected  # and SQLite converts what it passes as check_row does
-    assert stored(list(expected)) == expected  # the checked pass stores check_row's values unchanged
+    assert stored(list(expected)) == expected  # the checked way stores check_row's values unchanged
+
+
+_csv_char = st.sampled_from(list('ab ,;"\n\r\t\x1e\x1f\x00\u00e4'))
+
+
+@given(
+    st.lists(st.lists(st.text(_csv_char, max_size=4), min_size=1, max_size=4), min_size=1, max_size=4),
+    st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL, None]),
+    st.sampled_from([",", ";"]),
+)
+def test_a_block_is_split_as_the_csv_module_reads_it_or_left_to_it(
+    rows: list[list[str]], quoting: int | None, delimiter: str
+) -> None:
+    # None: the rows joined as they are, quotes and all, which makes plenty of malformed CSV
+    if quoting is None:
+        text = "".join(delimiter.join(row) + "\n" for row in rows)
+    else:
+        text = csv_text(rows, quoting).replace(",", delimiter) if delimiter == "," else ""
+        if not text:
+            out = io.StringIO()
+            csv.writer(out, delimiter=delimiter, lineterminator="\n", quoting=quoting).writerows(rows)
+            text = out.getvalue()
+    width = len(rows[0])
+    values = split_block(text, delimiter, width)
+    if values is None:
+        return
+    read = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
+    assert all(len(row) == width for row in read)
+    assert values == [value for row in read for value in row]
 
 
 def test_sqlite_reads_every_rating_the_quick_check_passes_as_python_does() -> None:
-    passes = quick_batch_pattern(["rating"], FIELD_END, ROW_END).fullmatch
     ratings = ["5", "5.0", "5.000000"] + [
         f"{whole}.{fraction:0{decimals}d}"
         for whole in range(5)
         for decimals in range(1, QUICK_RATING_DECIMALS + 1)
         for fraction in range(10**decimals)
     ]
-    assert passes(ROW_END.join(ratings) + ROW_END)
-    assert not passes("4.1234" + ROW_END)  # more decimals: check_row and Python's float
+
+    def passes(column: list[str]) -> bool:
+        return check_columns(
+            [value for rating in column for value in ("S", "N", "", "", rating, "")], COLUMNS
+        )
+
+    assert passes(ratings)
+    assert not passes(["4.1234"])  # more decimals: check_row and Python's float
     conn = sqlite3.connect(":memory:")
     conn.execute("CREATE TABLE t (text TEXT)")
     conn.executemany("INSERT INTO t VALUES (?)", [(rating,) for rating in ratings])
@@ -579,6 +717,122 @@ def test_stats(shop: SkuTable) -> None:
     assert shop.stats().as_dict() == {"count": 7, "families": 3, "rated": 5, "average_rating": 3.2}
 
 
+def reference_search(table: SkuTable, query: SkuQuery) -> list[str]:
+    """Every sku a listing with `query.search` must return, in order, worked out in Python from every row."""
+    needle = (query.search or "").lower()
+    rows = [
+        sku
+        for sku in table.iter_all()
+        if needle in sku.name.lower() or needle in sku.sku.lower()
+        if query.base_sku is None or sku.base_sku == query.base_sku
+    ]
+    key = {
+        "sku": lambda s: (s.sku,),
+        "name": lambda s: (s.name, ids[s.sku]),
+        "base_sku": lambda s: (s.base_sku, ids[s.sku]),
+        "rating": lambda s: (-1 if s.rating is None else s.rating, ids[s.sku]),
+        "review_count": lambda s: (-1 if s.review_count is None else s.review_count, ids[s.sku]),
+        "updated_at": lambda s: (s.updated_at, ids[s.sku]),
+    }[query.sort]
+    ids = {sku.sku: index for index, sku in enumerate(table.iter_all())}  # rows were added in sku order
+    ordered = sorted(rows, key=key, reverse=query.descending)
+    return [sku.sku for sku in ordered]
+
+
+@pytest.fixture
+def catalogue(table: SkuTable, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> SkuTable:
+    """300 rows: a word in 20% of them, others in few, letters that LIKE does not fold, LIKE's wildcards."""
+    monkeypatch.setattr(taskctl.skus.table, "_WALK_ROWS_PER_RESULT", 3)  # searches take both ways: walk, scan
+    names = [
+        "Steel kettle",
+        "Cotton shirt",
+        "Glass mug",
+        "Oak table",
+        "Wool sock",
+        "\u00c4pfel gr\u00fcn",
+        "\u212aelvin scale",  # KELVIN SIGN: lower() gives 'k'
+        "\u0130stanbul tile",  # 'İ': lower() gives 'i' + a combining dot
+        "100% cotton_blend",
+        "back\\slash",
+    ]
+    for n in range(300):
+        clock.advance(n % 7)
+        table.add(
+            f"K{n:03d}",
+            f"{names[n % 10] if n % 5 else names[0]} {n}",
+            base_sku=f"F{n // 5}",
+            rating=None if n % 4 == 0 else (n * 7) % 51 / 10,
+            review_count=None if n % 6 == 0 else n * 13 % 40,
+        )
+    return table
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["steel", "STEEL", "k0", "kelvin", "scale", "\u00e4pfel", "GR\u00dcN", "i\u0307stanbul", "istanbul",
+     "ul til", "%", "_", "\\", "0% c", "nothing like it", "1"],
+)  # fmt: skip
+def test_search_finds_exactly_the_rows_containing_the_text_in_every_order(
+    catalogue: SkuTable, text: str
+) -> None:
+    for sort in taskctl.skus.SORT_COLUMNS:
+        for descending in (False, True):
+            expected = reference_search(catalogue, SkuQuery(search=text, sort=sort, descending=descending))
+            for limit in (1, 7, len(expected) or 1, None):
+                page = catalogue.query(SkuQuery(search=text, sort=sort, descending=descending, limit=limit))
+                more = limit is not None and len(expected) > limit
+                assert ([sku.sku for sku in page.skus], page.next_after) == (
+                    expected[:limit],
+                    expected[limit - 1] if more else None,  # type: ignore[operator]
+                )
+    family = SkuQuery(search=text, base_sku="F3", limit=None)
+    assert skus(catalogue, **dataclasses.asdict(family)) == reference_search(catalogue, family)
+
+
+def test_searched_pages_add_up_to_the_whole_result(catalogue: SkuTable) -> None:
+    for sort in taskctl.skus.SORT_COLUMNS:
+        whole = skus(catalogue, search="t", sort=sort, descending=True, limit=None)
+        seen: list[str] = []
+        after = None
+        while True:
+            page = catalogue.query(SkuQuery(search="t", sort=sort, descending=True, limit=9, after=after))
+            seen += [sku.sku for sku in page.skus]
+            if page.next_after is None:
+                break
+            after = page.next_after
+        assert seen == whole
+
+
+def test_only_two_non_ascii_letters_lower_to_ascii_ones() -> None:
+    # search.FOLDS_TO_ASCII lists the rows LIKE cannot match: checked against this Python's Unicode tables
+    found = {
+        letter: character
+        for character in map(chr, range(0x80, 0x110000))
+        for letter in character.lower()
+        if letter.isascii()
+    }
+    assert found == taskctl.skus.search.FOLDS_TO_ASCII
+
+
+def test_a_version_1_database_is_migrated_and_keeps_its_rows(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "skus.db")
+    for statement in taskctl.skus.schema.MIGRATIONS[0]:
+        conn.execute(statement)
+    conn.execute(
+        "INSERT INTO skus (sku, name, base_sku, created_at, updated_at) VALUES ('B07', 'Shirt', 'B07', 0, 0)"
+    )
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    with SkuTable.open(tmp_path / "skus.db") as table:
+        assert [sku.sku for sku in table.query(SkuQuery(search="shir", sort="name")).skus] == ["B07"]
+        table.add("B08", "Shirt too")
+    conn = sqlite3.connect(tmp_path / "skus.db")
+    names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert "skus_search" not in names
+    assert {"skus_name", "skus_review_count", "skus_updated_at"} <= names
+
+
 # Opening
 
 
@@ -611,9 +865,9 @@ def test_a_database_that_cannot_be_written_is_a_sentence_not_a_traceback(
 def test_the_schema_is_versioned_and_a_newer_one_is_refused(tmp_path: Path) -> None:
     SkuTable.open(tmp_path / "skus.db").close()
     conn = sqlite3.connect(tmp_path / "skus.db")
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     conn.execute("PRAGMA user_version = 9")
     conn.close()
-    with pytest.raises(TaskctlError, match=r"has SKU schema version 9, newer than this taskctl knows \(1\)"):
+    with pytest.raises(TaskctlError, match=r"has SKU schema version 9, newer than this taskctl knows \(2\)"):
         SkuTable.open(tmp_path / "skus.db")

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from taskctl.config import load_config
 from taskctl.schedule import DstNote
-from taskctl.upcoming import upcoming
+from taskctl.upcoming import upcoming, upcoming_page
 from taskctl.workspace import Workspace
 from tests.conftest import write
 
@@ -70,3 +70,16 @@ def test_a_one_shot_runs_once_and_then_the_list_ends(empty_workspace: Workspace)
     ws = workspace_with(empty_workspace, "  a:\n    threads: [t]\n    schedule: ['2027-04-01 09:00']\n")
     items = upcoming(load_config(ws), NOW, count=10)
     assert [i.at for i in items] == [datetime(2027, 4, 1, 7, 0, tzinfo=UTC)]
+
+
+def test_a_window_with_more_fire_times_than_the_count_is_marked_truncated(empty_workspace: Workspace) -> None:
+    ws = workspace_with(empty_workspace, "  a:\n    threads: [t]\n    schedule: ['*/30 * * * *']\n")
+    config = load_config(ws)
+
+    cut = upcoming_page(config, NOW, count=1000, until=timedelta(days=120))
+    whole = upcoming_page(config, NOW, count=1000, until=timedelta(hours=2))
+    unbounded = upcoming_page(config, NOW, count=3)
+
+    assert (len(cut.items), cut.truncated) == (1000, True)
+    assert (len(whole.items), whole.truncated) == (4, False)
+    assert (len(unbounded.items), unbounded.truncated) == (3, False)  # "the next 3" is what was asked

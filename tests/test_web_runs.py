@@ -164,9 +164,12 @@ def test_download_is_the_zip_taskctl_pack_writes(
     assert f"{failed.id}/console.log" in names
     tar = web.get(f"/runs/{failed.id}/download", params={"format": "tar.gz"})
     assert tar.headers["content-type"] == "application/gzip"
+    zst = web.get(f"/runs/{failed.id}/download", params={"format": "tar.zst"})
+    assert zst.headers["content-type"] == "application/zstd"
+    assert zst.content[:4] == b"\x28\xb5\x2f\xfd"  # a zstd frame
     bad = web.get(f"/api/v1/runs/{failed.id}/download", params={"format": "rar"})
     assert bad.status_code == 400
-    assert bad.json()["error"] == "'rar' is not an archive format; use --format zip or --format tar.gz."
+    assert bad.json()["error"] == "'rar' is not an archive format; use --format zip, tar.gz or tar.zst."
     assert not list((web_ws.state_dir / "downloads").iterdir())  # the temporary archives are gone
 
 

@@ -181,3 +181,32 @@ def test_floats_are_written_the_way_both_yaml_versions_read(value: float, text: 
     assert float_text(value) == text
     assert yaml.safe_load(f"v: {text}") == {"v": value}
     assert parse_yaml(f"v: {text}").data == {"v": value}
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        (
+            "threads:\n  a:\n    code: print(1)\n    tags: [x, y\n  b:\n    code: print(2)\n",
+            4,
+            "invalid YAML: the '[' opened on this line is not closed (add ']')",
+        ),
+        (
+            "threads:\n  a: {code: print(1)\n  b: {}\n",
+            2,
+            "invalid YAML: the '{' opened on this line is not closed (add '}')",
+        ),
+        (
+            'threads:\n  a:\n    code: "print(1)\n  b: {}\n',
+            3,
+            "invalid YAML: the quote opened on this line is not closed",
+        ),
+    ],
+    ids=["bracket", "brace", "quote"],
+)
+def test_a_bracket_or_quote_left_open_is_reported_on_the_line_that_opened_it(
+    text: str, line: int, message: str
+) -> None:
+    (problem,) = parse_yaml(text, "config/t.yaml").problems
+
+    assert (problem.line, problem.message) == (line, message)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from taskctl.cli import common
+from taskctl.cli import common, complete
 
 
 def register(app: typer.Typer) -> None:
@@ -21,10 +21,15 @@ def init(directory: Path = typer.Argument(Path("."), help="Where to create the w
     """Create a workspace with a working example: a process whose scraping thread reads its input from the
     SKU table (seeded with three products) and writes the ratings it finds back into it.
 
+    DIR may be new or an existing folder without config/ and threads/ (a git checkout, say); its .gitignore
+    gets taskctl's entries (run folders, skus.db, .taskctl/) added.
+
     Example:
 
         taskctl init demo && cd demo && taskctl validate
     """
+    import shlex
+
     from taskctl.workspace import create_workspace
 
     ws = create_workspace(directory)
@@ -32,7 +37,8 @@ def init(directory: Path = typer.Argument(Path("."), help="Where to create the w
     typer.echo("  config/    processes.yaml, threads.yaml, taskctl.yaml")
     typer.echo("  threads/   seed_skus, product_pages (scraping), summary")
     typer.echo("  skus.db    the SKU table, seeded with the example's products (taskctl sku list)")
-    where = "" if ws.root == Path.cwd().resolve() else f"cd {directory} && "
+    typer.echo("  .gitignore ignores the run folders, skus.db and .taskctl/")
+    where = "" if ws.root == Path.cwd().resolve() else f"cd {shlex.quote(str(directory))} && "
     typer.echo(f"next: {where}taskctl validate && taskctl upcoming && taskctl run example")
 
 
@@ -101,9 +107,12 @@ def schema() -> None:
 
 
 def upcoming(
-    name: list[str] | None = typer.Argument(None, help="Processes to list (default: all)."),
+    name: list[str] | None = typer.Argument(
+        None, help="Processes to list (default: all).", autocompletion=complete.processes
+    ),
     count: int | None = typer.Option(None, "--count", "-n", min=1, help="How many fire times (default 10)."),
     until: str | None = typer.Option(None, "--until", help="List fire times up to this far ahead, e.g. 7d."),
+    tags: list[str] | None = common.TAG_FILTER_OPTION,
     json: bool = common.JSON_OPTION,
 ) -> None:
     """List the next fire times of processes, in local time and UTC, with DST shifts marked.
@@ -115,13 +124,14 @@ def upcoming(
 
         taskctl upcoming --count 10
         taskctl upcoming nightly --until 30d --json
+        taskctl upcoming --tag nightly
     """
     from datetime import timedelta
 
     from taskctl.clock import SYSTEM_CLOCK
     from taskctl.errors import UsageError
     from taskctl.units import parse_duration
-    from taskctl.upcoming import upcoming as list_upcoming
+    from taskctl.upcoming import UpcomingPage, upcoming_page
 
     horizon = None
     if until is not None:
@@ -133,10 +143,25 @@ def upcoming(
         count = 1000 if horizon is not None else 10
     config = common.load()
     names = name or []
-    items = list_upcoming(
-        config, SYSTEM_CLOCK.now(), names=names, count=count, until=horizon, include_disabled=bool(names)
+    chosen = common.tag_filter(config, tags)
+    tagged = [n for n in names or chosen.processes(config) if chosen.matches(config.process(n).tags)]
+    page = (
+        upcoming_page(
+            config, SYSTEM_CLOCK.now(), names=tagged, count=count, until=horizon, include_disabled=bool(names)
+        )
+        if tagged
+        else UpcomingPage([], truncated=False)
     )
-    disabled = sorted(n for n, p in config.processes.items() if not p.enabled and n not in names)
+    items = page.items
+    disabled = sorted(
+        n for n in chosen.processes(config) if not config.processes[n].enabled and n not in names
+    )
+    if page.truncated:
+        typer.echo(
+            f"note: showing the first {count} fire times; more fall within {until} "
+            f"(raise --count, or shorten --until)",
+            err=True,
+        )
     if json:
         common.print_json(
             {
@@ -153,6 +178,7 @@ def upcoming(
                     for item in items
                 ],
                 "disabled": disabled,
+                "truncated": page.truncated,
             }
         )
         return

@@ -1,10 +1,57 @@
-"""The daemon's commands: `plan` and `systemd-unit`."""
+"""The daemon's commands: `daemon`, `status`, `plan` and `systemd-unit`."""
 
 from __future__ import annotations
 
 import typer
 
 from taskctl.cli import common
+
+
+def daemon() -> None:
+    """Run the scheduler in the foreground: fire schedules, hot-reload config/, keep status.
+
+    One daemon runs per workspace (a second one exits 1). It logs one line per event to stderr (journald
+    understands its priorities). Editing config/ applies the change within a second, or keeps the running
+    config and shows the error in `taskctl status`; SIGHUP reloads too. SIGTERM or Ctrl-C stops scheduling,
+    lets running runs finish within `daemon.shutdown_grace` (then cancels them) and exits 0. Under systemd,
+    use the unit `taskctl systemd-unit` prints.
+
+    Example:
+
+        taskctl daemon
+        taskctl --root /srv/shop daemon
+    """
+    from taskctl.daemon.runtime import run_daemon
+
+    raise typer.Exit(run_daemon(common.workspace()))
+
+
+def status(
+    tags: list[str] | None = typer.Option(
+        None, "--tag", help="Only the runs and fires of what carries this tag (repeatable: any of them)."
+    ),
+    json: bool = common.JSON_OPTION,
+) -> None:
+    """Show the daemon (pid, uptime, config revision, last reload and its error), the runs in progress with
+    their thread, progress and elapsed time, the next 5 fires, and the missed slots and failed runs of the
+    last 24 hours.
+
+    Exits 0 whether or not a daemon runs (`daemon.running` in --json says which).
+
+    Example:
+
+        taskctl status
+        taskctl status --tag amazon --json
+    """
+    from taskctl.clock import SYSTEM_CLOCK
+    from taskctl.daemon.status import current_status, render_status, status_json
+
+    report = current_status(common.workspace(), SYSTEM_CLOCK.now(), tags or ())
+    if json:
+        common.print_json(status_json(report))
+        return
+    for line in render_status(report):
+        typer.echo(line)
 
 
 def plan(json: bool = common.JSON_OPTION) -> None:
@@ -52,5 +99,7 @@ def systemd_unit(
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to `app`."""
+    app.command("daemon")(daemon)
+    app.command("status")(status)
     app.command("plan")(plan)
     app.command("systemd-unit")(systemd_unit)

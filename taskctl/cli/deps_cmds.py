@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from taskctl.cli import common
+from taskctl.cli import common, complete
 
 deps_app = typer.Typer(
     help="Per-thread Python environments: threads with requirements get their own.", no_args_is_help=True
 )
 
+THREADS_ARGUMENT = typer.Argument(
+    None, metavar="[THREAD...]", help="Default: every thread.", autocompletion=complete.threads
+)
 INSTALLER_OPTION = typer.Option(
     None, "--installer", help="uv or pip (default: uv if installed, else pip; or $TASKCTL_INSTALLER)."
 )
@@ -22,7 +25,7 @@ def register(app: typer.Typer) -> None:
 
 @deps_app.command("install")
 def install(
-    threads: list[str] | None = typer.Argument(None, metavar="[THREAD...]", help="Default: every thread."),
+    threads: list[str] | None = THREADS_ARGUMENT,
     installer: str | None = INSTALLER_OPTION,
 ) -> None:
     """Build the missing environments of threads with requirements.
@@ -46,7 +49,7 @@ def install(
 
 @deps_app.command("status")
 def status(
-    threads: list[str] | None = typer.Argument(None, metavar="[THREAD...]", help="Default: every thread."),
+    threads: list[str] | None = THREADS_ARGUMENT,
     json_output: bool = common.JSON_OPTION,
 ) -> None:
     """Show each thread's environment, and its requirements against the installed versions.

@@ -1,13 +1,18 @@
-"""The root `taskctl` app: global options, error handling, and the command groups.
+"""The root `taskctl` app: global options, error handling, and the commands.
 
-Only typer is imported at start-up; each command imports what it needs when it runs, so `--help` and
-`--version` stay fast.
+Start-up is most of what a command costs, so only what the command line names is imported and built:
+`COMMANDS` says which module registers each top-level command or group (each module has `register(app)`),
+and a command is built the first time it is looked up. Each command imports what it needs when it runs.
+A new command module adds its names here (a test checks that every registered name is listed).
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import sys
+import types
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -16,25 +21,79 @@ from typer import _click
 from typer.core import TyperGroup
 
 from taskctl import OWN_ENV, __version__
-from taskctl.cli import common
+from taskctl.cli import common, drop_stdout, typer_compat
 
-# One module per command group; each has `register(app)`.
-COMMAND_MODULES = [
-    "config_cmds",
-    "thread_cmds",
-    "process_cmds",
-    "run_cmds",
-    "sku_cmds",
-    "daemon_cmds",
-    "prune_cmds",
-    "notify_cmds",
-    "deps_cmds",
-    "serve_cmds",
-]
+typer_compat.apply()
+
+# Top-level command or group -> the module (taskctl/cli/<module>.py) that registers it; `--help` lists them in
+# this order.
+COMMANDS: dict[str, str] = {
+    "init": "config_cmds",
+    "validate": "config_cmds",
+    "schema": "config_cmds",
+    "upcoming": "config_cmds",
+    "run": "run_cmds",
+    "history": "run_cmds",
+    "show": "run_cmds",
+    "logs": "run_cmds",
+    "cancel": "run_cmds",
+    "pack": "run_cmds",
+    "prune": "prune_cmds",
+    "thread": "thread_cmds",
+    "process": "process_cmds",
+    "sku": "sku_cmds",
+    "notify": "notify_cmds",
+    "deps": "deps_cmds",
+    "daemon": "daemon_cmds",
+    "status": "daemon_cmds",
+    "plan": "daemon_cmds",
+    "systemd-unit": "daemon_cmds",
+    "serve": "serve_cmds",
+}
+
+ROOT_HELP = "The workspace folder (default: $TASKCTL_ROOT, else the nearest folder with config/)."
+
+
+class _LazyCommands(MutableMapping[str, _click.Command]):
+    """The root's subcommands, by name: each built from its module when first looked up."""
+
+    def __init__(self) -> None:
+        self._built: dict[str, _click.Command] = {}
+
+    def __getitem__(self, name: str) -> _click.Command:
+        if name not in self._built:
+            if name not in COMMANDS:
+                raise KeyError(name)
+            self._build(COMMANDS[name])
+        return self._built[name]
+
+    def _build(self, module: str) -> None:
+        staging = typer.Typer()
+        importlib.import_module(f"taskctl.cli.{module}").register(staging)
+        for name, command in typer.main.get_group(staging).commands.items():
+            _accept_root_option(command)
+            self._built.setdefault(name, command)
+
+    def __setitem__(self, name: str, command: _click.Command) -> None:
+        self._built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*COMMANDS, *(n for n in self._built if n not in COMMANDS)])
+
+    def __len__(self) -> int:
+        return len(set(COMMANDS) | set(self._built))
 
 
 class _Root(TyperGroup):
-    """Turns expected failures into one line on stderr and an exit code; bugs keep their traceback."""
+    """Builds subcommands on demand; turns expected failures into one line on stderr and an exit code (bugs
+    keep their traceback); a closed stdout ends the command quietly."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = _LazyCommands()
 
     def invoke(self, ctx: _click.Context) -> Any:
         from taskctl.errors import ConfigError, TaskctlError
@@ -51,6 +110,42 @@ class _Root(TyperGroup):
         except KeyboardInterrupt:
             typer.echo("interrupted", err=True)
             raise typer.Exit(130) from None
+        except BrokenPipeError:
+            drop_stdout()
+            raise typer.Exit(0) from None
+
+
+def _set_root(value: Path | None) -> None:
+    if value is not None:
+        common.set_root(value)
+
+
+def _root_option() -> _click.Parameter:
+    """`--root DIR` for a subcommand (`taskctl validate --root DIR`), built once by typer from a signature."""
+    holder = typer.Typer()
+
+    @holder.command()
+    def command(
+        root: Path | None = typer.Option(
+            None, "--root", metavar="DIR", help=ROOT_HELP, callback=_set_root, expose_value=False
+        ),
+    ) -> None:
+        """Holds the option."""
+
+    return typer.main.get_command(holder).params[0]
+
+
+_ROOT_OPTION: list[_click.Parameter] = []
+
+
+def _accept_root_option(command: _click.Command) -> None:
+    """Let `--root` follow the command as well as precede it, in every subcommand below it too."""
+    if not _ROOT_OPTION:
+        _ROOT_OPTION.append(_root_option())
+    if not any("--root" in p.opts for p in command.params):
+        command.params.append(_ROOT_OPTION[0])
+    for sub in getattr(command, "commands", {}).values():
+        _accept_root_option(sub)
 
 
 app = typer.Typer(
@@ -58,7 +153,6 @@ app = typer.Typer(
     name="taskctl",
     help="Run Python scripts on schedules from a YAML workspace kept in git.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -72,11 +166,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
-    root: Path | None = typer.Option(
-        None,
-        "--root",
-        help="The workspace folder (default: $TASKCTL_ROOT, else the nearest folder with config/).",
-    ),
+    root: Path | None = typer.Option(None, "--root", metavar="DIR", help=ROOT_HELP),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
@@ -86,20 +176,34 @@ def root(
     Example:
 
         taskctl init demo && cd demo && taskctl validate && taskctl run example
+        taskctl --install-completion      # tab completion for bash, zsh or fish
     """
     common.set_root(root)
 
 
-for _name in COMMAND_MODULES:
-    importlib.import_module(f"taskctl.cli.{_name}").register(app)
+def run_app() -> None:
+    """Run the app on the process's command line (`taskctl.cli.console_script` is the command)."""
+    _without_pydantic_plugins()
+    app()
 
 
-def main() -> None:
-    """The console-script entry point."""
-    # pydantic (which typer uses to convert every parameter) scans the metadata of every installed package
-    # for plugins the first time it builds a validator: ~50 ms of each command's start-up. taskctl uses no
-    # pydantic plugins; the scripts it runs get the environment without this setting.
+def _without_pydantic_plugins() -> None:
+    """taskctl uses no pydantic plugins. pydantic looks for them in the metadata of every installed package
+    the first time it builds a validator, and even with plugins disabled it imports the code that would look
+    (importlib.metadata, ~20 ms); with plugins disabled, that code is replaced by a module that finds none.
+    The scripts taskctl runs get the environment without the setting."""
     if "PYDANTIC_DISABLE_PLUGINS" not in os.environ:
         os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
         OWN_ENV.add("PYDANTIC_DISABLE_PLUGINS")
-    app()
+    loader = "pydantic.plugin._loader"
+    if os.environ["PYDANTIC_DISABLE_PLUGINS"] in ("__all__", "1", "true") and loader not in sys.modules:
+        no_plugins = types.ModuleType(loader)
+        no_plugins.get_plugins = tuple  # type: ignore[attr-defined]  # what it returns when disabled: ()
+        sys.modules[loader] = no_plugins
+
+
+def main() -> None:
+    """The entry point of installs made before `taskctl.cli.console_script`."""
+    from taskctl.cli import console_script
+
+    console_script()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from taskctl.cli import common
+from taskctl.cli import common, complete
 
 notify_app = typer.Typer(
     help="Webhook notifications: try the targets of config/taskctl.yaml.", no_args_is_help=True
@@ -18,7 +18,11 @@ def register(app: typer.Typer) -> None:
 
 @notify_app.command("test")
 def test_target(
-    target: str = typer.Argument(..., help="A target named under 'notify:' in config/taskctl.yaml."),
+    target: str = typer.Argument(
+        ...,
+        help="A target named under 'notify:' in config/taskctl.yaml.",
+        autocompletion=complete.notify_targets,
+    ),
     event: str = typer.Option(
         "test", "--event", help="The event the sample claims: test, start, success, ..."
     ),

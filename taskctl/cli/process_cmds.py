@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from taskctl.cli import common, editing
+from taskctl.cli import common, complete, editing
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -24,18 +24,22 @@ def register(app: typer.Typer) -> None:
 
 
 @process_app.command("list")
-def list_processes(json: bool = common.JSON_OPTION) -> None:
+def list_processes(
+    tags: list[str] | None = common.TAG_FILTER_OPTION, json: bool = common.JSON_OPTION
+) -> None:
     """List the processes: their threads, schedules, zone and next run. Scheduled threads are included.
 
     Example:
 
         taskctl process list
+        taskctl process list --tag nightly --json
     """
     from taskctl.clock import SYSTEM_CLOCK
 
     config = common.load()
     now = SYSTEM_CLOCK.now()
-    records = [process_record(config, name, now, upcoming=1) for name in sorted(config.processes)]
+    names = common.tag_filter(config, tags).processes(config)
+    records = [process_record(config, name, now, upcoming=1) for name in names]
     if json:
         common.print_json(records)
         return
@@ -57,7 +61,9 @@ def list_processes(json: bool = common.JSON_OPTION) -> None:
 
 @process_app.command("show")
 def show_process(
-    name: str = typer.Argument(..., help="The process (or scheduled thread)."),
+    name: str = typer.Argument(
+        ..., help="The process (or scheduled thread).", autocompletion=complete.processes
+    ),
     count: int = typer.Option(5, "--count", "-n", min=0, help="How many next fire times to show."),
     json: bool = common.JSON_OPTION,
 ) -> None:
@@ -102,7 +108,9 @@ def _local(iso_text: str, zone: str) -> str:
 @process_app.command("add")
 def add_process(
     name: str = typer.Argument(..., help="The new process's name (also its folder name under process/)."),
-    threads: list[str] = typer.Option(..., "--thread", help="A thread of the chain, in order (repeatable)."),
+    threads: list[str] = typer.Option(
+        ..., "--thread", help="A thread of the chain, in order (repeatable).", autocompletion=complete.threads
+    ),
     schedules: list[str] | None = typer.Option(None, "--schedule", help="When it runs (repeatable)."),
     timezone: str | None = editing.TIMEZONE_OPTION,
     on_failure: str | None = typer.Option(None, "--on-failure", help="stop or continue."),
@@ -153,7 +161,7 @@ def add_process(
 
 @process_app.command("edit")
 def edit_process(
-    name: str = typer.Argument(..., help="The process."),
+    name: str = typer.Argument(..., help="The process.", autocompletion=complete.processes),
     threads: str | None = typer.Option(None, "--threads", help="The whole chain, in order: a,b,c."),
     add_threads: list[str] | None = typer.Option(None, "--add-thread", help="Append a thread to the chain."),
     remove_threads: list[str] | None = typer.Option(None, "--remove-thread", help="Take a thread out."),
@@ -197,7 +205,7 @@ def edit_process(
 
 @process_app.command("rm")
 def remove_process(
-    name: str = typer.Argument(..., help="The process."),
+    name: str = typer.Argument(..., help="The process.", autocompletion=complete.processes),
     purge_runs: bool = typer.Option(False, "--purge-runs", help="Also delete its run folders process/NAME/."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before deleting run folders."),
     dry_run: bool = editing.DRY_RUN_OPTION,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from taskctl.cli import common
+from taskctl.cli import common, complete
 
 
 def register(app: typer.Typer) -> None:
@@ -16,7 +16,10 @@ def register(app: typer.Typer) -> None:
 
 def prune(
     names: list[str] | None = typer.Argument(
-        None, metavar="[NAME...]", help="Only these processes (default: all)."
+        None,
+        metavar="[NAME...]",
+        help="Only these processes (default: all).",
+        autocompletion=complete.processes,
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="List what would be removed; remove nothing."),
     archive: Path | None = typer.Option(

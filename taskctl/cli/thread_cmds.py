@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from taskctl.cli import common, editing
+from taskctl.cli import common, complete, editing, run_cmds
 
 if TYPE_CHECKING:
     from taskctl.config import LoadedConfig
@@ -24,15 +24,16 @@ def register(app: typer.Typer) -> None:
 
 
 @thread_app.command("list")
-def list_threads(json: bool = common.JSON_OPTION) -> None:
+def list_threads(tags: list[str] | None = common.TAG_FILTER_OPTION, json: bool = common.JSON_OPTION) -> None:
     """List the threads: type, what they run, schedules, whether they are enabled, and tags.
 
     Example:
 
         taskctl thread list --json
+        taskctl thread list --tag amazon
     """
     config = common.load()
-    records = [thread_record(config, name) for name in sorted(config.threads)]
+    records = [thread_record(config, name) for name in common.tag_filter(config, tags).threads(config)]
     if json:
         common.print_json(records)
         return
@@ -53,7 +54,10 @@ def list_threads(json: bool = common.JSON_OPTION) -> None:
 
 
 @thread_app.command("show")
-def show_thread(name: str = typer.Argument(..., help="The thread."), json: bool = common.JSON_OPTION) -> None:
+def show_thread(
+    name: str = typer.Argument(..., help="The thread.", autocompletion=complete.threads),
+    json: bool = common.JSON_OPTION,
+) -> None:
     """Show one thread: where it is declared and every setting, with defaults filled in.
 
     Example:
@@ -67,6 +71,25 @@ def show_thread(name: str = typer.Argument(..., help="The thread."), json: bool 
         common.print_json(record)
         return
     common.print_fields(record)
+
+
+@thread_app.command("run")
+def run_thread(
+    name: str = typer.Argument(..., help="The thread to run alone.", autocompletion=complete.threads),
+    follow: bool = run_cmds.FOLLOW_OPTION,
+    dry_run: bool = run_cmds.RUN_DRY_RUN_OPTION,
+    force: bool = run_cmds.FORCE_OPTION,
+    json: bool = common.JSON_OPTION,
+) -> None:
+    """Run one thread alone now, as a one-thread process of its own name (its runs are in process/NAME/).
+
+    Example:
+
+        taskctl thread run amazon_reviews
+    """
+    config = common.load()
+    config.thread(name)
+    run_cmds.run_now(config, name, follow, dry_run, force, json)
 
 
 def thread_record(config: LoadedConfig, name: str) -> dict[str, Any]:
@@ -145,7 +168,7 @@ def add_thread(
 
 @thread_app.command("edit")
 def edit_thread(
-    name: str = typer.Argument(..., help="The thread."),
+    name: str = typer.Argument(..., help="The thread.", autocompletion=complete.threads),
     script: Path | None = typer.Option(None, "--script", help="Replace its script with this file."),
     script_as: str | None = typer.Option(None, "--as", help="The new script's file name in threads/NAME/."),
     input_csv: Path | None = typer.Option(None, "--input", help="Replace its input CSV with this file."),
@@ -186,7 +209,7 @@ def edit_thread(
 
 @thread_app.command("rm")
 def remove_thread(
-    name: str = typer.Argument(..., help="The thread."),
+    name: str = typer.Argument(..., help="The thread.", autocompletion=complete.threads),
     force: bool = typer.Option(False, "--force", help="Also take it out of the processes that run it."),
     keep_files: bool = typer.Option(False, "--keep-files", help="Keep its folder threads/NAME/."),
     dry_run: bool = editing.DRY_RUN_OPTION,

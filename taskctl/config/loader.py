@@ -154,6 +154,7 @@ def load_config(
     digest = hashlib.sha256()
     lines: dict[str, dict[PathKey, int]] = {}  # key path -> line, per file
     thread_refs: dict[str, list[str]] = {}  # process -> the threads it names, even if the process is invalid
+    invalid: dict[tuple[str, str], _InvalidEntry] = {}  # entries that failed validation, for further checks
 
     warnings: list[ConfigProblem] = []
     for path in files:
@@ -185,6 +186,8 @@ def load_config(
             origins[(section, name)] = origin
             if section == "processes":
                 thread_refs[name] = parsed.thread_refs.get(name, [])
+            if (section, name) in parsed.invalid:
+                invalid[(section, name)] = parsed.invalid[(section, name)]
             if name in parsed.threads and section == "threads":
                 threads[name] = parsed.threads[name]
             elif name in parsed.processes and section == "processes":
@@ -192,9 +195,11 @@ def load_config(
 
     zone_name = settings.timezone or machine_zone_name()
     _check_threads(workspace, threads, origins, lines, problems, pending.new_files)
+    _check_threads(workspace, _partial_threads(invalid), origins, lines, problems, pending.new_files)
     declared_threads = {name for section, name in origins if section == "threads"}
     _check_thread_refs(declared_threads, thread_refs, origins, lines, problems)
-    _check_processes(threads, processes, settings, origins, lines, problems)
+    _check_processes(processes, settings, origins, lines, problems)
+    _check_name_clashes(origins, problems)
     warnings.extend(_disabled_threads_in_chains(threads, processes, origins, lines))
 
     resolved: dict[str, ProcessConfig] = {name: _with_defaults(p, settings) for name, p in processes.items()}
@@ -209,30 +214,21 @@ def load_config(
         section = "threads" if name in implicit else "processes"
         origin = origins.get((section, name), Origin("config", None))
         zone = ZoneInfo(process.timezone or zone_name)
-        parsed_schedules[name] = []
-        for index, spec in enumerate(process.schedule):
-            key = (section, name, "schedule", index)
-            line = _line_in(origin, doc_lines=lines.get(origin.file, {}), path=key)
-            try:
-                schedule = schedules.parse_schedule(spec)
-                schedules.check_in_zone(schedule, zone)
-            except schedules.ScheduleError as exc:
-                problems.append(ConfigProblem(origin.file, line, format_path(key), str(exc)))
-                continue
-            parsed_schedules[name].append(schedule)
-            if (
-                now is not None
-                and schedule.kind == "once"
-                and schedules.next_fire_after(schedule, zone, now) is None
-            ):
-                warnings.append(
-                    ConfigProblem(
-                        origin.file,
-                        line,
-                        format_path(key),
-                        f"'{schedule.text}' is in the past and will not run",
-                    )
-                )
+        check = _ScheduleCheck(section, name, origin, lines.get(origin.file, {}), now, problems, warnings)
+        parsed_schedules[name] = check.parse(process.schedule, zone)
+    for (section, name), entry in invalid.items():
+        # An entry that failed validation still has its schedules checked: the next error shows now, not
+        # after the first is fixed.
+        origin = origins[(section, name)]
+        specs = entry.valid("schedule")
+        if "*" in entry.bad_keys or not specs:
+            continue
+        if section == "processes":
+            _check_notify(name, entry.valid("notify"), settings, origin, lines, problems)
+        zone_text = entry.valid("timezone")
+        zone = ZoneInfo(zone_text if isinstance(zone_text, str) else zone_name)
+        check = _ScheduleCheck(section, name, origin, lines.get(origin.file, {}), now, problems, warnings)
+        check.parse(specs if isinstance(specs, list) else [specs], zone)
 
     if problems:
         raise ConfigError(_sorted(problems))
@@ -326,6 +322,19 @@ def _line_in(origin: Origin, doc_lines: dict[PathKey, int], path: PathKey) -> in
     return origin.line
 
 
+@dataclass(frozen=True)
+class _InvalidEntry:
+    """A thread or process that failed validation: its raw keys and those that were wrong, so that the checks
+    of its other keys (its schedules) still run and one error does not hide the next."""
+
+    raw: dict[str, Any]
+    bad_keys: frozenset[str]
+
+    def valid(self, key: str) -> Any:
+        """The raw value of `key` if it is given and passed validation, else None."""
+        return None if key in self.bad_keys else self.raw.get(key)
+
+
 @dataclass
 class _FileEntries:
     settings: Settings | None = None
@@ -333,6 +342,7 @@ class _FileEntries:
     processes: dict[str, ProcessConfig] = field(default_factory=dict)
     declared: list[tuple[str, str]] = field(default_factory=list)  # every well-named entry, valid or not
     thread_refs: dict[str, list[str]] = field(default_factory=dict)  # process -> threads, valid or not
+    invalid: dict[tuple[str, str], _InvalidEntry] = field(default_factory=dict)
 
 
 def _validate_file(
@@ -377,11 +387,13 @@ def _validate_file(
             found.declared.append((section, name))
             if section == "processes" and isinstance(entry, dict) and isinstance(entry.get("threads"), list):
                 found.thread_refs[name] = [str(t) for t in entry["threads"]]
-            validated = _validated(
-                model, {} if entry is None else entry, (section, name), doc, display, problems
-            )
+            raw = {} if entry is None else entry
+            bad_keys: set[str] = set()
+            validated = _validated(model, raw, (section, name), doc, display, problems, bad_keys)
             if validated is not None:
                 getattr(found, section)[name] = validated
+            elif isinstance(raw, dict):
+                found.invalid[(section, name)] = _InvalidEntry(raw, frozenset(bad_keys))
     return found
 
 
@@ -392,8 +404,10 @@ def _validated(
     doc: YamlDocument,
     display: str,
     problems: list[ConfigProblem],
+    bad_keys: set[str] | None = None,
 ) -> _M | None:
-    """`model` validated from `data`, or None after adding every error to `problems`."""
+    """`model` validated from `data`, or None after adding every error to `problems` (and the top-level keys
+    they are about to `bad_keys`)."""
     if not isinstance(data, dict):
         what = "a thread" if model is ThreadConfig else "a process" if model is ProcessConfig else "settings"
         line = doc.line_of(prefix)
@@ -406,6 +420,8 @@ def _validated(
     except ValidationError as exc:
         for error in exc.errors():
             problems.append(_problem_from(error, doc, display, model, prefix))
+            if bad_keys is not None:
+                bad_keys.add(str(error["loc"][0]) if error["loc"] else "*")
         return None
 
 
@@ -698,8 +714,60 @@ def _check_thread_refs(
                 )
 
 
+# The keys that decide which files a thread needs; when one of them is wrong, its files are not checked.
+_FILE_KEYS_OF_THREADS = frozenset({"type", "script", "command", "code", "input", "*"})
+
+
+def _partial_threads(invalid: Mapping[tuple[str, str], _InvalidEntry]) -> dict[str, ThreadConfig]:
+    """Threads that failed validation, without their bad keys, so that their files are still checked (a
+    missing script shows with a bad timeout, not after it is fixed)."""
+    found = {}
+    for (section, name), entry in invalid.items():
+        if section != "threads" or entry.bad_keys & _FILE_KEYS_OF_THREADS:
+            continue
+        good = {key: value for key, value in entry.raw.items() if key not in entry.bad_keys}
+        try:
+            found[name] = ThreadConfig.model_validate(good)
+        except ValidationError:
+            continue
+    return found
+
+
+@dataclass(frozen=True)
+class _ScheduleCheck:
+    """Parses the schedules of one entry, reporting each bad one and each one-shot already past."""
+
+    section: str
+    name: str
+    origin: Origin
+    lines: dict[PathKey, int]
+    now: datetime | None
+    problems: list[ConfigProblem]
+    warnings: list[ConfigProblem]
+
+    def parse(self, specs: Sequence[Any], zone: ZoneInfo) -> list[schedules.Schedule]:
+        parsed = []
+        for index, spec in enumerate(specs):
+            key = (self.section, self.name, "schedule", index)
+            line = _line_in(self.origin, doc_lines=self.lines, path=key)
+            try:
+                schedule = schedules.parse_schedule(spec)
+                schedules.check_in_zone(schedule, zone)
+            except schedules.ScheduleError as exc:
+                self.problems.append(ConfigProblem(self.origin.file, line, format_path(key), str(exc)))
+                continue
+            parsed.append(schedule)
+            if (
+                self.now is not None
+                and schedule.kind == "once"
+                and schedules.next_fire_after(schedule, zone, self.now) is None
+            ):
+                message = f"'{schedule.text}' is in the past and will not run"
+                self.warnings.append(ConfigProblem(self.origin.file, line, format_path(key), message))
+        return parsed
+
+
 def _check_processes(
-    threads: dict[str, ThreadConfig],
     processes: dict[str, ProcessConfig],
     settings: Settings,
     origins: dict[tuple[str, str], Origin],
@@ -707,31 +775,51 @@ def _check_processes(
     problems: list[ConfigProblem],
 ) -> None:
     for name, process in processes.items():
-        origin = origins[("processes", name)]
-        lines = lines_by_file.get(origin.file, {})
-        for index, target in enumerate(process.notify):
-            if target not in settings.notify:
-                path = ("processes", name, "notify", index)
-                known = ", ".join(sorted(settings.notify)) or "none yet"
-                problems.append(
-                    ConfigProblem(
-                        origin.file,
-                        _line_in(origin, lines, path),
-                        format_path(path),
-                        f"no notify target named '{target}' in config/{SETTINGS_FILE} (known: {known})",
-                    )
-                )
-        thread_origin = origins.get(("threads", name))
-        if thread_origin is not None and name in threads and threads[name].schedule:
+        _check_notify(name, process.notify, settings, origins[("processes", name)], lines_by_file, problems)
+
+
+def _check_notify(
+    name: str,
+    targets: Any,
+    settings: Settings,
+    origin: Origin,
+    lines_by_file: dict[str, dict[PathKey, int]],
+    problems: list[ConfigProblem],
+) -> None:
+    """Every notify target a process names must be declared in the settings."""
+    lines = lines_by_file.get(origin.file, {})
+    for index, target in enumerate(targets if isinstance(targets, list) else []):
+        if target not in settings.notify:
+            path = ("processes", name, "notify", index)
+            known = ", ".join(sorted(settings.notify)) or "none yet"
             problems.append(
                 ConfigProblem(
                     origin.file,
-                    origin.line,
-                    f"processes.{name}",
-                    f"'{name}' is also a scheduled thread ({thread_origin}), which runs as a process of the "
-                    "same name; rename one of them",
+                    _line_in(origin, lines, path),
+                    format_path(path),
+                    f"no notify target named '{target}' in config/{SETTINGS_FILE} (known: {known})",
                 )
             )
+
+
+def _check_name_clashes(origins: dict[tuple[str, str], Origin], problems: list[ConfigProblem]) -> None:
+    """A thread and a process may not share a name: `taskctl run NAME` and `thread run NAME` run a thread
+    alone as a one-thread process of its own name, in process/NAME/, and a scheduled thread runs so on its
+    schedule; the name would mean two things."""
+    for section, name in origins:
+        thread_origin = origins.get(("threads", name))
+        if section != "processes" or thread_origin is None:
+            continue
+        origin = origins[("processes", name)]
+        problems.append(
+            ConfigProblem(
+                origin.file,
+                origin.line,
+                f"processes.{name}",
+                f"'{name}' is also a thread ({thread_origin}), which runs alone as a process of the same "
+                f"name (its runs go to process/{name}/); rename one of them",
+            )
+        )
 
 
 def _disabled_threads_in_chains(

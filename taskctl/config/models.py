@@ -1,4 +1,9 @@
-"""Pydantic models of the config files (DESIGN §2). Unknown keys are errors everywhere."""
+"""Pydantic models of the config files. Unknown keys are errors everywhere.
+
+The JSON Schema for editors (`taskctl schema`) is generated from these same models, so it accepts what taskctl
+accepts: a shorthand that a validator expands (`schedule: daily at 06:00`, `retries: 2`) declares its input
+type for the schema.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +41,11 @@ def _size(value: Any) -> int:
 
 _DURATION_SCHEMA = {
     "anyOf": [
-        {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?\s*(ms|s|m|h|d|w)\s*)+$|^\d+$"},
+        # what parse_duration reads: number+unit parts (any case, spaces between), or a bare number
+        {
+            "type": "string",
+            "pattern": r"^\s*(\d+(\.\d+)?\s*([mM][sS]|[sSmMhHdDwW])\s*)+$|^\s*\d+(\.\d+)?\s*$",
+        },
         {"type": "number", "minimum": 0},
     ],
     "description": "a duration: 90s, 10m, 2h, 1d, 1h30m (a bare number is seconds)",
@@ -81,7 +90,10 @@ def _one_or_many(value: Any) -> Any:
     return [value] if isinstance(value, str | dict) else value
 
 
-Schedules = Annotated[list[ScheduleSpec], BeforeValidator(_one_or_many)]
+Schedules = Annotated[
+    list[ScheduleSpec],
+    BeforeValidator(_one_or_many, json_schema_input_type=ScheduleSpec | list[ScheduleSpec]),
+]
 
 
 class ThreadType(StrEnum):
@@ -137,6 +149,9 @@ class Retries(_Strict):
     count: int = Field(0, ge=0, le=100, description="attempts after the first one")
     delay: Duration = Field(0.0, description="wait before the first retry")
     backoff: float = Field(1.0, ge=1.0, le=100.0, description="each further delay is multiplied by this")
+
+
+_RetryCount = Annotated[int, Field(ge=0, le=100)]
 
 
 def _retries_shorthand(value: Any) -> Any:
@@ -260,6 +275,10 @@ class ThreadOutput(_Strict):
     into_skus: IntoSkus = Field(IntoSkus.UPDATE, description="what a row whose sku exists does")
 
 
+# Numbers and true/false are read as their text (`PORT: 8080`), as `_env_values_are_text` does.
+_ENV_SCHEMA = {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}}
+
+
 class ThreadConfig(_Strict):
     """One thread: a script, a command, inline code, a Python callable or a pytest run, in a run folder."""
 
@@ -279,9 +298,11 @@ class ThreadConfig(_Strict):
         default_factory=list, description="command-line arguments (text); for func: positional arguments"
     )
     kwargs: dict[str, Any] = Field(default_factory=dict, description="for func: keyword arguments")
-    env: dict[str, str] = Field(default_factory=dict)
+    env: Annotated[dict[str, str], WithJsonSchema(_ENV_SCHEMA)] = Field(default_factory=dict)
     timeout: Duration | None = None
-    retries: Annotated[Retries, BeforeValidator(_retries_shorthand)] = Field(default_factory=Retries)
+    retries: Annotated[
+        Retries, BeforeValidator(_retries_shorthand, json_schema_input_type=_RetryCount | Retries)
+    ] = Field(default_factory=Retries)
     requirements: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
     description: str | None = None

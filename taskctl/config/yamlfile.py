@@ -177,6 +177,23 @@ def format_path(path: PathKey) -> str:
     return out
 
 
+_OPENERS = {
+    "while parsing a flow sequence": "the '[' opened on this line is not closed (add ']')",
+    "while parsing a flow mapping": "the '{' opened on this line is not closed (add '}')",
+    "while scanning a quoted scalar": "the quote opened on this line is not closed",
+}
+
+
+def _unclosed(exc: yaml.MarkedYAMLError) -> tuple[int, str] | None:
+    """A bracket or quote left open is noticed where the next thing starts, often a line or more later;
+    the line to fix is the one that opened it: (that line, the message), or None for other errors."""
+    opened, noticed = exc.context_mark, exc.problem_mark
+    message = _OPENERS.get((exc.context or "").strip())
+    if message is None or opened is None or noticed is None or noticed.line == opened.line:
+        return None
+    return opened.line + 1, message
+
+
 def _hint_for(problem: str, snippet: str) -> str:
     stripped = snippet.strip().lstrip("-").strip()
     if stripped[:1] in ("*", "@", "`", "%", "&", "!", "|", ">"):
@@ -271,6 +288,12 @@ def parse_yaml(text: str, display: str | None = None) -> YamlDocument:
             problem.file = display
         return doc
     except yaml.MarkedYAMLError as exc:
+        unclosed = _unclosed(exc)
+        if unclosed is not None:
+            opened_on, what = unclosed
+            return YamlDocument(
+                None, problems=[ConfigProblem(display, opened_on, "", f"invalid YAML: {what}")]
+            )
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         lines = text.splitlines()

@@ -8,7 +8,6 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from taskctl.clock import machine_zone_name
-from taskctl.config.yamlfile import read_yaml
 from taskctl.errors import ConfigProblem
 from taskctl.workspace import Workspace
 
@@ -27,6 +26,8 @@ def display_zone(workspace: Workspace) -> tuple[ZoneInfo, ConfigProblem | None]:
     machine = ZoneInfo(machine_zone_name())
     if not path.exists() and not path.is_symlink():
         return machine, None
+    from taskctl.config.yamlfile import read_yaml  # the YAML parser only when there is a file to read
+
     display = f"config/{SETTINGS_FILE}"
     doc = read_yaml(path, display)
     if doc.problems:

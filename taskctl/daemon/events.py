@@ -1,4 +1,5 @@
-"""What happens outside the loop, as items on its queue: config changes, SIGHUP, SIGTERM/SIGINT.
+"""What happens outside the loop, as items on its queue: config changes, SIGHUP, SIGTERM/SIGINT, and what the
+workers report (a slot handled, a run ended).
 
 Handlers only put an item on the queue; the loop does the work. The queue is a `queue.SimpleQueue`, whose
 `put` may be called from a signal handler (it is reentrant, unlike `queue.Queue.put`).
@@ -7,10 +8,19 @@ Handlers only put an item on the queue; the loop does the work. The queue is a `
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from queue import SimpleQueue
 from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from taskctl.config.loader import ResolvedProcess
+    from taskctl.daemon.dispatch import Created
+    from taskctl.daemon.scheduler import CursorKey, DueRun
+    from taskctl.runner.overlap import OverlapDecision
+    from taskctl.runs import RunRecord
 
 
 @dataclass(frozen=True)
@@ -34,7 +44,27 @@ class StopRequested:
     signal: str
 
 
-DaemonEvent = ConfigChanged | ReloadRequested | StopRequested
+@dataclass(frozen=True)
+class SlotHandled:
+    """A worker has created the run of a due slot (or found it could not)."""
+
+    due: DueRun
+    outcome: Created
+    definition: ResolvedProcess
+    record: RunRecord | None = None  # the run created (None: TAKEN or FAILED before anything was created)
+    decision: OverlapDecision | None = None
+    saved_cursors: Mapping[CursorKey, datetime] | None = None  # saved in the claiming transaction
+    error: str | None = None  # FAILED: why
+
+
+@dataclass(frozen=True)
+class RunEnded:
+    """A run executed by a worker has ended (its record is final)."""
+
+    record: RunRecord
+
+
+DaemonEvent = ConfigChanged | ReloadRequested | StopRequested | SlotHandled | RunEnded
 
 
 def install_signal_handlers(events: SimpleQueue[DaemonEvent]) -> Callable[[], None]:

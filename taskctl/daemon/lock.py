@@ -69,7 +69,7 @@ def acquire_daemon_lock(workspace: Workspace) -> DaemonLock:
         pid = _pid_in(descriptor)
         os.close(descriptor)
         raise DaemonRunningError(
-            f"a daemon is already running for {workspace.root} (pid {pid if pid is not None else 'unknown'})"
+            f"a daemon is already running for {workspace.root} (pid {pid if pid is not None else 'unknown'})."
         ) from None
     except BaseException:
         os.close(descriptor)

@@ -9,6 +9,7 @@ values.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Mapping
@@ -21,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from taskctl.daemon import daemon_dir
 from taskctl.errors import TaskctlError
-from taskctl.schedule import ScheduleError, next_fire_after, parse_schedule
+from taskctl.schedule import Schedule, ScheduleError, next_fire_after, parse_schedule
 
 if TYPE_CHECKING:
     from taskctl.config import LoadedConfig
@@ -234,8 +235,8 @@ def _process_change(
         entry.keys,
         schedules_added=tuple(s for s in new_schedules if s not in old_schedules),
         schedules_removed=tuple(s for s in old_schedules if s not in new_schedules),
-        next_before=_next_run(old, now),
-        next_after=_next_run(new, now),
+        next_before=next_run(old, now),
+        next_after=next_run(new, now),
         zone=str((new or old or {}).get("timezone") or "UTC"),
         enabled=bool((new or old or {}).get("enabled", True)),
     )
@@ -249,20 +250,28 @@ def _schedules(values: Mapping[str, Any] | None) -> list[str]:
     return [str(text) for text in (values or {}).get("schedule", [])]
 
 
-def _next_run(values: Mapping[str, Any] | None, now: datetime) -> datetime | None:
+def next_run(values: Mapping[str, Any] | None, now: datetime) -> datetime | None:
     """The next slot of a process as described by `values` (None if it is disabled or never fires again)."""
     if values is None or not values.get("enabled", True):
         return None
     zone = ZoneInfo(str(values.get("timezone") or "UTC"))
     found = []
     for text in _schedules(values):
-        try:
-            at = next_fire_after(parse_schedule(text), zone, now)
-        except ScheduleError:  # a record written by another version; it cannot say when
-            continue
+        schedule = _parsed(text)
+        at = None if schedule is None else next_fire_after(schedule, zone, now)
         if at is not None:
             found.append(at)
     return min(found, default=None)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(text: str) -> Schedule | None:
+    """A schedule from its canonical text, parsed once (a config repeats the same few texts), or None for a
+    record written by another version that this one cannot read."""
+    try:
+        return parse_schedule(text)
+    except ScheduleError:
+        return None
 
 
 # --- showing a plan -------------------------------------------------------------------------------

@@ -10,17 +10,17 @@ missed). Cursors only move forward in slot time, so:
 - a clock stepped back runs nothing twice: slots at or before the cursor are never due again, and the loop
   keeps waking once a minute until the clock passes the cursor;
 - a clock stepped forward is treated like downtime: the slots it jumped over are late, and the process's
-  `catch_up` policy decides which of them still start (the newest slot, if it is less than a minute old,
-  simply runs on time);
+  `catch_up` policy decides which of them still start (slots less than a minute old simply run on time);
 - a new or changed schedule starts from now (an edit never fires "missed" runs), an unchanged one keeps its
   cursor across reloads and restarts, a removed or disabled process loses its cursors.
 
-Catch-up after downtime, per process: the newest due slot runs with trigger `schedule` if it is at most a
-minute late (`ON_TIME`); every other due slot is late. `none` starts no late slot; `latest` starts the newest
-late slot unless the on-time one already runs; `all` starts each late slot, the newest `CATCH_UP_LIMIT` of
-them. A late slot older than `misfire_grace` never starts. Late slots that do not start are *missed*: counted
-(never walked one by one: a minutely process 30 days down costs about what an hour does) and reported as one
-`MissedSlots` per process and tick.
+Catch-up after downtime, per process: each due slot at most a minute late (`ON_TIME`) runs with trigger
+`schedule` (so a loop that woke a few seconds late on a busy machine loses no slot of an `every 5 seconds`
+schedule); every older due slot is late. `none` starts no late slot; `latest` starts the newest late slot
+unless an on-time one runs; `all` starts each late slot, the newest `CATCH_UP_LIMIT` of them. A late slot
+older than `misfire_grace` never starts. Late slots that do not start are *missed*: counted (never walked one
+by one: a minutely process 30 days down costs about what an hour does) and reported as one `MissedSlots` per
+process and tick.
 
 The slot-claim ledger stays the final word on "one slot, one run": a due slot that is already claimed (a run
 started before a restart whose cursor was not saved yet) is dropped here, and the loop's claim is atomic
@@ -37,39 +37,25 @@ from zoneinfo import ZoneInfo
 
 from taskctl.config.models import CatchUp
 from taskctl.runs import Trigger
-from taskctl.schedule import DstNote, Fire, Schedule, count_fires_between, fires, last_fires_between
+from taskctl.schedule import (
+    DstNote,
+    Fire,
+    Schedule,
+    count_fires_between,
+    fires,
+    fires_between,
+    last_fires_between,
+)
 
 if TYPE_CHECKING:
     from taskctl.config import LoadedConfig
 
 CATCH_UP_LIMIT = 100  # `catch_up: all` starts at most this many late slots, the newest ones
-ON_TIME = timedelta(minutes=1)  # the newest due slot this late still runs as `schedule`, not as catch-up
+ON_TIME = timedelta(minutes=1)  # a due slot this late still runs as `schedule`, not as catch-up
 MAX_SLEEP = timedelta(minutes=1)  # wake at least this often when nothing is due, so clock steps are noticed
 
 CursorKey = tuple[str, str]  # (process, schedule_key(...))
 OneShotKey = tuple[str, str]  # (process, the one-shot's text)
-
-# The state DB tables the SQLite `SchedulerState` needs, as the next migration of the state DB. Instants are
-# fixed-width UTC text (`taskctl.runs.utc_text`), like the run index, so text order is time order.
-PROPOSED_MIGRATION = """
-CREATE TABLE schedule_cursors (
-    process TEXT NOT NULL,
-    schedule TEXT NOT NULL,     -- schedule_key(): canonical text @ zone, e.g. '30 2 * * * @ Europe/Berlin'
-    cursor TEXT NOT NULL,       -- every slot at or before this instant has been handled
-    PRIMARY KEY (process, schedule)
-) WITHOUT ROWID;
-CREATE TABLE fired_one_shots (
-    process TEXT NOT NULL,
-    schedule TEXT NOT NULL,     -- the one-shot's canonical text, e.g. '2026-12-24 18:00'
-    fired_for TEXT NOT NULL,    -- the instant it stood for when its slot passed (run or missed)
-    PRIMARY KEY (process, schedule)
-) WITHOUT ROWID;
--- The slot-claim ledger is the run index: at most one scheduled run per (process, scheduled_for).
-CREATE UNIQUE INDEX runs_by_slot ON runs (process, scheduled_for) WHERE trigger != 'manual';
-"""
-# claimed_slots(process, after, until) is then:
-#   SELECT scheduled_for FROM runs WHERE process = ? AND trigger != 'manual'
-#     AND scheduled_for > ? AND scheduled_for <= ?
 
 
 @dataclass(frozen=True)
@@ -139,6 +125,7 @@ class Tick:
     cursors: Mapping[CursorKey, datetime] = field(default_factory=dict)  # moves to save
     following: Mapping[CursorKey, Fire | None] = field(default_factory=dict)  # next fires after the moves
     one_shots: Mapping[OneShotKey, datetime] = field(default_factory=dict)  # one-shots whose slot passed
+    more: bool = False  # processes were left for the next tick (the budget ran out): tick again at once
 
     @property
     def missed_count(self) -> int:
@@ -236,6 +223,8 @@ class Scheduler:
         self._fired = state.load_fired_one_shots()
         self._processes: dict[str, ScheduledProcess] = {}
         self._next: dict[CursorKey, Fire | None] = {}
+        # Each scheduled process's schedules by key (one entry per key: a schedule written twice is one).
+        self._keyed: dict[str, list[tuple[CursorKey, Schedule]]] = {}
         self.apply(processes, now)
 
     @property
@@ -246,6 +235,10 @@ class Scheduler:
         """Where the cursor of one schedule of a process stands (None if it is not scheduled)."""
         found = self._processes.get(process)
         return None if found is None else self._cursors.get((process, schedule_key(schedule, found.zone)))
+
+    def cursors_of(self, process: str) -> dict[CursorKey, datetime]:
+        """The in-memory cursors of every schedule of `process` (empty if it is not scheduled)."""
+        return {key: self._cursors[key] for key, _ in self._keyed.get(process, ()) if key in self._cursors}
 
     def apply(self, processes: Mapping[str, ScheduledProcess], now: datetime) -> None:
         """Schedule exactly `processes` from now on (a reload): unchanged schedules keep their cursors, new or
@@ -266,29 +259,64 @@ class Scheduler:
             self._cursors.update(fresh)
         self._processes = dict(processes)
         self._next = {}
+        self._keyed = {}
         for key, (process, schedule) in wanted.items():
             self._next[key] = self._following(process, schedule, self._cursors[key])
+            self._keyed.setdefault(process.name, []).append((key, schedule))
 
-    def tick(self, now: datetime) -> Tick:
-        """The runs due at `now`, the slots missed since the last tick, and when to look again."""
+    def tick(self, now: datetime, budget: int | None = None) -> Tick:
+        """The runs due at `now`, the slots missed since the last tick, and when to look again.
+
+        `budget` bounds the work of one tick, in due slots looked at: a process catching up costs about the
+        slots its policy may start (`catch_up: all`: ~100), an on-time one 1. Processes past the budget are
+        left for the next tick (`Tick.more`, and `wake_at` is `now`), so a daemon back from a long downtime
+        starts its first runs before it has worked out the whole backlog. At least one process is done per
+        tick.
+        """
         due: list[DueRun] = []
         missed: list[MissedSlots] = []
         cursors: dict[CursorKey, datetime] = {}
         following: dict[CursorKey, Fire | None] = {}
         one_shots: dict[OneShotKey, datetime] = {}
+        more = False
+        work = 0
         for process in self._processes.values():
-            # One entry per key: a schedule written twice in a process is one schedule.
-            keyed = {(process.name, schedule_key(s, process.zone)): s for s in process.schedules}
-            ready = [(key, s) for key, s in keyed.items() if _due(self._next.get(key), now)]
-            if ready:
-                runs, lost = self._process_tick(process, ready, now, cursors, following, one_shots)
-                due.extend(runs)
-                if lost is not None:
-                    missed.append(lost)
-        pending = [fire.at for key, fire in {**self._next, **following}.items() if fire is not None]
-        wake_at = min([now + MAX_SLEEP, *(at for at in pending if at > now)])
+            ready = [
+                (key, s) for key, s in self._keyed.get(process.name, ()) if _due(self._next.get(key), now)
+            ]
+            if not ready:
+                continue
+            if budget is not None and work >= budget:
+                more = True
+                break
+            runs, lost, cost = self._process_tick(process, ready, now, cursors, following, one_shots)
+            work += cost
+            due.extend(runs)
+            if lost is not None:
+                missed.append(lost)
+        if more:
+            wake_at = now
+        else:
+            pending = [fire.at for key, fire in {**self._next, **following}.items() if fire is not None]
+            wake_at = min([now + MAX_SLEEP, *(at for at in pending if at > now)])
         due.sort(key=lambda run: (run.scheduled_for, run.process))
-        return Tick(now, tuple(due), tuple(missed), wake_at, cursors, following, one_shots)
+        return Tick(now, tuple(due), tuple(missed), wake_at, cursors, following, one_shots, more)
+
+    def missed_slots(self, missed: MissedSlots, limit: int) -> list[datetime] | None:
+        """The instants of the slots `missed` stands for, oldest first, or None if there are more than
+        `limit` (or its process is no longer scheduled). Slots in that span that already have a run are
+        listed too: recording them finds their claim taken."""
+        process = self._processes.get(missed.process)
+        if process is None or missed.count > limit:
+            return None
+        found: set[datetime] = set()
+        before_first = missed.first - timedelta(microseconds=1)
+        for _, schedule in self._keyed.get(process.name, ()):
+            for fire in fires_between(schedule, process.zone, before_first, missed.last):
+                found.add(fire.at)
+                if len(found) > limit:
+                    return None
+        return sorted(found)
 
     def commit(self, tick: Tick) -> None:
         """Save what `tick` decided: call it after its due runs are claimed and its missed slots recorded."""
@@ -324,14 +352,17 @@ class Scheduler:
         cursors: dict[CursorKey, datetime],
         following: dict[CursorKey, Fire | None],
         one_shots: dict[OneShotKey, datetime],
-    ) -> tuple[list[DueRun], MissedSlots | None]:
-        # The newest slots are all a policy needs: the newest (on time?), and the late ones it may start.
+    ) -> tuple[list[DueRun], MissedSlots | None, int]:
+        """The runs and missed slots of one process, and the work it cost (due slots looked at)."""
+        # The newest slots are all a policy needs: those on time, and the late ones it may start.
         keep = CATCH_UP_LIMIT + 2 if process.catch_up is CatchUp.ALL else 2
         slots: dict[datetime, _Slot] = {}
         total = 0
+        cost = 0
         for key, schedule in ready:
             count, tail, after = self._due_fires(process, key, schedule, now, keep)
             total += count
+            cost += len(tail)
             for due_fire in tail:
                 slot = slots.setdefault(due_fire.at, _Slot(due_fire.at, [], due_fire.note))
                 slot.schedules.append(schedule.text)
@@ -348,8 +379,8 @@ class Scheduler:
             total -= 1
         ordered = sorted(slots.values(), key=lambda slot: slot.at)
         if not ordered:
-            return [], None
-        return _apply_policy(process, ordered, max(total, len(ordered)), first, now)
+            return [], None, cost
+        return (*_apply_policy(process, ordered, max(total, len(ordered)), first, now), cost)
 
     def _due_fires(
         self, process: ScheduledProcess, key: CursorKey, schedule: Schedule, now: datetime, keep: int
@@ -361,6 +392,8 @@ class Scheduler:
         if after_first is None or after_first.at > now:  # the usual case: exactly one slot is due
             return 1, [first], after_first
         cursor = self._cursors[key]
+        # Every slot at most ON_TIME late runs on time, so keep those too (a busy loop, not a downtime).
+        keep += count_fires_between(schedule, process.zone, max(cursor, now - ON_TIME), now)
         tail = last_fires_between(schedule, process.zone, cursor, now, keep)
         return (
             count_fires_between(schedule, process.zone, cursor, now),
@@ -378,9 +411,8 @@ def _apply_policy(
 ) -> tuple[list[DueRun], MissedSlots | None]:
     """Which of the due `slots` start, and what is missed. `slots` are the newest due slots, oldest first;
     `total` slots are due in all, the oldest at `first`."""
-    newest = slots[-1]
-    on_time = now - newest.at <= ON_TIME
-    late = slots[:-1] if on_time else slots
+    on_time = [slot for slot in slots if now - slot.at <= ON_TIME]
+    late = slots[: len(slots) - len(on_time)]
     startable = [slot for slot in late if now - slot.at <= process.misfire_grace]
     if process.catch_up is CatchUp.ALL:
         started = startable[-CATCH_UP_LIMIT:]
@@ -389,8 +421,7 @@ def _apply_policy(
     else:
         started = []
     runs = [_run(process, slot, Trigger.CATCH_UP) for slot in started]
-    if on_time:
-        runs.append(_run(process, newest, Trigger.SCHEDULE))
+    runs.extend(_run(process, slot, Trigger.SCHEDULE) for slot in on_time)
     missed = total - len(runs)
     if missed <= 0:
         return runs, None

@@ -1,23 +1,53 @@
-"""Running chains of threads in run folders (DESIGN §4). Knows nothing of schedules.
+"""Running chains of threads in run folders. Knows nothing of schedules.
 
 `service.RunService` is the seam the CLI, the daemon and a web API use to start, select, load, cancel and reap
 runs; the other modules are its parts.
+
+Names are imported on first use, so that a command that only reads runs (`history`, `show`, `logs`) does not
+pay for the config models and the process machinery that starting a run needs.
 """
 
-from taskctl.runner.chain import RunHooks, ThreadPlan
-from taskctl.runner.overlap import ActiveRun, Admission, OverlapDecision, decide_overlap
-from taskctl.runner.process import CancelToken, StopReason, cancel_on_signals
-from taskctl.runner.service import (
-    CancelOutcome,
-    CancelResult,
-    CreatedRun,
-    LoadedRun,
-    RunRequest,
-    RunService,
-    open_service,
-    plan_run,
-    wait_for_all_notifications,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from taskctl.runner.chain import RunHooks, ThreadPlan
+    from taskctl.runner.overlap import ActiveRun, Admission, OverlapDecision, decide_overlap
+    from taskctl.runner.process import CancelToken, StopReason, cancel_on_signals
+    from taskctl.runner.service import (
+        CancelOutcome,
+        CancelResult,
+        CreatedRun,
+        LoadedRun,
+        RunRequest,
+        RunService,
+        open_service,
+        plan_run,
+        wait_for_all_notifications,
+    )
+
+_HOMES = {
+    "RunHooks": "chain",
+    "ThreadPlan": "chain",
+    "ActiveRun": "overlap",
+    "Admission": "overlap",
+    "OverlapDecision": "overlap",
+    "decide_overlap": "overlap",
+    "CancelToken": "process",
+    "StopReason": "process",
+    "cancel_on_signals": "process",
+    "CancelOutcome": "service",
+    "CancelResult": "service",
+    "CreatedRun": "service",
+    "LoadedRun": "service",
+    "RunRequest": "service",
+    "RunService": "service",
+    "open_service": "service",
+    "plan_run": "service",
+    "wait_for_all_notifications": "service",
+}
 
 __all__ = [
     "ActiveRun",
@@ -39,3 +69,10 @@ __all__ = [
     "plan_run",
     "wait_for_all_notifications",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'taskctl.runner' has no attribute '{name}'")
+    return getattr(importlib.import_module(f"taskctl.runner.{home}"), name)

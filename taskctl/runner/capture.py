@@ -1,19 +1,21 @@
 """Streaming a thread's output to its logs: time-stamped lines, bounded memory, capped keeping head and tail.
 
-Output is never held in memory: a chunk read from the pipe is split into lines, stamped and written at once. A
-line longer than `MAX_LINE` is cut into pieces, so a huge line without a newline cannot grow memory. Past the
-cap, the first half of the cap is kept as the head, and the newest output rotates through two tail files on
-disk; when the thread ends they are appended after a marker line saying how much was left out.
+A chunk read from the pipe is split into lines, stamped and written at once. A line longer than `MAX_LINE` is
+cut into pieces, so a huge line without a newline cannot grow memory. Past the cap, the first half of the cap
+is kept as the head; of what follows only the newest lines are kept, in memory (at most TAIL_MEMORY: the rest
+of the cap, up to 10 MiB), and when the thread ends they are written after a marker line saying how much was
+left out. A thread printing hundreds of MB costs no disk writes past the head.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 from zoneinfo import ZoneInfo
 
 from taskctl.clock import Clock
@@ -22,6 +24,7 @@ from taskctl.units import format_size
 
 CHUNK = 1024 * 1024  # bytes per read; the pipe is enlarged to match where the OS allows
 MAX_LINE = 64 * 1024
+TAIL_MEMORY = 10 * 1024 * 1024
 
 LogOpener = Callable[[Path, str], BinaryIO]
 Buffer = bytes | memoryview
@@ -75,68 +78,68 @@ def parse_progress(line: bytes) -> Progress | None:
     return Progress(float(done), total_value) if total_value > 0 else None
 
 
+class _Writable(Protocol):
+    def write(self, data: bytes, /) -> int: ...
+
+
+class _Discard:
+    """Where write_to writes when only its count is wanted."""
+
+    def write(self, data: bytes, /) -> int:
+        return len(data)
+
+
 class _Tail:
-    """The newest output past the head: two files used in turn, each at most `limit` bytes."""
+    """The newest output past the head, in memory and not yet stamped: each write's lines kept together
+    with the stamp they get, the oldest dropped first so that at most `limit` bytes are held. Only what is
+    kept to the end is stamped (in `stamped`), not the hundreds of MB a noisy thread can push through."""
 
-    def __init__(self, folder: Path, thread: str, limit: int, opener: LogOpener) -> None:
-        self.paths = [folder / f".{thread}.tail-0", folder / f".{thread}.tail-1"]
-        self.files = [opener(p, "w+b") for p in self.paths]
-        self.sizes = [0, 0]
-        self.current = 0
+    def __init__(self, limit: int) -> None:
         self.limit = max(1, limit)
+        self._held = 0
+        self._writes: deque[tuple[bytes, bytes, bool]] = deque()  # (stamp, lines, already stamped)
 
-    def write(self, parts: Sequence[Buffer]) -> None:
-        """Append `parts` (whole lines together), rotating so that no file grows past `limit`."""
-        size = sum(len(part) for part in parts)
-        if size <= self.limit:  # the usual case: written as they are, no copy
-            if self.sizes[self.current] + size > self.limit:
-                self._rotate()
-            for part in parts:
-                self.files[self.current].write(part)
-            self.sizes[self.current] += size
-            return
-        block = b"".join(parts)
-        if len(block) > 2 * self.limit:  # only the newest 2 x limit bytes can be kept
-            cut = block.find(b"\n", len(block) - 2 * self.limit) + 1
-            block = block[cut:] if cut else block[-2 * self.limit :]
-        while len(block) > self.limit:
-            cut = block.rfind(b"\n", 0, self.limit) + 1 or self.limit
-            self._put(block[:cut])
-            block = block[cut:]
-        if block:
-            self._put(block)
+    def write(self, stamp: bytes, lines: bytes, stamped: bool = False) -> None:
+        """Keep `lines` (whole lines, each ending in a newline) that get `stamp` in front of each (or have it
+        already, if `stamped`)."""
+        self._writes.append((stamp, lines, stamped))
+        self._held += len(lines)
+        while self._held > self.limit and len(self._writes) > 1:
+            self._held -= len(self._writes.popleft()[1])
+        if self._held > self.limit:  # one write of more than the limit: its newest lines
+            stamp, lines, stamped = self._writes[0]
+            cut = lines.find(b"\n", len(lines) - self.limit) + 1
+            self._writes[0] = (stamp, lines[cut:] if cut else lines[-self.limit :], stamped)
+            self._held = len(self._writes[0][1])
 
-    def _put(self, piece: bytes) -> None:
-        if self.sizes[self.current] + len(piece) > self.limit:
-            self._rotate()
-        self.files[self.current].write(piece)
-        self.sizes[self.current] += len(piece)
+    def write_to(self, targets: Sequence[_Writable], room: int) -> int:
+        """Write the newest kept lines that fit in `room` bytes, stamped, to each of `targets`, oldest
+        first; returns how many bytes of output (without the stamps) they hold. One write is stamped at a
+        time, so this takes little more memory than the tail itself."""
+        first = len(self._writes)
+        cut = 0  # where the oldest write that is kept starts: after a newline, if only part of it fits
+        for index in range(len(self._writes) - 1, -1, -1):
+            stamp, lines, stamped = self._writes[index]
+            size = len(lines) if stamped else len(lines) + len(stamp) * lines.count(b"\n")
+            if size <= room:
+                first, room = index, room - size
+                continue
+            text = self._text(index)
+            cut = text.find(b"\n", len(text) - room - 1) + 1 if room else 0
+            if cut:
+                first = index
+            break
+        raw = 0
+        for index in range(first, len(self._writes)):
+            text = self._text(index)[cut if index == first else 0 :]
+            raw += len(text) - len(self._writes[index][0]) * text.count(b"\n")
+            for target in targets:
+                target.write(text)
+        return raw
 
-    def _rotate(self) -> None:
-        self.current = 1 - self.current
-        file = self.files[self.current]
-        file.seek(0)  # overwritten in place: reusing its cached pages is cheaper than truncating
-        self.sizes[self.current] = 0
-
-    @property
-    def kept(self) -> int:
-        return sum(self.sizes)
-
-    def copy_to(self, targets: list[BinaryIO]) -> None:
-        for index in (1 - self.current, self.current):
-            file = self.files[index]
-            file.flush()
-            file.seek(0)
-            left = self.sizes[index]
-            while left and (block := file.read(min(left, 1024 * 1024))):
-                left -= len(block)
-                for target in targets:
-                    target.write(block)
-
-    def remove(self) -> None:
-        for file, path in zip(self.files, self.paths, strict=True):
-            file.close()
-            path.unlink(missing_ok=True)
+    def _text(self, index: int) -> bytes:
+        stamp, lines, stamped = self._writes[index]
+        return lines if stamped else (stamp + lines).replace(b"\n", b"\n" + stamp)[: -len(stamp)]
 
 
 class LogCapture:
@@ -167,8 +170,9 @@ class LogCapture:
         self.echo = echo
         self.cap = cap
         self.head_limit = cap // 2 if cap > 0 else -1
-        self.produced = 0
-        self.head_written = 0
+        self.produced = 0  # bytes of output (lines without their stamps)
+        self.head_written = 0  # bytes written to the head, stamps and all
+        self.head_raw = 0
         self.log_name = f"{thread}.log"
         self._console = console
         self._pending = b""
@@ -210,17 +214,18 @@ class LogCapture:
         try:
             self.end_line()
             if self._tail is not None:
-                omitted = self.produced - self.head_written - self._tail.kept
+                targets = [self._console, self._thread_log]
+                room = self.cap - self.head_written
+                kept = self._tail.write_to([_Discard()], room)  # to say first how much was left out
+                omitted = self.produced - self.head_raw - kept
                 marker = self._line([f"[taskctl: {format_size(omitted)} of output omitted]".encode()])
                 self._write_both([marker])
-                self._tail.copy_to([self._console, self._thread_log])
+                self._tail.write_to(targets, room)
             self._thread_log.flush()
             self._console.flush()
         except OSError as exc:
             raise LogWriteError(f"cannot write the logs of {self.thread}: {exc}") from exc
         finally:
-            if self._tail is not None:
-                self._tail.remove()
             self._thread_log.close()
 
     def _prefix(self) -> bytes:
@@ -232,7 +237,20 @@ class LogCapture:
         return b"".join(part for line in lines for part in (prefix, line, b"\n"))
 
     def _emit(self, lines: Sequence[Buffer]) -> None:
-        self._write([self._line(lines)])
+        if self._into_tail():
+            self._to_tail(b"".join(part for line in lines for part in (line, b"\n")))
+            return
+        raw = sum(len(line) + 1 for line in lines)
+        self._write([self._line(lines)], raw, len(self._prefix()))
+
+    def _into_tail(self) -> bool:
+        """Whether output now goes to the tail unstamped: the head is full and nobody watches it live."""
+        return self._tail is not None and self.echo is None
+
+    def _to_tail(self, lines: bytes) -> None:
+        assert self._tail is not None
+        self.produced += len(lines)
+        self._tail.write(self._prefix(), lines)
 
     def _emit_text(self, data: bytes, end: int) -> None:
         """Write the pending line and `data[:end]` (whole lines) with a prefix on each line.
@@ -240,14 +258,20 @@ class LogCapture:
         One `replace` stamps every line; its result is written through a memoryview, without the prefix it
         puts after the last newline and the unfinished line after that, so nothing is copied again.
         """
+        if self._into_tail():
+            lines, self._pending = self._pending + data[:end], b""
+            self._to_tail(lines)
+            return
         prefix = self._prefix()
         text = data.replace(b"\n", b"\n" + prefix)
         cut = len(text) - (len(data) - end) - len(prefix)
         parts: list[Buffer] = [prefix, memoryview(text)[:cut]]
+        raw = end
         if self._pending:
             parts.insert(1, self._pending)
+            raw += len(self._pending)
             self._pending = b""
-        self._write(parts)
+        self._write(parts, raw, len(prefix))
 
     def _find_progress(self, data: bytes, end: int) -> None:
         """Call `on_progress` for each `::progress` line among the pending line and `data[:end]`."""
@@ -265,12 +289,13 @@ class LogCapture:
                 self.on_progress(progress)
             start = whole.find(_PROGRESS_MARK, line_end)
 
-    def _write(self, parts: Sequence[Buffer]) -> None:
-        """Write `parts` (whole lines together) to the head while it has room, else to the tail."""
+    def _write(self, parts: Sequence[Buffer], raw: int, stamp_size: int) -> None:
+        """Write `parts` (whole lines together, stamped: `raw` bytes of output with a stamp of `stamp_size`
+        on each line) to the head while it has room, else to the tail."""
         size = sum(len(part) for part in parts)
         if self.echo is not None:
             self.echo(b"".join(parts))
-        self.produced += size
+        self.produced += raw
         try:
             if self.head_limit < 0:
                 self._write_both(parts)
@@ -280,18 +305,20 @@ class LogCapture:
                 if size <= room:
                     self._write_both(parts)
                     self.head_written += size
+                    self.head_raw += raw
                     return
                 block = b"".join(parts)  # once per capture: the output that crosses the head limit
                 cut = block.rfind(b"\n", 0, room) + 1
                 if cut:
                     self._write_both([block[:cut]])
                     self.head_written += cut
+                    self.head_raw += cut - stamp_size * block.count(b"\n", 0, cut)
                     block = block[cut:]
                 parts = [block]
                 self.head_limit = self.head_written  # the head is closed from here on
             if self._tail is None:
-                self._tail = _Tail(self.folder, self.thread, (self.cap - self.head_written) // 2, self.opener)
-            self._tail.write(parts)
+                self._tail = _Tail(min(self.cap - self.head_written, TAIL_MEMORY))
+            self._tail.write(b" " * stamp_size, b"".join(parts), stamped=True)
         except OSError as exc:
             raise LogWriteError(f"cannot write the logs of {self.thread}: {exc}") from exc
 

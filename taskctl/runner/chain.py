@@ -390,7 +390,7 @@ def _run_thread(plan: ThreadPlan, thread: ThreadRecord, context: _ThreadContext)
     record, clock, cancel, journal = context.record, context.clock, context.cancel, context.journal
     chain_deadline = context.chain_deadline
     started = clock.monotonic()
-    last_saved = [started]
+    last_saved = [started - PROGRESS_SAVE_INTERVAL]  # the first report is recorded at once
 
     def on_progress(progress: Progress) -> None:
         thread.progress = progress

@@ -246,10 +246,20 @@ def _death_watch() -> _DeathWatch:
 
 
 def _children() -> list[int] | None:
-    """This process's children (all its threads'), or None where /proc cannot tell."""
+    """This process's children that can be adopted orphans, or None where /proc cannot tell.
+
+    The kernel re-parents an orphan to the first live thread of the subreaper (the main thread while it
+    lives), so the main thread's children and the caller's are enough; a daemon with hundreds of worker
+    threads, each with a thread leader of its own (known to Popen, skipped by the scans), would otherwise
+    read hundreds of files per scan. Once the main thread has ended, every thread's children are read.
+    """
     pids: list[int] = []
     try:
-        for task in os.listdir("/proc/self/task"):
+        if threading.main_thread().is_alive():
+            tasks = list(dict.fromkeys([str(os.getpid()), str(threading.get_native_id())]))
+        else:
+            tasks = os.listdir("/proc/self/task")
+        for task in tasks:
             with open(f"/proc/self/task/{task}/children", "rb") as file:
                 pids.extend(int(pid) for pid in file.read().split())
     except FileNotFoundError:

@@ -47,17 +47,12 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from taskctl.clock import SYSTEM_CLOCK, Clock
-from taskctl.config.loader import ResolvedProcess
 from taskctl.errors import NotFoundError, TaskctlError, UsageError, closest, not_found
-from taskctl.runner.chain import RunHooks, ThreadPlan, execute_run, mark_started, plan_chain
 from taskctl.runner.control import is_alive, own_start_ticks, this_host
-from taskctl.runner.descendants import stop_run_processes
-from taskctl.runner.notices import RunNotices, wait_for_deliveries
-from taskctl.runner.overlap import ActiveRun, Admission, OverlapDecision, decide_overlap
-from taskctl.runner.process import CancelToken
 from taskctl.runs import (
     RunFields,
     RunId,
@@ -83,6 +78,15 @@ from taskctl.store import (
     open_index,
 )
 from taskctl.workspace import Workspace
+
+# Starting runs needs the config models and the process machinery; reading, reaping and cancelling runs
+# (`history`, `show`, `logs`, `cancel`) does not, so those are imported where a run is started.
+if TYPE_CHECKING:
+    from taskctl.config.loader import ResolvedProcess
+    from taskctl.runner.chain import RunHooks, ThreadPlan
+    from taskctl.runner.notices import RunNotices
+    from taskctl.runner.overlap import OverlapDecision
+    from taskctl.runner.process import CancelToken
 
 CANCEL_POLL = 0.05  # seconds between looks at a run being cancelled
 QUEUE_POLL = 0.2  # seconds between admission decisions of a run waiting in a `taskctl run`
@@ -133,6 +137,7 @@ class LoadedRun:
 
     record: RunRecord
     problem: str | None = None  # why run.json was not used
+    has_folder: bool = True  # False: a schedule slot recorded as missed (an index row, never run)
 
 
 class RunService:
@@ -179,6 +184,8 @@ class RunService:
             with contextlib.suppress(IndexUnavailableError):
                 self.store.save_run(record)
             raise TaskctlError(f"{error}.") from None
+        from taskctl.runner.overlap import Admission
+
         if decision.admission is Admission.SKIP:
             self._notify_end(definition, record)  # a slot skipped by the overlap policy is a missed one
         return CreatedRun(record, decision)
@@ -192,6 +199,9 @@ class RunService:
     ) -> tuple[RunRecord, OverlapDecision] | None:
         """The creating transaction: decide admission, insert the row. None (nothing written) if an active run
         must be reaped first and `give_way_to_stale`."""
+        from taskctl.runner.chain import mark_started
+        from taskctl.runner.overlap import ActiveRun, Admission, decide_overlap
+
         started = self.clock.now()
         with self.store.transaction() as tx:
             active = tx.active(definition.name)
@@ -304,6 +314,8 @@ class RunService:
     def _run_notices(self, definition: ResolvedProcess, record: RunRecord) -> RunNotices | None:
         if not definition.notify:
             return None
+        from taskctl.runner.notices import RunNotices
+
         notices = RunNotices(definition, record, self.workspace.root.name, self.clock)
         self._notices = [n for n in self._notices if n.pending()] + [notices]
         return notices
@@ -318,6 +330,9 @@ class RunService:
     def admit(self, record: RunRecord, definition: ResolvedProcess) -> OverlapDecision:
         """Decide again for a queued run, without waiting. On START it is running (recorded), on SKIP it has
         ended (it was cancelled or reaped meanwhile: `record.status` says which)."""
+        from taskctl.runner.chain import mark_started
+        from taskctl.runner.overlap import ActiveRun, Admission, OverlapDecision, decide_overlap
+
         self.reap(record.process)  # a run ahead whose runner died must not keep this one waiting
         with self.store.transaction() as tx:
             row = tx.get(record.id)
@@ -350,6 +365,8 @@ class RunService:
     ) -> bool:
         """Wait (outside any transaction) until a queued run may start; True once it runs, False if it was
         cancelled while waiting (then recorded so). REPLACE asks the runs in the way to stop, once each."""
+        from taskctl.runner.overlap import Admission
+
         decision = created.decision
         asked: set[str] = set()
         while decision.admission in (Admission.QUEUE, Admission.REPLACE):
@@ -378,6 +395,8 @@ class RunService:
     ) -> RunRecord:
         """Run the threads of a started run; returns the finished record. Its notifications go on in the
         background (see `wait_for_notifications`)."""
+        from taskctl.runner.chain import execute_run
+
         notices = self._run_notices(definition, record)
         return execute_run(self.workspace, definition, record, self.store, self.clock, cancel, hooks, notices)
 
@@ -391,6 +410,9 @@ class RunService:
     ) -> RunRecord:
         """Create, admit (waiting if the policy says queue or replace) and execute a run; the finished
         record."""
+        from taskctl.runner.overlap import Admission
+        from taskctl.runner.process import CancelToken
+
         created = self.create(definition, request or RunRequest())
         if on_created is not None:
             on_created(created.record)
@@ -522,7 +544,7 @@ class RunService:
         folder = self.workspace.run_folder(run_id)
         row = self.store.get(run_id)
         if row is not None and not row.has_folder:
-            return LoadedRun(_record_of(row, folder))
+            return LoadedRun(_record_of(row, folder), has_folder=False)
         try:
             return LoadedRun(read_run_json(folder))
         except RunJsonError as exc:
@@ -614,6 +636,8 @@ class RunService:
 
     def _interrupt(self, row: RunRow, record: RunRecord | None = None) -> None:
         """Record that a run's runner died before finishing it, in run.json (if it can be) and the index."""
+        from taskctl.runner.descendants import stop_run_processes
+
         stop_run_processes(row.id, row.child_pgid)
         folder = self.workspace.run_folder(row.id)
         record = record or _read_or_none(folder)
@@ -683,6 +707,8 @@ def plan_run(
     workspace: Workspace, definition: ResolvedProcess, clock: Clock = SYSTEM_CLOCK
 ) -> list[ThreadPlan]:
     """How each thread of a run of `definition` would start if it began now (nothing is created)."""
+    from taskctl.runner.chain import plan_chain
+
     stamp = run_stamp(clock.now(), ZoneInfo(definition.zone_name))
     run_id = RunId.of(definition.name, stamp)
     return plan_chain(workspace, definition, workspace.run_folder(run_id), run_id)
@@ -691,6 +717,8 @@ def plan_run(
 def wait_for_all_notifications(timeout: float) -> bool:
     """Wait up to `timeout` seconds for the webhook deliveries of every run this process executed or ended,
     whichever service did it (for a daemon about to exit); True if none is left."""
+    from taskctl.runner.notices import wait_for_deliveries
+
     return wait_for_deliveries(timeout)
 
 

@@ -1,16 +1,13 @@
 """The rules for one SKU's fields, with messages written for the person who typed the value.
 
 `check_row` is the authority: it cleans a row of CSV text or says what is wrong with it. For speed the import
-first tries `quick_batch_pattern`, one regex that checks thousands of clean rows in a single call, and lets
-SQLite convert them with `SQL_VALUES`; every other row is stored with the values check_row returns. Tests keep
-the two in step: the quick check passes no row check_row refuses or would change, and SQLite converts every
-rating and count it passes to exactly the number check_row gives.
+first checks whole columns at once (quickcsv.py) and lets SQLite convert the values with `sql_values`; every
+other row is stored with the values check_row returns.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from taskctl.errors import UsageError
@@ -37,34 +34,19 @@ _NEGATIVE_NUMBER = re.compile(r"-[0-9]+(?:\.[0-9]+)?")
 _WHOLE = re.compile(r"[0-9]+")
 _LINK = re.compile(r"[hH][tT][tT][pP][sS]?://[^ \t\n\r\x0b\x0c]+")  # no blank inside
 
-# ?1..?6 in COLUMNS order -> the stored values. Bound to the CSV text of a row the quick check passed, it
-# converts exactly as check_row does; bound to a CleanRow's values, it stores them unchanged.
-SQL_VALUES = """?1, ?2, coalesce(nullif(?3, ''), ?1), ?4, CAST(nullif(?5, '') AS REAL),
-    CAST(nullif(?6, '') AS INTEGER)"""
 
-# The quick check: one regex over a whole block of rows that matches only if every row is valid and
-# already clean. It may refuse rows that are fine (a link spelling HTTP in capitals, a rating written 05),
-# which then take the checked way, with check_row on every row. Rows are either raw CSV lines without
-# quotes (fields end with the delimiter, rows with \n) or csv-parsed rows joined with FIELD_END/ROW_END.
-FIELD_END, ROW_END = "\x1f", "\x1e"
-_BLANK_CLASS = r" \t\n\r\x0b\x0c"
+def sql_values(first: int = 1) -> str:
+    """SQL for the values stored from one row bound as ?first .. ?first+5 in COLUMNS order. Bound to the CSV
+    text of a row the quick check passed, it converts exactly as check_row does; bound to a CleanRow's values,
+    it stores them unchanged."""
+    sku, name, base_sku, link, rating, count = (f"?{first + offset}" for offset in range(6))
+    return (
+        f"{sku}, {name}, coalesce(nullif({base_sku}, ''), {sku}), {link}, "
+        f"CAST(nullif({rating}, '') AS REAL), CAST(nullif({count}, '') AS INTEGER)"
+    )
 
 
-def quick_batch_pattern(header: Sequence[str | None], field_end: str, row_end: str) -> re.Pattern[str]:
-    """The quick check for rows laid out as `header` (None: a column --ignore-extra skips)."""
-    ends = re.escape(field_end + row_end)
-    text = f"[^{ends}{_BLANK_CLASS}](?:[^{ends}]*+(?<![{_BLANK_CLASS}]))?"
-    fields: dict[str | None, str] = {
-        "sku": text,
-        "name": text,
-        "base_sku": f"(?:{text})?",
-        "link": f"(?:[hH][tT][tT][pP][sS]?://[^{ends}{_BLANK_CLASS}]++)?",
-        "rating": rf"(?:[0-4](?:\.[0-9]{{1,{QUICK_RATING_DECIMALS}}}+)?|5(?:\.0++)?)?",
-        "review_count": f"[0-9]{{0,{MAX_REVIEW_DIGITS}}}+",
-        None: f"[^{ends}]*+",
-    }
-    row = re.escape(field_end).join(fields[column] for column in header)
-    return re.compile(f"(?:{row}{re.escape(row_end)})*+")
+SQL_VALUES = sql_values()
 
 
 class InvalidSkuError(UsageError):

@@ -5,15 +5,23 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TextIO
 
 from taskctl.clock import SYSTEM_CLOCK, Clock
 from taskctl.errors import NotFoundError, TaskctlError, UsageError, not_found
-from taskctl.skus import schema
-from taskctl.skus.csvio import CsvImport, ImportSummary, OnConflict, Progress, write_csv, write_json
+from taskctl.skus import schema, search
+from taskctl.skus.csvio import (
+    CsvImport,
+    ImportSummary,
+    OnConflict,
+    Progress,
+    detach_helper,
+    write_csv,
+    write_json,
+)
 from taskctl.skus.fields import (
     InvalidSkuError,
     check_link,
@@ -36,8 +44,9 @@ _CANNOT_WRITE = (
     "SQLITE_IOERR",
     "SQLITE_CANTOPEN",
 )
-# A ceiling, not an allocation: a million-row import keeps its pages in memory until commit.
-_IMPORT_CACHE_KIB = 1024 * 1024
+# The page cache of an import (SQLite writes the rest out as it goes, and sorts an index in temporary files):
+# a million rows import in about 100 MB of memory.
+_IMPORT_CACHE_KIB = 32 * 1024
 
 
 _INSERT_ONE = """
@@ -84,16 +93,88 @@ def connect(path: str | Path | None = None, clock: Clock = SYSTEM_CLOCK) -> SkuT
     return SkuTable.open(path, clock=clock)
 
 
-def _contains(needle: str, name: str, sku: str) -> bool:
-    return needle in name.lower() or needle in sku.lower()
+# A search walks at most this many rows per row it returns (each read from the table at random) before it
+# reads the whole table in order instead: enough where one row in 200 matches, in a few tens of ms.
+_WALK_ROWS_PER_RESULT = 200
+_WALK_ROWS_MAX = 50_000
+# Reads go through a memory map (no system call per page); an import turns it off to keep its memory small.
+_MMAP_BYTES = 1 << 30
 
 
-def _search_match(needle: str) -> str | None:
-    """An FTS5 query for the trigram index that every row containing `needle` matches; None if too short."""
-    trigrams = sorted({needle[i : i + 3] for i in range(len(needle) - 2)})
-    if not trigrams:
-        return None
-    return " AND ".join('"' + trigram.replace('"', '""') + '"' for trigram in trigrams)
+class _Listing:
+    """The SQL of one listing: its filters, where its page starts (`after`) and its order.
+
+    Searches add a match condition, and either an end to the walk (`upto`: at most that far in the order) or
+    `scan`, which makes SQLite read the table and sort what matches instead of walking the sort index.
+    """
+
+    def __init__(self, query: SkuQuery, after: tuple[Any, int] | None) -> None:
+        self.query = query
+        self._by_sku = query.sort == "sku"
+        self._key = schema.SORT_EXPRESSIONS[query.sort]
+        self._forward = "<" if query.descending else ">"  # how a later row compares in this order
+        direction = "DESC" if query.descending else "ASC"
+        self._order = [f"{self._key} {direction}"] + ([] if self._by_sku else [f"id {direction}"])
+        self._where: list[str] = []
+        self._params: list[Any] = []
+        if query.base_sku is not None:
+            self._add("base_sku = ?", query.base_sku)
+        if query.min_rating is not None:
+            self._add("ifnull(rating, -1) >= ?", query.min_rating)
+        if query.unrated:
+            self._add("rating IS NULL")
+        if after is not None:
+            condition, params = self._beyond(self._forward, after)
+            self._add(condition, *params)
+
+    def _add(self, condition: str, *params: Any) -> None:
+        self._where.append(condition)
+        self._params.extend(params)
+
+    def _beyond(self, compare: str, cursor: tuple[Any, int]) -> tuple[str, list[Any]]:
+        """Rows past `cursor` in the direction `compare` (or at it, for '<=' and '>='), spelled so that
+        SQLite seeks in the sort index: (key, id) compared as a pair."""
+        key, row_id = cursor
+        if self._by_sku:
+            return f"sku {compare} ?", [key]
+        strict = compare[0]
+        return f"{self._key} {strict}= ? AND ({self._key} {strict} ? OR id {compare} ?)", [key, key, row_id]
+
+    def select(
+        self,
+        match: str | None = None,
+        match_params: Sequence[Any] = (),
+        *,
+        upto: tuple[Any, int] | None = None,
+        scan: bool = False,
+    ) -> tuple[str, list[Any]]:
+        """SELECT the page's rows (one more than the limit, to know whether another page follows)."""
+        where, params = list(self._where), list(self._params)
+        if upto is not None:
+            condition, bound = self._beyond("<=" if self._forward == ">" else ">=", upto)
+            where.append(condition)
+            params += bound
+        if match is not None:
+            where.append(match)
+            params += match_params
+        # A unary + keeps SQLite from walking the sort index, which is slow when few rows match.
+        first, *rest = self._order
+        order = ", ".join([("+" if scan else "") + first, *rest])
+        sql = f"SELECT {SELECT_COLUMNS} FROM skus{_where_clause(where)} ORDER BY {order}"
+        if self.query.limit is not None:
+            sql += " LIMIT ?"
+            params.append(self.query.limit + 1)
+        return sql, params
+
+    def position(self, offset: int) -> tuple[str, list[Any]]:
+        """SELECT the (sort key, id) of the row `offset` rows into the listing, reading only the index."""
+        order = ", ".join(self._order)
+        row = f"SELECT id FROM skus{_where_clause(self._where)} ORDER BY {order} LIMIT 1 OFFSET ?"
+        return f"SELECT {self._key}, id FROM skus WHERE id = ({row})", [*self._params, offset]
+
+
+def _where_clause(conditions: list[str]) -> str:
+    return " WHERE " + " AND ".join(conditions) if conditions else ""
 
 
 class SkuTable:
@@ -101,6 +182,7 @@ class SkuTable:
 
     def __init__(self, conn: sqlite3.Connection, path: Path, clock: Clock = SYSTEM_CLOCK) -> None:
         self._conn = conn
+        search.register(conn)
         self.path = path
         self._clock = clock
 
@@ -117,7 +199,7 @@ class SkuTable:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA temp_store = MEMORY")
-            conn.create_function("sku_contains", 3, _contains, deterministic=True)
+            conn.execute(f"PRAGMA mmap_size = {_MMAP_BYTES}")
             table._migrate()
         except sqlite3.DatabaseError as exc:
             conn.close()
@@ -213,55 +295,44 @@ class SkuTable:
             raise UsageError("--unrated and --min-rating exclude each other; pass one of them.")
         if query.limit is not None and query.limit < 1:
             raise UsageError(f"--limit {query.limit} must be at least 1.")
-        key = schema.SORT_EXPRESSIONS[query.sort]
-        where: list[str] = []
-        params: list[Any] = []
+        listing = _Listing(query, self._after(query))
         if query.search:
-            needle = query.search.lower()
-            match = _search_match(needle)
-            # The trigram index narrows the rows to check (it cannot check a needle under 3 characters).
-            # Walking the sort order instead would win for common words only when matches come early.
-            if match:
-                where.append("id IN (SELECT rowid FROM skus_search WHERE skus_search MATCH ?)")
-                params.append(match)
-            where.append("sku_contains(?, name, sku)")
-            params.append(needle)
-        if query.base_sku is not None:
-            where.append("base_sku = ?")
-            params.append(query.base_sku)
-        if query.min_rating is not None:
-            where.append("ifnull(rating, -1) >= ?")
-            params.append(query.min_rating)
-        if query.unrated:
-            where.append("rating IS NULL")
-        if query.after is not None:
-            after = self._conn.execute(f"SELECT {key}, id FROM skus WHERE sku = ?", (query.after,)).fetchone()
-            if after is None:
-                raise NotFoundError(
-                    f"no sku named '{query.after}' to continue after; it may have been removed "
-                    "(list again without --after)."
-                )
-            beyond = "<" if query.descending else ">"
-            if query.sort == "sku":
-                where.append(f"sku {beyond} ?")
-                params.append(query.after)
-            else:  # (key, id) beyond the cursor, spelled so that SQLite seeks in the key's index
-                where.append(f"{key} {beyond}= ? AND ({key} {beyond} ? OR id {beyond} ?)")
-                params.extend([after[0], after[0], after[1]])
-        direction = "DESC" if query.descending else "ASC"
-        order = f"sku {direction}" if query.sort == "sku" else f"{key} {direction}, id {direction}"
-        sql = f"SELECT {SELECT_COLUMNS} FROM skus"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += f" ORDER BY {order}"
-        if query.limit is not None:
-            sql += " LIMIT ?"
-            params.append(query.limit + 1)
-        rows = [Sku.from_row(row) for row in self._conn.execute(sql, params)]
-        if query.limit is not None and len(rows) > query.limit:
-            rows = rows[: query.limit]
-            return SkuPage(rows, rows[-1].sku)
-        return SkuPage(rows, None)
+            rows = self._search(listing, *search.match_condition(query.search))
+        else:
+            rows = self._conn.execute(*listing.select()).fetchall()
+        skus = [Sku.from_row(row) for row in rows]
+        if query.limit is not None and len(skus) > query.limit:
+            skus = skus[: query.limit]
+            return SkuPage(skus, skus[-1].sku)
+        return SkuPage(skus, None)
+
+    def _after(self, query: SkuQuery) -> tuple[Any, int] | None:
+        """The (sort key, id) of the `after` sku, where the page continues."""
+        if query.after is None:
+            return None
+        key = schema.SORT_EXPRESSIONS[query.sort]
+        after = self._conn.execute(f"SELECT {key}, id FROM skus WHERE sku = ?", (query.after,)).fetchone()
+        if after is None:
+            raise NotFoundError(
+                f"no sku named '{query.after}' to continue after; it may have been removed "
+                "(list again without --after)."
+            )
+        return after[0], after[1]
+
+    def _search(self, listing: _Listing, match: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        """The rows of `listing` that `match`: by walking the sort order when matches are dense, else by
+        reading the whole table (a walk fetches each row at random, so a whole walk costs far more). An order
+        whose index holds name and sku is always walked: it checks rows as fast as reading the table."""
+        limit = listing.query.limit
+        if listing.query.sort in schema.COVERING_SORTS:
+            return self._conn.execute(*listing.select(match, params)).fetchall()
+        if limit is not None:
+            walk = min(_WALK_ROWS_PER_RESULT * (limit + 1), _WALK_ROWS_MAX)
+            bound = self._conn.execute(*listing.position(walk - 1)).fetchone()
+            rows = self._conn.execute(*listing.select(match, params, upto=bound)).fetchall()
+            if bound is None or len(rows) > limit:
+                return rows  # every row was walked, or enough matched before the bound
+        return self._conn.execute(*listing.select(match, params, scan=True)).fetchall()
 
     def iter_all(self) -> Iterator[Sku]:
         """Every row in sku order, streamed."""
@@ -390,16 +461,45 @@ class SkuTable:
             stamp=self._now(),
             progress=progress,
         )
-        (cache_size,) = self._conn.execute("PRAGMA cache_size").fetchone()
-        self._conn.execute(f"PRAGMA cache_size = -{_IMPORT_CACHE_KIB}")
+        empty = self._conn.execute("SELECT NOT EXISTS (SELECT 1 FROM skus)").fetchone()[0]
         try:
-            with self._transaction(commit=not dry_run) as conn:
+            with (
+                self._import_settings(fresh=empty and not dry_run),
+                self._transaction(commit=not dry_run) as conn,
+            ):
                 try:
                     return job.run(on_conflict, dry_run)
                 finally:  # a committed TEMP table would outlive the import on this connection
                     conn.execute("DROP TABLE IF EXISTS temp.sku_import")
         finally:
-            self._conn.execute(f"PRAGMA cache_size = {cache_size}")
+            detach_helper(self._conn)
+
+    @contextmanager
+    def _import_settings(self, fresh: bool) -> Iterator[None]:
+        """Memory kept small (a small page cache, no memory map, temporary files on disk), and for the first
+        import into an empty table the rollback journal instead of the WAL: every page of a new table is then
+        written once, straight into the database, where the WAL would write it twice (itself, then the
+        checkpoint). The import stays atomic either way; readers wait while it commits. If another
+        connection has the database open, SQLite keeps the WAL, and so does the import."""
+        conn = self._conn
+        (cache_size,) = conn.execute("PRAGMA cache_size").fetchone()
+        (mmap_size,) = conn.execute("PRAGMA mmap_size").fetchone()
+        conn.execute(f"PRAGMA cache_size = -{_IMPORT_CACHE_KIB}")
+        conn.execute("PRAGMA mmap_size = 0")
+        conn.execute("PRAGMA temp_store = FILE")
+        journal = None
+        if fresh:
+            with suppress(sqlite3.OperationalError):  # busy: another connection uses the WAL now
+                (journal,) = conn.execute("PRAGMA journal_mode = DELETE").fetchone()
+        try:
+            yield
+        finally:
+            if journal == "delete":
+                with suppress(sqlite3.OperationalError):  # SkuTable.open sets WAL again in any case
+                    conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA temp_store = MEMORY")
+            conn.execute(f"PRAGMA mmap_size = {mmap_size}")
+            conn.execute(f"PRAGMA cache_size = {cache_size}")
 
     def export(self, out: TextIO, format: str = "csv") -> int:
         """Write every row to `out` as csv (importable) or json; returns the number of rows."""

@@ -18,7 +18,8 @@ from datetime import datetime
 from pathlib import Path
 
 from taskctl.errors import TaskctlError
-from taskctl.skus.csvio import MAX_SHOWN_PROBLEMS, ImportRejected, ImportSummary, OnConflict, write_csv
+from taskctl.skus.csvio import ImportRejected, ImportSummary, OnConflict, write_csv
+from taskctl.skus.csvread import MAX_SHOWN_PROBLEMS
 from taskctl.skus.fields import COLUMNS, check_link, check_rating, check_review_count, trim
 from taskctl.skus.model import Sku
 from taskctl.skus.table import SkuQuery, SkuTable

@@ -315,7 +315,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         runs.run_download,
         "The run folder as an archive",
         "the archive `taskctl pack RUN -o FILE` writes",
-        (*RUN, Param("format", "zip (default) or tar.gz.")),
+        (*RUN, Param("format", "zip (default), tar.gz or tar.zst (needs the zstd extra).")),
         media="application/zip",
         errors=(400, 403, 404, 409),
         tags=("runs",),

@@ -126,7 +126,7 @@ def run_page(call: Call) -> Response:
     run_id = _resolve(call)
     with open_service(call.site.workspace, read_only=True) as service:
         loaded = service.load(run_id)
-    document = run_document(loaded.record)
+    document = run_document(loaded.record, has_folder=loaded.has_folder)
     if call.api:
         return json_response(document)
     console = loaded.record.folder / CONSOLE_LOG
@@ -204,7 +204,7 @@ def run_events(call: Call) -> Response:
 
 
 def run_download(call: Call) -> Response:
-    """GET /runs/PROCESS/STAMP/download: the run folder as a zip (or `format=tar.gz`), the same bytes as
+    """GET /runs/PROCESS/STAMP/download: the run folder as a zip (or `format=tar.gz`, `format=tar.zst`), the same bytes as
     `taskctl pack RUN -o FILE`; a run still active is refused, as pack refuses it."""
     import tempfile
 
@@ -229,7 +229,7 @@ def run_download(call: Call) -> Response:
         path.unlink(missing_ok=True)
         raise
     name = f"{run_id.replace('/', '_')}.{fmt}"
-    media = {"zip": "application/zip", "tar.gz": "application/gzip"}.get(str(fmt), "application/octet-stream")
+    media = {"zip": "application/zip", "tar.gz": "application/gzip", "tar.zst": "application/zstd"}[str(fmt)]
     return FileResponse(path, media_type=media, filename=name, background=BackgroundTask(path.unlink, True))
 
 

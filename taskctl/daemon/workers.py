@@ -1,0 +1,238 @@
+"""The daemon's workers: threads that create the runs of due slots and execute them.
+
+Each worker opens its own run service (a Store belongs to the thread that opened it) and keeps it for its
+life. A job is either a due slot to create (claiming the slot, and saving the cursors the loop gave, in one
+transaction) and run if the overlap policy starts it, or a waiting run the loop has admitted. Workers report
+to the loop through its event queue only; the loop decides everything else. The pool grows to as many
+threads as jobs are outstanding: the loop never hands out more than `max_parallel_runs`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import traceback
+from collections.abc import Iterable, Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import datetime
+from queue import SimpleQueue
+from typing import TYPE_CHECKING
+
+from taskctl.clock import SYSTEM_CLOCK, Clock
+from taskctl.daemon.dispatch import Created
+from taskctl.daemon.events import DaemonEvent, RunEnded, SlotHandled
+from taskctl.daemon.state import save_cursors_in
+from taskctl.errors import TaskctlError
+from taskctl.runner.chain import RunHooks
+from taskctl.runner.overlap import Admission
+from taskctl.runner.process import CancelToken
+from taskctl.runner.service import RunRequest, RunService, open_service
+from taskctl.runs import RunOwner, RunRecord, RunStatus, write_run_json
+from taskctl.store import SlotTakenError, Transaction
+
+if TYPE_CHECKING:
+    from taskctl.config.loader import ResolvedProcess
+    from taskctl.daemon.log import DaemonLog
+    from taskctl.daemon.scheduler import CursorKey, DueRun
+    from taskctl.workspace import Workspace
+
+_OUTCOME = {Admission.START: Created.STARTED, Admission.SKIP: Created.SKIPPED}
+
+
+@dataclass(frozen=True)
+class CreateJob:
+    """Claim a due slot by creating its run; run it if it starts."""
+
+    due: DueRun
+    definition: ResolvedProcess
+    cursors: Mapping[CursorKey, datetime] | None  # saved in the claiming transaction, when given
+
+
+@dataclass(frozen=True)
+class ExecuteJob:
+    """Run a waiting run that the loop has admitted (it is recorded running)."""
+
+    record: RunRecord
+    definition: ResolvedProcess
+
+
+Job = CreateJob | ExecuteJob
+
+
+class WorkerPool:
+    """Worker threads fed by `create` and `execute`; `cancel` stops the runs they execute."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        events: SimpleQueue[DaemonEvent],
+        log: DaemonLog,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        self._workspace = workspace
+        self._events = events
+        self._log = log
+        self._clock = clock
+        self._jobs: SimpleQueue[Job | None] = SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._idle = 0
+        self._tokens: dict[str, CancelToken] = {}
+
+    def create(
+        self, due: DueRun, definition: ResolvedProcess, cursors: Mapping[CursorKey, datetime] | None
+    ) -> None:
+        """Hand a due slot to a worker."""
+        self._submit(CreateJob(due, definition, cursors))
+
+    def execute(self, record: RunRecord, definition: ResolvedProcess) -> None:
+        """Hand an admitted waiting run to a worker."""
+        self._submit(ExecuteJob(record, definition))
+
+    def cancel(self, run_ids: Iterable[str]) -> list[str]:
+        """Stop these runs (those executing here); returns the ids it asked."""
+        with self._lock:
+            tokens = [(run_id, self._tokens[run_id]) for run_id in run_ids if run_id in self._tokens]
+        for _, token in tokens:
+            token.cancel()
+        return [run_id for run_id, _ in tokens]
+
+    def cancel_all(self) -> list[str]:
+        """Stop every run executing here; returns their ids."""
+        with self._lock:
+            run_ids = list(self._tokens)
+        return self.cancel(run_ids)
+
+    @property
+    def threads(self) -> int:
+        with self._lock:
+            return len(self._threads)
+
+    def close(self, timeout: float) -> bool:
+        """Let the workers finish their jobs and end; False if some are still busy after `timeout` seconds."""
+        with self._lock:
+            threads = list(self._threads)
+        for _ in threads:
+            self._jobs.put(None)
+        deadline = self._clock.monotonic() + timeout
+        for thread in threads:
+            thread.join(max(0.0, deadline - self._clock.monotonic()))
+        return not any(thread.is_alive() for thread in threads)
+
+    def _submit(self, job: Job) -> None:
+        with self._lock:
+            if self._idle > 0:
+                self._idle -= 1
+            else:
+                thread = threading.Thread(
+                    target=self._work, name=f"taskctl-worker-{len(self._threads) + 1}", daemon=True
+                )
+                self._threads.append(thread)
+                thread.start()
+        self._jobs.put(job)
+
+    def _work(self) -> None:
+        with ExitStack() as stack:
+            service: RunService | None = None
+            while True:
+                job = self._jobs.get()
+                if job is None:
+                    return
+                try:
+                    if service is None:
+                        service = self._open(stack)
+                    if isinstance(job, CreateJob):
+                        self._create(service, job)
+                    else:
+                        self._execute(service, job.record, job.definition)
+                except Exception as error:  # a slot handed out is always reported, whatever happened
+                    assert isinstance(job, CreateJob)  # `_execute` reports its own failures
+                    reason = error.message if isinstance(error, TaskctlError) else _one_line(error)
+                    self._events.put(SlotHandled(job.due, Created.FAILED, job.definition, error=reason))
+                finally:
+                    with self._lock:
+                        self._idle += 1
+
+    def _open(self, stack: ExitStack) -> RunService | None:
+        """This worker's run service; None (logged) if the run index cannot be opened now."""
+        try:
+            return stack.enter_context(
+                open_service(self._workspace, self._clock, on_warning=self._log.warning)
+            )
+        except TaskctlError as error:
+            self._log.error(f"a worker cannot open the run index: {error.message}")
+            return None
+
+    def _create(self, service: RunService | None, job: CreateJob) -> None:
+        due = job.due
+        if service is None:
+            self._events.put(
+                SlotHandled(due, Created.FAILED, job.definition, error="the run index cannot be opened")
+            )
+            return
+
+        def save_cursors(tx: Transaction) -> None:
+            if job.cursors:
+                save_cursors_in(tx, job.cursors)
+
+        request = RunRequest(due.trigger, due.scheduled_for, owner=RunOwner.DAEMON)
+        try:
+            created = service.create(job.definition, request, within=save_cursors)
+        except SlotTakenError:
+            self._events.put(SlotHandled(due, Created.TAKEN, job.definition))
+            return
+        except TaskctlError as error:
+            self._events.put(SlotHandled(due, Created.FAILED, job.definition, error=error.message))
+            return
+        outcome = _OUTCOME.get(created.decision.admission, Created.WAITING)
+        token = self._register(created.record.id) if outcome is Created.STARTED else None
+        self._events.put(
+            SlotHandled(due, outcome, job.definition, created.record, created.decision, job.cursors)
+        )
+        if token is not None:
+            self._execute(service, created.record, job.definition, token)
+
+    def _execute(
+        self,
+        service: RunService | None,
+        record: RunRecord,
+        definition: ResolvedProcess,
+        token: CancelToken | None = None,
+    ) -> None:
+        token = token or self._register(record.id)
+        try:
+            if service is None:
+                raise TaskctlError("the worker could not open the run index")
+            final = service.execute(definition, record, token, RunHooks(on_warning=self._log.warning))
+        except Exception as error:  # the run was recorded running: it must end, whatever happened
+            final = self._failed(service, record, error)
+        finally:
+            with self._lock:
+                self._tokens.pop(record.id, None)
+            token.close()
+        self._events.put(RunEnded(final))
+
+    def _register(self, run_id: str) -> CancelToken:
+        token = CancelToken()
+        with self._lock:
+            self._tokens[run_id] = token
+        return token
+
+    def _failed(self, service: RunService | None, record: RunRecord, error: Exception) -> RunRecord:
+        """Record as failed a run whose execution raised (a bug, or a run index that cannot be opened)."""
+        reason = error.message if isinstance(error, TaskctlError) else _one_line(error)
+        self._log.error(f"run {record.id} could not be executed: {reason}")
+        record.status = RunStatus.FAILED
+        record.finished = self._clock.now()
+        record.error = f"the daemon could not execute it: {reason}"
+        with contextlib.suppress(OSError):
+            write_run_json(record)
+        if service is not None:
+            with contextlib.suppress(TaskctlError):
+                service.store.save_run(record)
+        return record
+
+
+def _one_line(error: Exception) -> str:
+    return "".join(traceback.format_exception_only(error)).strip().replace("\n", " ")

@@ -1,0 +1,257 @@
+"""The root of the command line: building commands on demand, `--root` anywhere, `--help`, a Ctrl-C while the
+libraries load, closed pipes, and what start-up imports."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from taskctl.cli.main import COMMANDS, app
+from taskctl.workspace import Workspace
+from tests.conftest import write
+
+REPO = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+def taskctl_process(
+    *args: str, cwd: Path, stdout: int | None = subprocess.PIPE, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    """taskctl as a user runs it: its own process, the console-script entry point."""
+    environment = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-c", "from taskctl.cli import console_script; console_script()", *args],
+        cwd=cwd,
+        env=environment,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        timeout=120,
+    )
+
+
+def into_closed_pipe(*args: str, cwd: Path) -> subprocess.CompletedProcess[bytes]:
+    """taskctl writing into a pipe whose reader has already gone, as after `| head -1`."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return taskctl_process(*args, cwd=cwd, stdout=write_end)
+    finally:
+        os.close(write_end)
+
+
+# -- building commands on demand -------------------------------------------------------------------
+
+
+def test_every_command_a_module_registers_is_listed_under_its_module() -> None:
+    registered = {}
+    for path in sorted((REPO / "taskctl" / "cli").glob("*_cmds.py")):
+        staging = typer.Typer()
+        importlib.import_module(f"taskctl.cli.{path.stem}").register(staging)
+        for name in typer.main.get_group(staging).commands:
+            registered[name] = path.stem
+    assert registered == COMMANDS
+
+
+def test_help_lists_every_command_in_order() -> None:
+    result = runner.invoke(app, ["--help"])
+
+    assert result.exit_code == 0
+    assert re.findall(r"^│ ([a-z][a-z-]*) ", result.stdout, re.M) == list(COMMANDS)
+
+
+def test_a_misspelt_command_is_a_usage_error_with_a_suggestion() -> None:
+    result = runner.invoke(app, ["histroy"])
+
+    assert result.exit_code == 2
+    assert "histroy" in result.output and "history" in result.output
+
+
+# -- --root ----------------------------------------------------------------------------------------
+
+
+def test_root_may_follow_the_command(example: Workspace) -> None:
+    result = runner.invoke(app, ["validate", "--root", str(example.root)])
+
+    assert (result.exit_code, result.stdout) == (0, "config OK: 3 threads, 1 process, 5 schedules\n")
+
+
+def test_root_may_follow_a_subcommand_of_a_group(example: Workspace) -> None:
+    result = runner.invoke(app, ["thread", "list", "--json", "--root", str(example.root)])
+
+    assert [t["name"] for t in json.loads(result.stdout)] == ["product_pages", "seed_skus", "summary"]
+
+
+def test_root_after_the_command_wins_over_root_before_it(example: Workspace, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["--root", str(tmp_path), "validate", "--root", str(example.root)])
+
+    assert result.exit_code == 0
+
+
+# -- --help and values -----------------------------------------------------------------------------
+
+
+def test_help_shows_no_type_for_flags() -> None:
+    result = runner.invoke(app, ["run", "--help"])
+
+    assert result.exit_code == 0
+    assert "--dry-run" in result.stdout and "--root" in result.stdout
+    assert "<bool>" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["history", "--limit", "0"], "Invalid value for '--limit': 0 is not in the range x>=1."),
+        (["history", "--limit", "lots"], "Invalid value for '--limit': 'lots' is not a whole number."),
+    ],
+)
+def test_a_bad_value_is_a_usage_error_naming_the_option(args: list[str], message: str) -> None:
+    result = runner.invoke(app, args, env={"COLUMNS": "200"})
+
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+# -- what start-up imports -------------------------------------------------------------------------
+
+IMPORTS_OF = textwrap.dedent(
+    """
+    import sys
+    from taskctl.cli import console_script
+    try:
+        console_script()
+    except SystemExit:
+        pass
+    heavy = ("pydantic", "yaml", "taskctl.runner.chain", "taskctl.config.models", "importlib.metadata")
+    loaded = [m for m, module in sys.modules.items() if getattr(module, "__file__", None)]  # not stand-ins
+    print(" ".join(sorted(m for m in loaded if m in heavy or m.split(".")[0] in heavy)), file=sys.stderr)
+    """
+)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--version"], ["history"], ["show", "hello"], ["logs", "hello"], ["cancel", "hello"]],
+    ids=lambda args: " ".join(args),
+)
+def test_commands_that_read_runs_import_neither_pydantic_nor_yaml_nor_the_runner(
+    args: list[str], empty_workspace: Workspace
+) -> None:
+    write(empty_workspace.config_dir / "threads.yaml", "threads:\n  hello:\n    code: print('hi')\n")
+    assert taskctl_process("run", "hello", cwd=empty_workspace.root).returncode == 0
+
+    environment = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORTS_OF, *args],
+        cwd=empty_workspace.root,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.stderr.splitlines()[-1] == ""
+
+
+def test_commands_that_load_the_config_skip_pydantics_plugin_discovery(example: Workspace) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORTS_OF, "validate"],
+        cwd=example.root,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    imported = done.stderr.splitlines()[-1].split()
+    assert "pydantic" in imported and "importlib.metadata" not in imported
+
+
+# -- Ctrl-C while the libraries load ---------------------------------------------------------------
+
+
+def test_ctrl_c_while_the_libraries_load_is_one_word_and_exit_130(tmp_path: Path) -> None:
+    # A Ctrl-C arriving while typer is imported, the first ~0.3 s of every command.
+    write(
+        tmp_path / "hook" / "sitecustomize.py",
+        textwrap.dedent(
+            """
+            import os, signal, sys
+
+            class CtrlCOnTyper:
+                def find_spec(self, name, path=None, target=None):
+                    if name == "typer":
+                        os.kill(os.getpid(), signal.SIGINT)
+                    return None
+
+            sys.meta_path.insert(0, CtrlCOnTyper())
+            """
+        ),
+    )
+    python_path = os.pathsep.join([str(tmp_path / "hook"), str(REPO)])
+
+    done = taskctl_process("--version", cwd=tmp_path, env={"PYTHONPATH": python_path})
+
+    assert (done.returncode, done.stderr, done.stdout) == (130, b"interrupted\n", b"")
+
+
+# -- closed pipes ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ws_with_a_run(empty_workspace: Workspace) -> Workspace:
+    code = "for i in range(20000): print('line', i)"
+    write(empty_workspace.config_dir / "threads.yaml", f'threads:\n  chatty:\n    code: "{code}"\n')
+    done = taskctl_process("run", "chatty", cwd=empty_workspace.root)
+    assert done.returncode == 0, done.stderr
+    return empty_workspace
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["logs", "chatty"], ["run", "chatty", "--dry-run"], ["history"], ["show", "chatty"], ["thread", "list"]],
+    ids=lambda args: " ".join(args),
+)
+def test_a_closed_pipe_ends_the_command_quietly_with_exit_0(
+    args: list[str], ws_with_a_run: Workspace
+) -> None:
+    done = into_closed_pipe(*args, cwd=ws_with_a_run.root)
+
+    assert (done.returncode, done.stderr) == (0, b"")
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["taskctl logs chatty | head -1", "taskctl run chatty --dry-run | head -1", "taskctl history | head -1"],
+)
+def test_head_takes_the_first_line_and_taskctl_exits_0(command: str, ws_with_a_run: Workspace) -> None:
+    script = f"set -o pipefail; {command}"
+    shim = f"{sys.executable} -c 'from taskctl.cli import console_script; console_script()'"
+    done = subprocess.run(
+        ["bash", "-c", f'taskctl() {{ {shim} "$@"; }}; {script}'],
+        cwd=ws_with_a_run.root,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        timeout=120,
+    )
+
+    assert (done.returncode, done.stderr) == (0, b"")
+    assert len(done.stdout.splitlines()) == 1
+
+
+def test_sigpipe_does_not_stop_a_running_run_it_goes_on_and_is_recorded(ws_with_a_run: Workspace) -> None:
+    # `run` is not a filter: the run's outcome is its exit code, whoever reads its console.
+    done = into_closed_pipe("run", "chatty", cwd=ws_with_a_run.root)
+
+    assert done.returncode == 0
+    assert b"succeeded" in done.stderr
