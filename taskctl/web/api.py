@@ -91,6 +91,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         dashboard.dashboard,
         "The daemon and the runs now",
         "`taskctl status --json`",
+        params=(Param("tag", "Only the runs and fires of what carries this tag (`--tag`).", repeated=True),),
         tags=("status",),
         errors=(),
     ),

@@ -1,4 +1,9 @@
-"""The dashboard (`/`, and `/api/v1/status`: the status document), /metrics, and logging in."""
+"""The dashboard (`/`, and `/api/v1/status`: the status document), /metrics, and logging in.
+
+The status is `taskctl status`'s own: `current_status` builds the report and `status_json` the document, so
+`GET /api/v1/status` is `taskctl status --json` (`?tag=T`, repeatable, is `--tag T`) and the dashboard shows
+what `taskctl status` shows.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,18 @@ from starlette.responses import Response
 from taskctl.web.call import Call
 from taskctl.web.render import page, redirect, respond
 from taskctl.web.security import SESSION_COOKIE, safe_next, session_value, token_matches
-from taskctl.web.status import status_document
+
+
+def status_document(call: Call) -> dict[str, Any]:
+    """`taskctl status --json [--tag T ...]` at the site's now (`?tag=T`, repeatable)."""
+    from taskctl.daemon.status import current_status, status_json
+
+    return status_json(current_status(call.site.workspace, call.site.now(), call.args("tag")))
 
 
 def dashboard(call: Call) -> Response:
     """GET / (and /api/v1/status): the daemon, the runs going on, the next fires, the last 24 hours."""
-    status = status_document(call.site)
+    status = status_document(call)
     config, error = call.site.config_or_error()
     data: dict[str, Any] = {
         "status": status,
@@ -32,7 +43,7 @@ def metrics(call: Call) -> Response:
     """GET /metrics: the Prometheus text format."""
     from taskctl.web.metrics import render_metrics
 
-    text = render_metrics(call.site, status_document(call.site))
+    text = render_metrics(call.site, status_document(call))
     return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 

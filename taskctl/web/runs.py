@@ -204,8 +204,8 @@ def run_events(call: Call) -> Response:
 
 
 def run_download(call: Call) -> Response:
-    """GET /runs/PROCESS/STAMP/download: the run folder as a zip (or `format=tar.gz`, `format=tar.zst`), the same bytes as
-    `taskctl pack RUN -o FILE`; a run still active is refused, as pack refuses it."""
+    """GET /runs/PROCESS/STAMP/download: the run folder as a zip (or `format=tar.gz`, `format=tar.zst`), the
+    same bytes as `taskctl pack RUN -o FILE`; a run still active is refused, as pack refuses it."""
     import tempfile
 
     from taskctl.archive import PackedRun, format_for, pack_runs
