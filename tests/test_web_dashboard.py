@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -88,58 +88,63 @@ def daemon_record(ws: Workspace, revision: str | None, errors: list[str] | None 
     return record
 
 
+class Seen(NamedTuple):
+    revision: str
+    api: dict[str, Any]  # GET /api/v1/status
+    cli: dict[str, Any]  # taskctl status --json
+    page: str  # the dashboard's live part
+    metrics: str
+
+
+def seen_with_a_daemon(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch, errors: list[str] | None = None
+) -> Seen:
+    """What the web and the CLI show at 07:30 Berlin time while a daemon started at 06:00 (this process, holding
+    the daemon's lock) runs the config on disk, its last reload rejected for `errors` if given."""
+    clock = FakeClock(datetime(2026, 11, 30, 7, 30, tzinfo=BERLIN))
+    config = load_config(ws, now=clock.now())
+    record = daemon_record(ws, config.revision, errors)
+    write_applied(ws, config, record.started)
+    with acquire_daemon_lock(ws):
+        api, cli_status = both_at(ws, clock, monkeypatch)
+        with TestClient(create_app(Site(ws, ServeOptions(), clock)), base_url="http://127.0.0.1:8470") as web:
+            page = web.get("/?part=live").text
+            metrics = web.get("/metrics").text
+    return Seen(config.revision, api, cli_status, page, metrics)
+
+
 def test_with_a_daemon_the_dashboard_shows_its_pid_uptime_config_and_workers(
     web_ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clock = FakeClock(datetime(2026, 11, 30, 7, 30, tzinfo=BERLIN))
-    config = load_config(web_ws, now=clock.now())
-    record = daemon_record(web_ws, config.revision)
-    write_applied(web_ws, config, record.started)
-    with acquire_daemon_lock(web_ws):
-        web_status, cli_status = both_at(web_ws, clock, monkeypatch)
-        with TestClient(
-            create_app(Site(web_ws, ServeOptions(), clock)), base_url="http://127.0.0.1:8470"
-        ) as web:
-            page = web.get("/?part=live").text
-            metrics = web.get("/metrics").text
-    assert web_status == cli_status
-    assert web_status["daemon"]["running"] is True
-    assert web_status["daemon"]["uptime"] == 5400.0
-    assert web_status["daemon"]["config_revision"] == config.revision
-    assert web_status["daemon"]["last_reload"] == "2026-11-30T05:00:00.000000Z"
-    assert f"running, pid {os.getpid()}, up 1h30m (since 2026-11-30 06:00:00)" in page
-    assert f"revision {config.revision}, applied 2026-11-30 06:00:00" in page
-    assert "<dd>2026-11-30 06:00:00: applied</dd>" in page
-    assert "<dd>1 of 4 busy</dd>" in page
-    assert "Next (once the daemon runs)" not in page
-    assert "taskctl_daemon_up 1\n" in metrics
-    assert "taskctl_config_last_reload_timestamp_seconds 1796014800.0\n" in metrics
-    assert "taskctl_config_last_reload_success 1\n" in metrics
+    seen = seen_with_a_daemon(web_ws, monkeypatch)
+    assert seen.api == seen.cli
+    assert seen.api["daemon"]["running"] is True
+    assert seen.api["daemon"]["uptime"] == 5400.0
+    assert seen.api["daemon"]["config_revision"] == seen.revision
+    assert seen.api["daemon"]["last_reload"] == "2026-11-30T05:00:00.000000Z"
+    assert f"running, pid {os.getpid()}, up 1h30m (since 2026-11-30 06:00:00)" in seen.page
+    assert f"revision {seen.revision}, applied 2026-11-30 06:00:00" in seen.page
+    assert "<dd>2026-11-30 06:00:00: applied</dd>" in seen.page
+    assert "<dd>1 of 4 busy</dd>" in seen.page
+    assert "Next (once the daemon runs)" not in seen.page
+    assert "taskctl_daemon_up 1\n" in seen.metrics
+    assert "taskctl_config_last_reload_timestamp_seconds 1796014800.0\n" in seen.metrics
+    assert "taskctl_config_last_reload_success 1\n" in seen.metrics
 
 
 def test_a_rejected_reload_shows_its_error_as_status_does(
     web_ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clock = FakeClock(datetime(2026, 11, 30, 7, 30, tzinfo=BERLIN))
-    config = load_config(web_ws, now=clock.now())
     problem = "config/processes.yaml:5: processes.greet.schedule[0]: 'evry day' is not a schedule"
-    record = daemon_record(web_ws, config.revision, [problem])
-    write_applied(web_ws, config, record.started)
-    with acquire_daemon_lock(web_ws):
-        web_status, cli_status = both_at(web_ws, clock, monkeypatch)
-        with TestClient(
-            create_app(Site(web_ws, ServeOptions(), clock)), base_url="http://127.0.0.1:8470"
-        ) as web:
-            page = web.get("/?part=live").text
-            metrics = web.get("/metrics").text
-    assert web_status == cli_status
-    assert web_status["daemon"]["config_errors"] == [problem]
+    seen = seen_with_a_daemon(web_ws, monkeypatch, [problem])
+    assert seen.api == seen.cli
+    assert seen.api["daemon"]["config_errors"] == [problem]
     assert (
         "rejected 2026-11-30 06:00:00: the config on disk is invalid; "
-        f"the daemon keeps revision {config.revision}"
-    ) in page
-    assert "is not a schedule" in page
-    assert "taskctl_config_last_reload_success 0\n" in metrics
+        f"the daemon keeps revision {seen.revision}"
+    ) in seen.page
+    assert "is not a schedule" in seen.page
+    assert "taskctl_config_last_reload_success 0\n" in seen.metrics
 
 
 def test_the_status_document_is_taskctl_status_json_without_a_daemon_and_by_tag(
