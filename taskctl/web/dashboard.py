@@ -20,7 +20,8 @@ def status_document(call: Call) -> dict[str, Any]:
     """`taskctl status --json [--tag T ...]` at the site's now (`?tag=T`, repeatable)."""
     from taskctl.daemon.status import current_status, status_json
 
-    return status_json(current_status(call.site.workspace, call.site.now(), call.args("tag")))
+    site = call.site
+    return status_json(current_status(site.workspace, site.now(), call.args("tag"), site.config))
 
 
 def dashboard(call: Call) -> Response:
