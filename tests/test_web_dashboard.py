@@ -67,6 +67,11 @@ def test_without_a_daemon_the_dashboard_says_nothing_is_scheduling(
     tagged = web.get("/", params={"tag": "daily"}).text
     assert "Only what is tagged daily." in tagged
     assert 'data-refresh="/?part=live&amp;tag=daily"' in tagged
+    processes = web_ws.config_dir / "processes.yaml"
+    processes.write_text(processes.read_text().replace("2030-01-07 09:00", "2031-02-03 10:30"))
+    assert web.get("/api/v1/status").json()["next"] == [
+        {"process": "greet", "at": "2031-02-03T09:30:00.000000Z"}
+    ]  # the config on disk as it is now, not as the server first loaded it
 
 
 def daemon_record(ws: Workspace, revision: str | None, errors: list[str] | None = None) -> DaemonRecord:
