@@ -621,7 +621,7 @@ def _format_offset(offset: timedelta) -> str:
 
 
 def check_in_zone(schedule: Schedule, zone: ZoneInfo) -> None:
-    """Reject a one-shot without offset whose wall time is skipped or repeated in `zone` (DESIGN §3)."""
+    """Reject a one-shot without offset whose wall time is skipped or repeated in `zone`."""
     rule = schedule._rule
     if not isinstance(rule, _Once) or rule.offset is not None:
         return

@@ -1,4 +1,4 @@
-"""Executing one admitted run: its threads in series in its run folder (DESIGN §4). Knows nothing of
+"""Executing one admitted run: its threads in series in its run folder. Knows nothing of
 schedules.
 
 `run.json` is the record that must survive, so it is written first and the run index (a cache) after it, and

@@ -1,4 +1,4 @@
-"""What to do when a process is asked to run while runs of it are still active (DESIGN §3, overlap policy).
+"""What to do when a process is asked to run while runs of it are still active (the overlap policy).
 
 A pure decision, shared by the CLI and the daemon. It never waits: a run told to QUEUE (or to REPLACE, once
 the runs in its way are asked to stop) is decided again later with `waiting=` its id, by a CLI that polls or
