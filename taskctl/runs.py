@@ -12,7 +12,7 @@ import os
 import re
 import secrets
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -44,6 +44,21 @@ class RunStatus(StrEnum):
 
 
 ACTIVE_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+def parse_statuses(values: Iterable[str], option: str = "--status") -> list[RunStatus]:
+    """The run statuses `values` name; a UsageError naming `option` and the closest status otherwise."""
+    from taskctl.errors import UsageError, closest
+
+    known = [s.value for s in RunStatus]
+    chosen = []
+    for value in values:
+        if value not in known:
+            hint = closest(value, known)
+            tail = f"did you mean '{hint}'?" if hint else f"use one of {', '.join(known)}."
+            raise UsageError(f"{option} '{value}' is not a run status; {tail}")
+        chosen.append(RunStatus(value))
+    return chosen
 
 
 class ThreadStatus(StrEnum):

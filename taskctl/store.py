@@ -306,6 +306,16 @@ class _Queries:
             params.append(limit)
         return [_row(r) for r in self._rows(sql, params)]
 
+    def finished_durations(self, since: datetime) -> list[tuple[str, str, float]]:
+        """(process, status, duration) of the runs that started at or after `since` and have finished with a
+        folder, oldest first: what /metrics summarises, without decoding whole rows."""
+        rows = self._rows(
+            "SELECT process, status, duration FROM runs INDEXED BY runs_by_started "
+            "WHERE started >= ? AND duration IS NOT NULL AND has_folder = 1 ORDER BY started",
+            (utc_text(since),),
+        )
+        return [(str(process), str(status), float(duration)) for process, status, duration in rows]
+
     def active(self, process: str | None = None) -> list[RunRow]:
         """Runs that are queued or running (oldest first), of one process or all."""
         return self.runs(process, ACTIVE_STATUSES, limit=None)[::-1]

@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,6 +64,27 @@ def offline(wheels: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch:
 
     offline_installs(monkeypatch, wheels, tmp_path_factory.getbasetemp() / "uv-cache")
     return wheels
+
+
+@pytest.fixture
+def web_ws(tmp_path: Path) -> Workspace:
+    """The web tests' workspace (tests/web_helpers.py): three threads, two processes, four SKUs."""
+    from tests.web_helpers import make_workspace
+
+    return make_workspace(tmp_path / "ws")
+
+
+@pytest.fixture
+def web(web_ws: Workspace) -> Iterator[Any]:
+    """`taskctl serve`'s app on `web_ws`, driven in process (a Starlette TestClient)."""
+    pytest.importorskip("starlette", reason="the web extra (taskctl[web]) is not installed")
+    from starlette.testclient import TestClient
+
+    from taskctl.web.app import create_app
+    from taskctl.web.site import ServeOptions, Site
+
+    with TestClient(create_app(Site(web_ws, ServeOptions())), base_url="http://127.0.0.1:8470") as client:
+        yield client
 
 
 @pytest.fixture

@@ -203,6 +203,23 @@ def test_runs_are_listed_newest_first_with_filters(tmp_path: Path) -> None:
         ]
 
 
+def test_finished_durations_since_a_moment_oldest_first(tmp_path: Path) -> None:
+    with Store(tmp_path / "state.db") as store:
+        store.save_many(
+            [
+                record("p", 1),
+                record("q", 2, RunStatus.FAILED),
+                record("p", 3, RunStatus.RUNNING),
+                record("p", 4),
+            ]
+        )
+
+        assert store.finished_durations(NOON + timedelta(minutes=2)) == [
+            ("q", "failed", 30.0),
+            ("p", "succeeded", 30.0),
+        ]
+
+
 def test_active_runs_are_the_queued_and_running_ones(tmp_path: Path) -> None:
     with Store(tmp_path / "state.db") as store:
         store.save_many([record("p", 1, RunStatus.RUNNING), record("p", 2, RunStatus.QUEUED), record("p", 3)])

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,26 +68,16 @@ def tag_filter(config: LoadedConfig, tags: list[str] | None) -> TagFilter:
 
 def print_json(data: Any) -> None:
     """One JSON document on stdout; datetimes as ISO-8601 with offset (UTC as ...Z)."""
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=_json_default))
+    from taskctl.documents import dumps
 
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return iso(value)
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+    typer.echo(dumps(data))
 
 
 def iso(moment: datetime | None) -> str | None:
     """ISO-8601 with an offset; UTC instants end in Z."""
-    if moment is None:
-        return None
-    if moment.utcoffset() == UTC.utcoffset(None) and moment.tzinfo in (UTC,):
-        return moment.isoformat().replace("+00:00", "Z")
-    return moment.isoformat()
+    from taskctl.documents import iso as iso_text
+
+    return iso_text(moment)
 
 
 def print_table(

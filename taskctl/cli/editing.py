@@ -86,9 +86,11 @@ def run_edit(section: Section, name: str, changes: EntryEdit, dry_run: bool, jso
 
 def refuse(refused: Exception, json: bool) -> NoReturn:
     """Print why the change was refused (every problem) and exit 1."""
+    from taskctl.documents import refused_document
+
     problems = getattr(refused, "problems", [])
     if json:
-        common.print_json({"ok": False, "errors": [p.as_dict() for p in problems]})
+        common.print_json(refused_document(problems))
     else:
         typer.echo("error: nothing was written; the config would not be valid after this change:", err=True)
         for problem in problems:
@@ -101,7 +103,9 @@ def report(
 ) -> None:
     """The change as JSON, as its diff (dry run), or as one line per thing done."""
     if json:
-        common.print_json({"ok": True, **change.to_json(dry_run), **(extra or {})})
+        from taskctl.documents import change_document
+
+        common.print_json({**change_document(change, dry_run), **(extra or {})})
         return
     for warning in change.warnings:
         typer.echo(f"warning: {warning.render()}", err=True)

@@ -48,6 +48,7 @@ COMMANDS: dict[str, str] = {
     "status": "daemon_cmds",
     "plan": "daemon_cmds",
     "systemd-unit": "daemon_cmds",
+    "serve": "serve_cmds",
 }
 
 ROOT_HELP = "The workspace folder (default: $TASKCTL_ROOT, else the nearest folder with config/)."

@@ -92,26 +92,9 @@ def show_process(
 
 def process_record(config: LoadedConfig, name: str, now: datetime, upcoming: int) -> dict[str, Any]:
     """A process as a JSON-ready mapping, with its next `upcoming` fire times."""
-    from taskctl.upcoming import upcoming as list_upcoming
+    from taskctl.documents import process_document
 
-    process = config.processes[name]
-    section = "threads" if name in config.implicit else "processes"
-    data = process.model_dump(mode="json")
-    items = (
-        list_upcoming(config, now, names=[name], count=upcoming, include_disabled=True) if upcoming else []
-    )
-    return {
-        "name": name,
-        "from_thread": name in config.implicit,
-        "declared_in": str(config.origins[(section, name)]),
-        **data,
-        "schedule": [s.text for s in config.schedules[name]],
-        "timezone": config.zone_of(name).key,
-        "next": [
-            {"at": common.iso(i.at), "local": common.iso(i.local), "dst": i.note.value if i.note else None}
-            for i in items
-        ],
-    }
+    return process_document(config, name, now, upcoming)
 
 
 def _local(iso_text: str, zone: str) -> str:

@@ -93,7 +93,9 @@ def run_now(
     if not follow:
         run_id = start_detached(workspace, name, force)
         if json_output:
-            common.print_json({"id": run_id, "folder": str(workspace.run_folder(run_id))})
+            from taskctl.documents import started_document
+
+            common.print_json(started_document(workspace, run_id))
         else:
             typer.echo(run_id)
         return
@@ -384,18 +386,9 @@ def _display_zone() -> Any:
 
 
 def _statuses(values: list[str]) -> list[Any]:
-    from taskctl.errors import UsageError, closest
-    from taskctl.runs import RunStatus
+    from taskctl.runs import parse_statuses
 
-    known = [s.value for s in RunStatus]
-    chosen = []
-    for value in values:
-        if value not in known:
-            hint = closest(value, known)
-            tail = f"did you mean '{hint}'?" if hint else f"use one of {', '.join(known)}."
-            raise UsageError(f"--status '{value}' is not a run status; {tail}")
-        chosen.append(RunStatus(value))
-    return chosen
+    return parse_statuses(values)
 
 
 def _since(text: str | None) -> Any:
@@ -430,15 +423,16 @@ def show(
         taskctl show nightly
         taskctl show nightly/2026-11-22_02-30-00 --json
     """
+    from taskctl.documents import run_document
     from taskctl.units import format_duration, format_size
 
     workspace = common.workspace()
     loaded = _load_run(workspace, run_id, latest_for_name=True)
     record = loaded.record
-    files = _files(record.folder)
+    document = run_document(record, has_folder=loaded.has_folder)
+    files = document["files"]
     if json_output:
-        folder = str(record.folder) if loaded.has_folder else None
-        common.print_json({**record.to_json(), "folder": folder, "files": files})
+        common.print_json(document)
         return
     if not loaded.has_folder:
         _show_missed(record)
@@ -490,14 +484,6 @@ def show(
     common.print_table(
         [[f["name"], format_size(int(str(f["size"])))] for f in files], ["FILE", "SIZE"], empty="no files"
     )
-
-
-def _files(folder: Path) -> list[dict[str, object]]:
-    found = []
-    for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
-        if path.is_file() and not path.name.startswith("."):
-            found.append({"name": str(path.relative_to(folder)), "size": path.stat().st_size})
-    return found
 
 
 def _load(workspace: Workspace, text: str, latest_for_name: bool = False) -> RunRecord:
@@ -635,7 +621,7 @@ def cancel(
     with open_service(common.workspace()) as service:
         result = service.cancel(_active_run(service, run_id))
     if json_output:
-        common.print_json({"id": result.run_id, "outcome": str(result.outcome), "status": str(result.status)})
+        common.print_json(result.to_json())
         return
     message = {
         CancelOutcome.CANCELLED: f"run {result.run_id} {result.status}",

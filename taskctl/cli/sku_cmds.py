@@ -246,7 +246,7 @@ def list_(
     with _open(create=False) as table:
         page = table.query(query)
     if chosen == "json":
-        common.print_json({"skus": [sku.as_dict() for sku in page.skus], "next_after": page.next_after})
+        common.print_json(page.as_dict())
     elif chosen == "csv":
         from taskctl.skus.csvio import write_csv
 

@@ -94,27 +94,9 @@ def run_thread(
 
 def thread_record(config: LoadedConfig, name: str) -> dict[str, Any]:
     """A thread as a JSON-ready mapping (durations in seconds)."""
-    thread = config.threads[name]
-    data = thread.model_dump(mode="json")
-    runs = {
-        "script": f"threads/{name}/{thread.script_name}",
-        "command": thread.command if isinstance(thread.command, str) else " ".join(thread.command or []),
-        "code": "inline code",
-        "func": f"{thread.func}()",
-        "test": f"pytest threads/{name}/{thread.test}",
-    }[thread.kind]
-    return {
-        "name": name,
-        "declared_in": str(config.origins[("threads", name)]),
-        "kind": thread.kind,
-        "runs": runs,
-        **data,
-        "script": thread.script_name if thread.kind == "script" else None,
-        "timeout": config.thread_timeout(name),
-        "schedule": [s.text for s in config.schedules.get(name, [])]
-        if name in config.implicit
-        else data["schedule"],
-    }
+    from taskctl.documents import thread_document
+
+    return thread_document(config, name)
 
 
 @thread_app.command("add")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -30,6 +30,7 @@ from taskctl.units import format_duration
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from taskctl.config import LoadedConfig
     from taskctl.daemon.plan import ConfigView
     from taskctl.store import RunRow, Store
     from taskctl.workspace import Workspace
@@ -381,9 +382,16 @@ def status_json(report: StatusReport) -> dict[str, Any]:
     }
 
 
-def current_status(workspace: Workspace, now: datetime, tags: Sequence[str] = ()) -> StatusReport:
+def current_status(
+    workspace: Workspace,
+    now: datetime,
+    tags: Sequence[str] = (),
+    config_on_disk: Callable[[], LoadedConfig] | None = None,
+) -> StatusReport:
     """`status_report` for `taskctl status`: the run index brought up to date (runs whose runner died become
-    interrupted), and the config the running daemon applied, or else the config on disk."""
+    interrupted), and the config the running daemon applied, or else the config on disk: loaded here, or by
+    `config_on_disk` (raising ConfigError when it is invalid) for a caller that keeps it loaded, as
+    `taskctl serve` does."""
     from taskctl.config import load_config
     from taskctl.daemon.plan import SnapshotError, read_applied, view_of
     from taskctl.errors import ConfigError
@@ -402,7 +410,7 @@ def current_status(workspace: Workspace, now: datetime, tags: Sequence[str] = ()
             view = applied.view
     else:
         try:
-            view = view_of(load_config(workspace, now=now))
+            view = view_of(config_on_disk() if config_on_disk else load_config(workspace, now=now))
         except ConfigError as error:
             first = error.problems[0].render() if error.problems else "it cannot be loaded"
             notes.append(f"config/ is invalid ({first}); run 'taskctl validate'")

@@ -126,6 +126,10 @@ class CancelResult:
     outcome: CancelOutcome
     status: RunStatus
 
+    def to_json(self) -> dict[str, str]:
+        """`cancel --json`."""
+        return {"id": self.run_id, "outcome": str(self.outcome), "status": str(self.status)}
+
 
 @dataclass(frozen=True)
 class LoadedRun:

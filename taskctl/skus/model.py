@@ -77,6 +77,10 @@ class SkuPage:
     skus: list[Sku]
     next_after: str | None
 
+    def as_dict(self) -> dict[str, Any]:
+        """`sku list --json`: the rows, and the sku to continue after (None on the last page)."""
+        return {"skus": [sku.as_dict() for sku in self.skus], "next_after": self.next_after}
+
 
 @dataclass(frozen=True, slots=True)
 class SkuStats:
