@@ -268,7 +268,7 @@ def test_cancel_of_a_daemon_run_stops_it(ws: Workspace, daemons: list[Daemon]) -
     status = cli(ws, "status").stdout
     assert row.id in status and "nap" in status and "40/100 (40%)" in status
     result = cli(ws, "cancel", row.id)
-    assert (result.returncode, result.stdout) == (0, f"run {row.id} cancelled\n")
+    assert (result.returncode, result.stdout, result.stderr) == (0, f"run {row.id} cancelled\n", "")
     pid = int((ws.run_folder(row.id) / "pid").read_text())
     wait_for("the thread to be gone", lambda: not alive(pid))
 
