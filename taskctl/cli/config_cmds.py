@@ -101,7 +101,7 @@ def schema() -> None:
         # then, first line of a config file:
         # yaml-language-server: $schema=../taskctl.schema.json
     """
-    from taskctl.config.models import config_json_schema
+    from taskctl.config.spec import config_json_schema
 
     common.print_json(config_json_schema())
 

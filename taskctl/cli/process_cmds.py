@@ -92,11 +92,12 @@ def show_process(
 
 def process_record(config: LoadedConfig, name: str, now: datetime, upcoming: int) -> dict[str, Any]:
     """A process as a JSON-ready mapping, with its next `upcoming` fire times."""
+    from taskctl.config.models import to_json
     from taskctl.upcoming import upcoming as list_upcoming
 
     process = config.processes[name]
     section = "threads" if name in config.implicit else "processes"
-    data = process.model_dump(mode="json")
+    data = to_json(process)
     items = (
         list_upcoming(config, now, names=[name], count=upcoming, include_disabled=True) if upcoming else []
     )

@@ -94,8 +94,10 @@ def run_thread(
 
 def thread_record(config: LoadedConfig, name: str) -> dict[str, Any]:
     """A thread as a JSON-ready mapping (durations in seconds)."""
+    from taskctl.config.models import to_json
+
     thread = config.threads[name]
-    data = thread.model_dump(mode="json")
+    data = to_json(thread)
     runs = {
         "script": f"threads/{name}/{thread.script_name}",
         "command": thread.command if isinstance(thread.command, str) else " ".join(thread.command or []),

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from taskctl.config import load_config
-from taskctl.config.models import SettingsFile, config_json_schema
+from taskctl.config.spec import SettingsFile, config_json_schema
 from taskctl.config.yamlfile import parse_yaml
 from taskctl.errors import ConfigError
 from taskctl.workspace import Workspace
