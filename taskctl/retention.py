@@ -12,7 +12,7 @@ import os
 import shutil
 import stat
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -103,7 +103,7 @@ def policy_for(config: LoadedConfig, process: str) -> RetentionPolicy:
     merged = config.settings.retention
     own = config.processes[process].retention if process in config.processes else None
     if own is not None:
-        merged = replace(merged, **{key: getattr(own, key) for key in own.keys_set})
+        merged = merged._replace(**{key: getattr(own, key) for key in own.keys_set})
     return _policy(merged)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -723,8 +723,7 @@ def _disabled_threads_in_chains(
 
 def _with_defaults(process: ProcessConfig, settings: Settings) -> ProcessConfig:
     defaults = settings.defaults
-    return replace(
-        process,
+    return process._replace(
         on_failure=process.on_failure or defaults.on_failure,
         overlap=process.overlap or defaults.overlap,
         catch_up=process.catch_up or defaults.catch_up,

@@ -1,23 +1,25 @@
 """A loaded config as plain, immutable values: what runs, schedules and listings read.
 
 The config files are validated by the pydantic models of `taskctl.config.spec` (which also give the JSON
-Schema); what passes is kept as these frozen dataclasses. They import nothing heavy, so that a command whose
-config is unchanged since the last load (`taskctl.config.cache`) starts without pydantic or YAML.
+Schema); what passes is kept as these named tuples. They import nothing heavy, so that a command whose
+config is unchanged since the last load (`taskctl.config.cache`) starts without pydantic or YAML. (Named
+tuples rather than dataclasses: a dataclass costs about a millisecond to create, and start-up counts. Their
+list and mapping defaults are shared: a config value is never changed in place.)
 
-`to_json` is the plain form of a value (enums as their text, nested values as mappings); `from_json` builds
-the value back from it. A validated entry goes through that plain form on every load, cached or not, so the
+`to_json` shows a value as JSON data (`thread show --json`). `settings_from_json`, `thread_from_json` and
+`process_from_json` build values from the plain form of a validated entry (`taskctl.config.spec.plain`),
+which is also what the cache keeps: an entry goes through that form on every load, cached or not, so the
 two loads cannot differ.
 """
 
+# ruff: noqa: RUF012  (list and mapping defaults of named tuples: loads give each value its own, see _built)
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from enum import Enum, StrEnum
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 
 class ThreadType(StrEnum):
@@ -70,15 +72,13 @@ THREAD_KINDS = ("script", "command", "code", "func", "test")
 MIB = 1024 * 1024
 
 
-@dataclass(frozen=True)
-class Retries:
-    count: int = 0
+class Retries(NamedTuple):
+    count: int = 0  # type: ignore[assignment]  # the field, not tuple.count
     delay: float = 0.0
     backoff: float = 1.0
 
 
-@dataclass(frozen=True)
-class Defaults:
+class Defaults(NamedTuple):
     """Values that processes and threads inherit unless they set their own."""
 
     timeout: float | None = None
@@ -90,45 +90,40 @@ class Defaults:
     kill_grace: float = 10.0
 
 
-@dataclass(frozen=True)
-class Retention:
+class Retention(NamedTuple):
     """Which finished runs `taskctl prune` (and the daemon) keep, per process; unset keys keep everything."""
 
     keep_runs: int | None = None
     max_age: float | None = None
     max_total_size: int | None = None
     # the keys the file sets (even to null): a process's retention overrides the settings' key by key
-    keys_set: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+    keys_set: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True)
-class NotifyTarget:
+class NotifyTarget(NamedTuple):
     url: str
-    on: list[NotifyEvent] = field(default_factory=lambda: [NotifyEvent.FAILURE])
-    headers: dict[str, str] = field(default_factory=dict)
+    on: list[NotifyEvent] = [NotifyEvent.FAILURE]
+    headers: dict[str, str] = {}
 
 
-@dataclass(frozen=True)
-class DaemonSettings:
+class DaemonSettings(NamedTuple):
     """How `taskctl daemon` behaves."""
 
     shutdown_grace: float = 30.0
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """config/taskctl.yaml."""
 
     timezone: str | None = None
     max_parallel_runs: int = 4
-    defaults: Defaults = field(default_factory=Defaults)
-    retention: Retention = field(default_factory=Retention)
-    notify: dict[str, NotifyTarget] = field(default_factory=dict)
-    daemon: DaemonSettings = field(default_factory=DaemonSettings)
+    defaults: Defaults = Defaults()
+    retention: Retention = Retention()
+    notify: dict[str, NotifyTarget] = {}
+    daemon: DaemonSettings = DaemonSettings()
 
 
-@dataclass(frozen=True)
-class SkuSelection:
+class SkuSelection(NamedTuple):
     """Which rows of the SKU table make a thread's input: the filters of `taskctl sku list`, and `stale`."""
 
     search: str | None = None
@@ -139,16 +134,14 @@ class SkuSelection:
     stale: float | None = None
 
 
-@dataclass(frozen=True)
-class SkuInput:
+class SkuInput(NamedTuple):
     """`input: {skus: QUERY}`: the input CSV is built from the SKU table when the thread starts."""
 
     skus: SkuSelection
     required: bool = False
 
 
-@dataclass(frozen=True)
-class ThreadOutput:
+class ThreadOutput(NamedTuple):
     """`output: {file, into_skus}`: after the thread succeeds, the file (in the run folder) is imported into
     the SKU table, only the SKU columns it has."""
 
@@ -156,8 +149,7 @@ class ThreadOutput:
     into_skus: IntoSkus = IntoSkus.UPDATE
 
 
-@dataclass(frozen=True)
-class ThreadConfig:
+class ThreadConfig(NamedTuple):
     """One thread: a script, a command, inline code, a Python callable or a pytest run, in a run folder."""
 
     type: ThreadType = ThreadType.OTHERS
@@ -168,15 +160,15 @@ class ThreadConfig:
     test: str | None = None
     input: str | SkuInput | None = None
     output: ThreadOutput | None = None
-    args: list[Any] = field(default_factory=list)
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    env: dict[str, str] = field(default_factory=dict)
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    env: dict[str, str] = {}
     timeout: float | None = None
-    retries: Retries = field(default_factory=Retries)
-    requirements: list[str] = field(default_factory=list)
-    tags: list[str] = field(default_factory=list)
+    retries: Retries = Retries()
+    requirements: list[str] = []
+    tags: list[str] = []
     description: str | None = None
-    schedule: list[str | dict[str, Any]] = field(default_factory=list)
+    schedule: list[str | dict[str, Any]] = []
     timezone: str | None = None
     enabled: bool = True
 
@@ -203,12 +195,11 @@ class ThreadConfig:
         return self.script or "main.py"
 
 
-@dataclass(frozen=True)
-class ProcessConfig:
+class ProcessConfig(NamedTuple):
     """A chain of threads run in series, on any number of schedules."""
 
     threads: list[str]
-    schedule: list[str | dict[str, Any]] = field(default_factory=list)
+    schedule: list[str | dict[str, Any]] = []
     timezone: str | None = None
     on_failure: OnFailure | None = None
     overlap: Overlap | None = None
@@ -217,9 +208,9 @@ class ProcessConfig:
     misfire_grace: float | None = None
     timeout: float | None = None
     enabled: bool = True
-    notify: list[str] = field(default_factory=list)
+    notify: list[str] = []
     retention: Retention | None = None
-    tags: list[str] = field(default_factory=list)
+    tags: list[str] = []
     description: str | None = None
 
 
@@ -239,11 +230,13 @@ def same_value(a: Any, b: Any) -> bool:
 def to_json(value: Any, exclude_defaults: bool = False) -> Any:
     """`value` as plain JSON data: a config value as a mapping of its fields (enums as their text), the way
     `taskctl thread show --json` prints it. `exclude_defaults` leaves out the fields at their default."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        defaults = type(value)._field_defaults  # type: ignore[attr-defined]
         return {
-            f.name: to_json(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-            if f.compare and not (exclude_defaults and getattr(value, f.name) == _default(f))
+            name: to_json(item)
+            for name, item in zip(value._fields, value, strict=True)
+            if name not in _NOT_SHOWN
+            and not (exclude_defaults and name in defaults and item == defaults[name])
         }
     if isinstance(value, Enum):
         return value.value
@@ -254,10 +247,7 @@ def to_json(value: Any, exclude_defaults: bool = False) -> Any:
     return value
 
 
-def _default(spec: dataclasses.Field[Any]) -> Any:
-    if spec.default_factory is not dataclasses.MISSING:
-        return spec.default_factory()
-    return spec.default
+_NOT_SHOWN = {"keys_set"}  # bookkeeping, not a config key
 
 
 _T = TypeVar("_T")
@@ -269,9 +259,13 @@ def _optional(build: Callable[[Any], _T]) -> Callable[[Any], _T | None]:
 
 
 def _built(kind: Callable[..., _T], builders: _Builders, data: dict[str, Any]) -> _T:
-    """`kind` from the keys `data` gives (the others keep their defaults), nested values built by
-    `builders` (by key); plain values are taken as they are."""
-    return kind(**{key: builders[key](value) if key in builders else value for key, value in data.items()})
+    """`kind` from the keys `data` gives (the others keep their defaults, a list or mapping copied so that no
+    two values share one), nested values built by `builders` (by key); plain values are taken as they are."""
+    values = {key: builders[key](value) if key in builders else value for key, value in data.items()}
+    for key, default in kind._field_defaults.items():  # type: ignore[attr-defined]
+        if key not in values and isinstance(default, list | dict):
+            values[key] = default.copy()
+    return kind(**values)
 
 
 def _retention(data: dict[str, Any]) -> Retention:
@@ -300,8 +294,8 @@ _PROCESS: _Builders = {
     "retention": _optional(_retention),
 }
 
-# The plain form `from_json` reads has only the keys the file set (pydantic's `exclude_unset`): a process's
-# retention overrides the settings' key by key, so which keys were set is part of the value.
+# The plain form has only the keys the file set (pydantic's `exclude_unset`): a process's retention
+# overrides the settings' key by key, so which keys were set is part of the value.
 
 
 def settings_from_json(data: dict[str, Any]) -> Settings:
