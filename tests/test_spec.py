@@ -10,7 +10,8 @@ import jsonschema
 import pytest
 
 from taskctl.config import load_config
-from taskctl.config.spec import SettingsFile, config_json_schema
+from taskctl.config.models import SCHEMA_FILE
+from taskctl.config.spec import SettingsFile, config_json_schema, schema_text
 from taskctl.config.yamlfile import parse_yaml
 from taskctl.errors import ConfigError
 from taskctl.workspace import Workspace
@@ -112,3 +113,9 @@ def test_known_bad_config_is_invalid_for_taskctl_and_for_the_schema(
     with pytest.raises(ConfigError):
         load_config(empty_workspace)
     assert schema_errors(load(text)) != []
+
+
+def test_the_schema_taskctl_prints_is_the_one_the_models_give() -> None:
+    # After a change to the models: .venv/bin/python -c "from taskctl.config.spec import schema_text;
+    # from taskctl.config.models import SCHEMA_FILE; SCHEMA_FILE.write_text(schema_text())"
+    assert SCHEMA_FILE.read_text(encoding="utf-8") == schema_text()

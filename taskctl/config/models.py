@@ -19,6 +19,7 @@ import math
 import re
 from collections.abc import Callable
 from enum import Enum, StrEnum
+from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 
@@ -64,6 +65,10 @@ class NotifyEvent(StrEnum):
     START = "start"
     MISSED = "missed"
 
+
+# `taskctl schema` prints this file: the JSON Schema of `taskctl.config.spec.config_json_schema`, kept with
+# the package so that printing it needs no pydantic (a test checks that it is what the models give).
+SCHEMA_FILE = Path(__file__).with_name("schema.json")
 
 FUNC_PATTERN = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 THREAD_KINDS = ("script", "command", "code", "func", "test")

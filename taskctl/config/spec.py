@@ -10,6 +10,7 @@ type for the schema.
 
 from __future__ import annotations
 
+import json
 import zoneinfo
 from typing import Annotated, Any
 
@@ -349,6 +350,11 @@ class SettingsFile(Settings, ConfigFile):
     """config/taskctl.yaml: the settings, and threads/processes like any other file."""
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
+
+
+def schema_text() -> str:
+    """The JSON Schema as `taskctl schema` prints it (and as `SCHEMA_FILE` holds it)."""
+    return json.dumps(config_json_schema(), indent=2, ensure_ascii=False) + "\n"
 
 
 def config_json_schema() -> dict[str, Any]:
