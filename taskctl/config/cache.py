@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -113,6 +112,8 @@ class ConfigCache:
         workspace that cannot be written keeps no cache."""
         if not self._changed and self._used.keys() == self._files.keys():
             return
+        import tempfile  # only when writing (it imports random)
+
         document = {"format": _FORMAT, "code": self._fingerprint, "files": self._used}
         with contextlib.suppress(OSError):
             self.path.parent.mkdir(exist_ok=True)
