@@ -285,28 +285,6 @@ class ThreadConfig(_Strict):
             return {k: v if isinstance(v, str) else _scalar_text(v) for k, v in value.items()}
         return value
 
-    @property
-    def kind(self) -> str:
-        """Which of script | command | code | func | test this thread runs."""
-        for kind in ("command", "code", "func", "test"):
-            if getattr(self, kind) is not None:
-                return kind
-        return "script"
-
-    @property
-    def input_file(self) -> str | None:
-        """The input CSV in the thread's folder, if its input is a file."""
-        return self.input if isinstance(self.input, str) else None
-
-    @property
-    def sku_input(self) -> SkuInput | None:
-        """The SKU table query its input CSV is built from, if any."""
-        return self.input if isinstance(self.input, SkuInput) else None
-
-    @property
-    def script_name(self) -> str:
-        return self.script or "main.py"
-
 
 class ProcessConfig(_Strict):
     """A chain of threads run in series, on any number of schedules."""
