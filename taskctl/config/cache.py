@@ -36,7 +36,7 @@ _FORMAT = 1
 # and validate.
 _PACKAGE = Path(__file__).resolve().parents[1]
 _OWN_CODE = ("config", "units.py", "errors.py", "workspace.py", "schedule.py", "__init__.py")
-_LIBRARIES = ("yaml", "pydantic", "pydantic_core")
+_LIBRARIES = ("yaml", "pydantic", "pydantic_core", "tzdata")  # tzdata: the zones a file may name
 
 
 def code_fingerprint() -> str:
