@@ -52,11 +52,12 @@ def dumps(data: Any, indent: int | None = 2) -> str:
 def process_document(config: LoadedConfig, name: str, now: datetime, upcoming: int) -> dict[str, Any]:
     """A process (or scheduled thread) with every setting and its next `upcoming` fire times, DST marked:
     an item of `process list --json`, and `process show --json`."""
+    from taskctl.config.models import to_json
     from taskctl.upcoming import upcoming as list_upcoming
 
     process = config.processes[name]
     section = "threads" if name in config.implicit else "processes"
-    data = process.model_dump(mode="json")
+    data = to_json(process)
     items = (
         list_upcoming(config, now, names=[name], count=upcoming, include_disabled=True) if upcoming else []
     )
@@ -76,8 +77,10 @@ def process_document(config: LoadedConfig, name: str, now: datetime, upcoming: i
 def thread_document(config: LoadedConfig, name: str) -> dict[str, Any]:
     """A thread with every setting (durations in seconds): an item of `thread list --json`, and
     `thread show --json`."""
+    from taskctl.config.models import to_json
+
     thread = config.threads[name]
-    data = thread.model_dump(mode="json")
+    data = to_json(thread)
     runs = {
         "script": f"threads/{name}/{thread.script_name}",
         "command": thread.command if isinstance(thread.command, str) else " ".join(thread.command or []),

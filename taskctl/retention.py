@@ -103,7 +103,7 @@ def policy_for(config: LoadedConfig, process: str) -> RetentionPolicy:
     merged = config.settings.retention
     own = config.processes[process].retention if process in config.processes else None
     if own is not None:
-        merged = merged.model_copy(update={key: getattr(own, key) for key in own.model_fields_set})
+        merged = merged._replace(**{key: getattr(own, key) for key in own.keys_set})
     return _policy(merged)
 
 

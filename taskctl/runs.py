@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import typing
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
@@ -503,7 +502,7 @@ def write_run_json(record: RunRecord) -> None:
     The file is created like any other (mode 0666 less the umask), not 0600 as a temp file would be.
     """
     data = _layout(record.to_json()).encode()
-    temp = record.folder / f".run.json.{secrets.token_hex(4)}"
+    temp = record.folder / f".run.json.{os.urandom(4).hex()}"  # as secrets.token_hex, without random
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
     try:
         with os.fdopen(fd, "wb") as out:

@@ -177,6 +177,27 @@ def test_commands_that_load_the_config_skip_pydantics_plugin_discovery(example: 
     assert "pydantic" in imported and "importlib.metadata" not in imported
 
 
+@pytest.mark.parametrize(
+    "args", [["validate"], ["thread", "list"], ["upcoming"], ["run", "example", "--dry-run"]], ids=" ".join
+)
+def test_commands_on_an_unchanged_config_import_neither_pydantic_nor_yaml(
+    args: list[str], example: Workspace
+) -> None:
+    def imports() -> list[str]:
+        done = subprocess.run(
+            [sys.executable, "-c", IMPORTS_OF, *args],
+            cwd=example.root,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        return done.stderr.splitlines()[-1].split()
+
+    assert "pydantic" in imports()  # the first load validates the files
+    assert [m for m in imports() if m.split(".")[0] in ("pydantic", "yaml")] == []
+
+
 # -- Ctrl-C while the libraries load ---------------------------------------------------------------
 
 

@@ -576,7 +576,7 @@ def test_new_thread_keys_are_checked_with_file_line_and_key(empty_workspace: Wor
 
 
 def test_the_schema_describes_func_test_input_and_output() -> None:
-    from taskctl.config.models import config_json_schema
+    from taskctl.config.spec import config_json_schema
 
     thread = config_json_schema()["$defs"]["ThreadConfig"]["properties"]
     assert {"func", "test", "input", "output", "kwargs"} <= set(thread)

@@ -1,114 +1,113 @@
-"""The config models' JSON Schema: generated from the models, it accepts exactly the documented config."""
+"""The config values: the same keys and defaults as the pydantic models that validate them, built from the
+plain form of a validated entry, and shown as JSON."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
+from pydantic import BaseModel
 
-from taskctl.config import load_config
-from taskctl.config.models import SettingsFile, config_json_schema
-from taskctl.config.yamlfile import parse_yaml
-from taskctl.errors import ConfigError
-from taskctl.workspace import Workspace
-from tests.conftest import write
-
-REPO = Path(__file__).resolve().parents[1]
-VALIDATOR = jsonschema.Draft202012Validator(config_json_schema())
-
-
-def yaml_examples() -> list[tuple[str, str]]:
-    """Every ```yaml block of the README and the docs, and every file of the example workspace."""
-    found = []
-    for page in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
-        text = page.read_text(encoding="utf-8")
-        for number, block in enumerate(re.findall(r"```yaml\n(.*?)```", text, re.DOTALL), start=1):
-            found.append((f"{page.name} example {number}", block))
-    for path in sorted((REPO / "config").glob("*.yaml")):
-        found.append((f"config/{path.name}", path.read_text(encoding="utf-8")))
-    return found
-
-
-def load(text: str) -> Any:
-    doc = parse_yaml(text, "example.yaml")
-    assert not doc.problems, doc.problems
-    return doc.data
-
-
-def schema_errors(data: Any) -> list[str]:
-    return [error.message for error in VALIDATOR.iter_errors(data)]
-
-
-def test_the_readme_the_docs_and_the_example_workspace_have_examples_to_check() -> None:
-    names = [name for name, _ in yaml_examples()]
-    assert sum(name.startswith("README.md") for name in names) >= 4
-    assert sum(name.startswith("config/") for name in names) == 3
-
-
-@pytest.mark.parametrize(("name", "text"), yaml_examples(), ids=[name for name, _ in yaml_examples()])
-def test_every_documented_example_is_valid_for_taskctl_and_for_the_schema(name: str, text: str) -> None:
-    data = load(text)
-    SettingsFile.model_validate(data)
-    assert schema_errors(data) == []
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "processes:\n  p: {threads: [a], schedule: daily at 10:00}\n",
-        "processes:\n  p: {threads: [a], schedule: {every: 6h}}\n",
-        "processes:\n  p: {threads: [a], schedule: [{cron: '30 2 * * *'}, {at: '2026-12-24 18:00'}, hourly]}\n",
-        "threads:\n  t: {retries: 2}\n",
-        "threads:\n  t: {retries: {count: 2, delay: 30s, backoff: 2}}\n",
-        "threads:\n  t: {env: {PORT: 8080, DEBUG: true, NAME: x}}\n",
-        "threads:\n  t: {timeout: 1h30m}\n",
-        "threads:\n  t: {timeout: 1H 30M}\n",
-        "threads:\n  t: {timeout: 90}\n",
-        "threads:\n  t: {timeout: '2.5'}\n",
-        "threads:\n  t: {timeout: 250ms}\n",
-        "defaults: {max_log_size: 50MB, kill_grace: 5s}\nretention: {max_total_size: 5GB, keep_runs: 3}\n",
-        "notify:\n  ops: {url: 'https://hooks.example.com/x', on: [failure, missed]}\n",
-    ],
+from taskctl.config import models, spec
+from taskctl.config.models import (
+    NotifyEvent,
+    Overlap,
+    SkuSelection,
+    process_from_json,
+    settings_from_json,
+    thread_from_json,
+    to_json,
 )
-def test_shorthands_taskctl_accepts_are_valid_for_the_schema(text: str) -> None:
-    data = load(text)
-    SettingsFile.model_validate(data)
-    assert schema_errors(data) == []
+
+REQUIRED: dict[str, dict[str, Any]] = {
+    "NotifyTarget": {"url": "https://hooks.example/x"},
+    "SkuInput": {"skus": {}},
+    "ThreadOutput": {"file": "results.csv"},
+    "ProcessConfig": {"threads": ["a"]},
+}
+PAIRS = [
+    "Retries",
+    "Defaults",
+    "Retention",
+    "NotifyTarget",
+    "DaemonSettings",
+    "Settings",
+    "SkuSelection",
+    "SkuInput",
+    "ThreadOutput",
+    "ThreadConfig",
+    "ProcessConfig",
+]
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "threads:\n  t: {scirpt: main.py}\n",  # an unknown key
-        "threads:\n  Bad Name: {}\n",  # not a valid name
-        "threads:\n  t: {type: scrapping}\n",
-        "threads:\n  t: {retries: -1}\n",
-        "threads:\n  t: {retries: 101}\n",
-        "threads:\n  t: {retries: {count: 1, every: 2}}\n",
-        "threads:\n  t: {timeout: soon}\n",
-        "threads:\n  t: {timeout: -5}\n",
-        "threads:\n  t: {env: {A: [1, 2]}}\n",
-        "threads:\n  t: {args: --pages}\n",
-        "processes:\n  p: {threads: []}\n",
-        "processes:\n  p: {schedule: hourly}\n",  # no threads
-        "processes:\n  p: {threads: [a], schedule: 42}\n",
-        "processes:\n  p: {threads: [a], schedule: {every: 6h, cron: '* * * * *'}}\n",
-        "processes:\n  p: {threads: [a], schedule: {evry: 6h}}\n",
-        "processes:\n  p: {threads: [a], overlap: sometimes}\n",
-        "processes:\n  p: {threads: [a], max_instances: 0}\n",
-        "notify:\n  ops: {url: 'ftp://example.com'}\n",
-        "max_parallel_runs: many\n",
-        "defaults: {catch_up: everything}\n",
-        "threads: [a, b]\n",
-    ],
-)
-def test_known_bad_config_is_invalid_for_taskctl_and_for_the_schema(
-    text: str, empty_workspace: Workspace
-) -> None:
-    write(empty_workspace.config_dir / "taskctl.yaml", text)
-    with pytest.raises(ConfigError):
-        load_config(empty_workspace)
-    assert schema_errors(load(text)) != []
+@pytest.mark.parametrize("name", PAIRS)
+def test_every_value_has_the_keys_of_its_model_in_the_same_order(name: str) -> None:
+    value_type = getattr(models, name)
+    model: type[BaseModel] = getattr(spec, name)
+
+    assert [f for f in value_type._fields if f != "keys_set"] == list(model.model_fields)
+
+
+@pytest.mark.parametrize("name", PAIRS)
+def test_every_default_is_the_one_the_model_gives(name: str) -> None:
+    model: type[BaseModel] = getattr(spec, name)
+    validated = model.model_validate(REQUIRED.get(name, {}))
+    required = {**REQUIRED.get(name, {}), **({"skus": SkuSelection()} if name == "SkuInput" else {})}
+
+    value = getattr(models, name)(**required)
+
+    assert to_json(value) == validated.model_dump(mode="json")
+
+
+def test_a_thread_is_built_from_what_the_file_set() -> None:
+    thread = thread_from_json(
+        spec.plain(
+            spec.ThreadConfig.model_validate(
+                {
+                    "code": "print(1)",
+                    "timeout": "5m",
+                    "retries": 2,
+                    "input": {"skus": {"min_rating": 4}},
+                    "output": {"file": "out.csv", "into_skus": "skip"},
+                    "schedule": "daily at 06:00",
+                }
+            )
+        )
+    )
+
+    assert thread.kind == "code" and thread.timeout == 300.0 and thread.retries.count == 2
+    assert thread.sku_input is not None and thread.sku_input.skus == SkuSelection(min_rating=4.0)
+    assert thread.output is not None and thread.output.into_skus == "skip"
+    assert thread.schedule == ["daily at 06:00"]
+
+
+def test_settings_keep_which_retention_keys_the_file_set() -> None:
+    settings = settings_from_json(
+        spec.plain(spec.Settings.model_validate({"retention": {"keep_runs": 3, "max_age": None}}))
+    )
+
+    assert settings.retention.keys_set == frozenset({"keep_runs", "max_age"})
+    assert "keys_set" not in to_json(settings)["retention"]
+
+
+def test_values_built_from_a_file_never_share_a_list() -> None:
+    first, second = thread_from_json({}), thread_from_json({})
+
+    assert first.tags == [] and first.tags is not second.tags
+    assert first.env is not second.env
+
+
+def test_to_json_shows_enums_as_their_text_and_can_leave_out_defaults() -> None:
+    process = process_from_json({"threads": ["a"], "overlap": "queue"})
+
+    assert to_json(process)["overlap"] == "queue" and to_json(process)["on_failure"] is None
+    assert to_json(SkuSelection(search="shirt", limit=10), exclude_defaults=True) == {
+        "search": "shirt",
+        "limit": 10,
+    }
+    assert to_json(models.NotifyTarget(url="http://h")) == {
+        "url": "http://h",
+        "on": [NotifyEvent.FAILURE.value],
+        "headers": {},
+    }
+    assert to_json(Overlap.SKIP) == "skip"

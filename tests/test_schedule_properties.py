@@ -446,3 +446,27 @@ def test_counting_every_and_one_shots_equals_walking_them(
     walked = list(fires_between(schedule, zone, start, end))
     assert count_fires_between(schedule, zone, start, end) == len(walked)
     assert last_fires_between(schedule, zone, start, end, 3) == walked[-3:]
+
+
+@settings(CHECKS, max_examples=300)
+@given(
+    index=st.integers(0, 4),
+    items=st.lists(st.tuples(st.integers(0, 60), st.integers(0, 12)), min_size=1, max_size=4),
+)
+def test_plain_numbers_and_ranges_expand_as_croniter_expands_them(
+    index: int, items: list[tuple[int, int]]
+) -> None:
+    from croniter import CroniterError, croniter
+
+    from taskctl.schedule import _plain_numbers
+
+    field = ",".join(str(start) if span == 0 else f"{start}-{start + span}" for start, span in items)
+    fields = ["*"] * 5
+    fields[index] = field
+    ours = _plain_numbers(index, field)
+    assume(ours is not None)
+    try:
+        expanded, _ = croniter.expand(" ".join(fields))
+    except CroniterError:
+        raise AssertionError(f"{field} is not a field croniter reads") from None
+    assert list(ours) == expanded[index]

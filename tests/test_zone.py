@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import sys
 from zoneinfo import ZoneInfo
 
+import pytest
 from typer.testing import CliRunner
 
 from taskctl.cli.main import app
@@ -65,3 +67,19 @@ def test_history_says_which_zone_it_falls_back_to(empty_workspace: Workspace) ->
         "warning: config/taskctl.yaml: is a link to '/nowhere/taskctl.yaml', which does not exist; fix the link or "
         "remove it; showing times in Europe/Berlin\n"
     )
+
+
+def test_a_settings_file_a_load_validated_is_taken_from_the_cache_and_an_edit_is_seen(
+    empty_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from taskctl.config import load_config
+
+    settings = empty_workspace.config_dir / "taskctl.yaml"
+    write(settings, "timezone: America/New_York\n")
+    load_config(empty_workspace)
+    with monkeypatch.context() as patched:
+        patched.setitem(sys.modules, "taskctl.config.yamlfile", None)  # importing the YAML reader fails
+        assert display_zone(empty_workspace) == (ZoneInfo("America/New_York"), None)
+
+    write(settings, "timezone: Asia/Tokyo\n")  # edited, not loaded since: read from the file itself
+    assert display_zone(empty_workspace) == (ZoneInfo("Asia/Tokyo"), None)

@@ -101,9 +101,9 @@ def schema() -> None:
         # then, first line of a config file:
         # yaml-language-server: $schema=../taskctl.schema.json
     """
-    from taskctl.config.models import config_json_schema
+    from taskctl.config.models import SCHEMA_FILE
 
-    common.print_json(config_json_schema())
+    typer.echo(SCHEMA_FILE.read_text(encoding="utf-8"), nl=False)
 
 
 def upcoming(

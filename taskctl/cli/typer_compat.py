@@ -1,19 +1,33 @@
-"""Two adjustments to typer, kept in this one module, each with its reason.
+"""Four adjustments to typer, kept in this one module, each with its reason.
 
 1. Command-line values are converted without pydantic. typer (0.2x) converts every parameter through a
    pydantic `TypeAdapter`; importing pydantic and building the adapters costs about 100 ms, more than the
    rest of most commands. taskctl's parameters are text, numbers, flags and paths, converted here with
    click's rules and messages; any other annotation (choices, dates, files, parsers) still goes to typer.
 2. Flags show no `<bool>` type in `--help`: they take no value.
+3. `--help` and usage errors do not import Markdown and traceback rendering. typer's rich help module
+   imports rich's Markdown (markdown-it) and Traceback (pygments) at the top, about 90 ms, though it uses
+   Markdown only with `rich_markup_mode="markdown"` and Traceback only for pretty exceptions, neither of
+   which taskctl uses. While that module loads, the two names are stand-ins that import the real class on
+   first use, so nothing behaves differently.
+4. A function's parameters are read once. typer reads them (evaluating every annotation, which is text in
+   modules with `from __future__ import annotations`) each time it needs them: two to four times per
+   command, and once per option for shared callbacks; `--help`, which builds every command, spent about a
+   third of its time there. What typer gets back is what it got the first time; it never changes it.
 
 `apply()` installs both where typer has the hook they replace; another typer keeps its own behaviour.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+import importlib
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from importlib.machinery import ModuleSpec, PathFinder
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 _TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
@@ -40,8 +54,71 @@ def apply() -> bool:
     # typer looks both up on use, so replacing them here changes every parameter built from now on.
     setattr(core, "build_runtime_param", _plain_builder(RuntimeParam, builder))  # noqa: B010
     setattr(core.TyperOption, "display_type_rich", _flag_without_type(core.TyperOption.display_type_rich))  # noqa: B010
+    if "typer.rich_utils" not in sys.modules:
+        sys.meta_path.insert(0, _LighterRichHelp())
+    from typer import main
+
+    read_parameters = getattr(main, "get_params_from_function", None)
+    if read_parameters is not None:
+        setattr(main, "get_params_from_function", functools.cache(read_parameters))  # noqa: B010
     _applied.append(True)
     return True
+
+
+# module -> the name typer's rich help module imports from it
+_DEFERRED = {"rich.markdown": "Markdown", "rich.traceback": "Traceback"}
+_RICH_HELP = "typer.rich_utils"
+
+
+class _Deferred(type):
+    """A class of a module not imported yet: calling it or reading an attribute imports the real one (a
+    class itself, so that annotations such as `Markdown | Text` still evaluate)."""
+
+    _module: str
+    _class: str
+
+    def _real(cls) -> Any:
+        return getattr(importlib.import_module(cls._module), cls._class)
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        return cls._real()(*args, **kwargs)
+
+    def __getattr__(cls, attribute: str) -> Any:
+        return getattr(cls._real(), attribute)
+
+
+class _LighterRichHelp:
+    """Finds typer's rich help module, and loads it with stand-ins for the classes it does not need."""
+
+    def find_spec(
+        self, name: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if name != _RICH_HELP:
+            return None
+        sys.meta_path.remove(self)
+        spec = PathFinder.find_spec(name, path)
+        loader: Any = spec.loader if spec is not None else None
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        load = loader.exec_module
+
+        def exec_module(module: ModuleType) -> None:
+            standing_in = {}
+            for module_name, class_name in _DEFERRED.items():
+                if module_name not in sys.modules:
+                    stand_in = ModuleType(module_name)
+                    deferred = _Deferred(class_name, (), {"_module": module_name, "_class": class_name})
+                    setattr(stand_in, class_name, deferred)
+                    standing_in[module_name] = sys.modules[module_name] = stand_in
+            try:
+                load(module)
+            finally:
+                for module_name, stand_in in standing_in.items():
+                    if sys.modules.get(module_name) is stand_in:
+                        del sys.modules[module_name]
+
+        loader.exec_module = exec_module
+        return spec
 
 
 def _plain_builder(base: type[Any], typer_builder: Callable[[Any], Any]) -> Callable[[Any], Any]:

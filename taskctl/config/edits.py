@@ -16,8 +16,9 @@ from pathlib import Path
 from types import UnionType
 from typing import Any, Union, get_args, get_origin
 
-from taskctl.config.loader import PendingChanges, _bad_name, config_display, config_files, load_config
-from taskctl.config.models import THREAD_KINDS, ProcessConfig, ThreadConfig, ThreadType
+from taskctl.config.loader import PendingChanges, config_display, config_files, load_config
+from taskctl.config.models import THREAD_KINDS, ThreadType
+from taskctl.config.spec import ProcessConfig, ThreadConfig
 from taskctl.config.threadfiles import (
     FileCopy,
     ThreadFile,
@@ -26,6 +27,7 @@ from taskctl.config.threadfiles import (
     remove_folder,
     unused_file_notes,
 )
+from taskctl.config.validation import bad_name
 from taskctl.config.writer import (
     MISSING,
     FileText,
@@ -447,7 +449,7 @@ def _processes_using(workspace: Workspace, thread: str) -> list[Location]:
 def check_name(name: str, section: Section) -> None:
     """A usage error unless `name` can be a folder name (before anything is written)."""
     if not NAME_PATTERN.fullmatch(name):
-        raise UsageError(f"{section.kind} {_bad_name(name)}")
+        raise UsageError(f"{section.kind} {bad_name(name)}")
 
 
 def config_path(workspace: Workspace, file: str) -> Path:

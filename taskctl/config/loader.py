@@ -2,6 +2,10 @@
 
 All problems are collected (not only the first) and each names file, line, key path and what would be
 valid. A config either loads whole or raises `ConfigError`.
+
+Each file is parsed and validated on its own (`taskctl.config.validation`), or taken from the config cache
+(`taskctl.config.cache`) when its bytes are those of a file validated before; the checks across files and
+beyond config/ run on every load.
 """
 
 from __future__ import annotations
@@ -11,19 +15,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from types import UnionType
-from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
+from typing import Any
 from zoneinfo import ZoneInfo
-
-from pydantic import BaseModel, ValidationError
 
 from taskctl import schedule as schedules
 from taskctl.clock import machine_zone_name
+from taskctl.config.cache import ConfigCache
 from taskctl.config.models import (
     FUNC_PATTERN,
-    INPUT_TAGS,
     THREAD_KINDS,
-    ConfigFile,
     NotifyTarget,
     OnFailure,
     Overlap,
@@ -31,15 +31,15 @@ from taskctl.config.models import (
     Settings,
     ThreadConfig,
     ThreadType,
+    process_from_json,
+    settings_from_json,
+    thread_from_json,
 )
-from taskctl.config.yamlfile import PathKey, YamlDocument, format_path, parse_yaml, read_yaml
+from taskctl.config.rawfile import PathKey, UnreadableFile, format_path, read_config_bytes
 from taskctl.errors import ConfigError, ConfigProblem, closest
-from taskctl.workspace import NAME_PATTERN, Workspace
+from taskctl.workspace import Workspace
 
 SETTINGS_FILE = "taskctl.yaml"
-_SETTINGS_KEYS = set(Settings.model_fields)
-_FILE_KEYS = set(ConfigFile.model_fields)
-_M = TypeVar("_M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -154,30 +154,25 @@ def load_config(
     digest = hashlib.sha256()
     lines: dict[str, dict[PathKey, int]] = {}  # key path -> line, per file
     thread_refs: dict[str, list[str]] = {}  # process -> the threads it names, even if the process is invalid
-    invalid: dict[tuple[str, str], _InvalidEntry] = {}  # entries that failed validation, for further checks
+    invalid: dict[tuple[str, str], InvalidEntry] = {}  # entries that failed validation, for further checks
 
     warnings: list[ConfigProblem] = []
+    cache = ConfigCache.open(workspace)
     for path in files:
         display = config_display(workspace, path)
-        if path in pending.texts:
-            doc = parse_yaml(pending.texts[path], display)
-            doc.raw = pending.texts[path].encode()
-        else:
-            doc = read_yaml(path, display)
-        digest.update(display.encode() + b"\0" + doc.raw + b"\0")
-        lines[display] = doc.lines
-        for problem in (*doc.problems, *doc.warnings):
-            problem.file = display
-        problems.extend(doc.problems)
-        warnings.extend(doc.warnings)
-        if doc.data is None and doc.problems:
-            continue
         is_settings = path.name == SETTINGS_FILE and path.parent == workspace.config_dir
-        parsed = _validate_file(doc, display, is_settings, problems)
-        if parsed.settings is not None:
-            settings = parsed.settings
+        read = _read_file(path, display, is_settings, pending.texts.get(path), cache)
+        digest.update(display.encode() + b"\0" + read.raw + b"\0")
+        lines[display] = read.lines
+        problems.extend(read.problems)
+        warnings.extend(read.warnings)
+        parsed = read.entries
+        if parsed is None:
+            continue
+        if read.settings is not None:
+            settings = read.settings
         for section, name in parsed.declared:
-            origin = Origin(display, doc.lines.get((section, name)))
+            origin = Origin(display, read.lines.get((section, name)))
             previous = origins.get((section, name))
             if previous is not None:
                 message = f"'{name}' is already declared in {previous}; rename one of them"
@@ -188,14 +183,19 @@ def load_config(
                 thread_refs[name] = parsed.thread_refs.get(name, [])
             if (section, name) in parsed.invalid:
                 invalid[(section, name)] = parsed.invalid[(section, name)]
-            if name in parsed.threads and section == "threads":
-                threads[name] = parsed.threads[name]
-            elif name in parsed.processes and section == "processes":
-                processes[name] = parsed.processes[name]
+            if name in read.threads and section == "threads":
+                threads[name] = read.threads[name]
+            elif name in read.processes and section == "processes":
+                processes[name] = read.processes[name]
+    if not pending.texts:  # an edit not yet written is not what the files will hold
+        cache.save()
 
     zone_name = settings.timezone or machine_zone_name()
     _check_threads(workspace, threads, origins, lines, problems, pending.new_files)
-    _check_threads(workspace, _partial_threads(invalid), origins, lines, problems, pending.new_files)
+    if invalid:
+        from taskctl.config.validation import partial_threads
+
+        _check_threads(workspace, partial_threads(invalid), origins, lines, problems, pending.new_files)
     declared_threads = {name for section, name in origins if section == "threads"}
     _check_thread_refs(declared_threads, thread_refs, origins, lines, problems)
     _check_processes(processes, settings, origins, lines, problems)
@@ -323,7 +323,7 @@ def _line_in(origin: Origin, doc_lines: dict[PathKey, int], path: PathKey) -> in
 
 
 @dataclass(frozen=True)
-class _InvalidEntry:
+class InvalidEntry:
     """A thread or process that failed validation: its raw keys and those that were wrong, so that the checks
     of its other keys (its schedules) still run and one error does not hide the next."""
 
@@ -336,171 +336,117 @@ class _InvalidEntry:
 
 
 @dataclass
-class _FileEntries:
+class FileEntries:
+    """What one config file declares: its valid entries as plain data (`taskctl.config.spec.plain`), every
+    well-named entry, and those that failed validation."""
+
+    settings: dict[str, Any] | None = None
+    threads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    processes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    declared: list[tuple[str, str]] = field(default_factory=list)  # every well-named entry, valid or not
+    thread_refs: dict[str, list[str]] = field(default_factory=dict)  # process -> threads, valid or not
+    invalid: dict[tuple[str, str], InvalidEntry] = field(default_factory=dict)
+
+
+@dataclass
+class _ReadFile:
+    """One config file read: its bytes, the line of each key path, its problems and warnings, and its
+    entries (None when it could not be read or parsed) with the valid ones built."""
+
+    raw: bytes
+    lines: dict[PathKey, int] = field(default_factory=dict)
+    problems: list[ConfigProblem] = field(default_factory=list)
+    warnings: list[ConfigProblem] = field(default_factory=list)
+    entries: FileEntries | None = None
     settings: Settings | None = None
     threads: dict[str, ThreadConfig] = field(default_factory=dict)
     processes: dict[str, ProcessConfig] = field(default_factory=dict)
-    declared: list[tuple[str, str]] = field(default_factory=list)  # every well-named entry, valid or not
-    thread_refs: dict[str, list[str]] = field(default_factory=dict)  # process -> threads, valid or not
-    invalid: dict[tuple[str, str], _InvalidEntry] = field(default_factory=dict)
+
+    def build(self, entries: FileEntries) -> None:
+        """Take `entries` and build their valid ones."""
+        self.entries = entries
+        self.settings = None if entries.settings is None else settings_from_json(entries.settings)
+        self.threads = {name: thread_from_json(data) for name, data in entries.threads.items()}
+        self.processes = {name: process_from_json(data) for name, data in entries.processes.items()}
 
 
-def _validate_file(
-    doc: YamlDocument, display: str, is_settings: bool, problems: list[ConfigProblem]
-) -> _FileEntries:
-    """Validate one file entry by entry, so one bad entry does not hide the problems of the others."""
-    found = _FileEntries()
-    data = {} if doc.data is None else doc.data
-    if not isinstance(data, dict):
-        message = "must be a mapping with 'threads:' and/or 'processes:' at the top"
-        problems.append(ConfigProblem(display, doc.line_of(()), "", message))
-        return found
-    allowed = _FILE_KEYS | (_SETTINGS_KEYS if is_settings else set())
-    for key in data:
-        if key in allowed:
-            continue
-        if key in _SETTINGS_KEYS:
-            message = f"'{key}' is a setting; move it to config/{SETTINGS_FILE}"
-        else:
-            hint = closest(str(key), allowed)
-            message = f"unknown key '{key}'" + (
-                f" (did you mean '{hint}'?)" if hint else f" (valid keys: {', '.join(sorted(allowed))})"
-            )
-        problems.append(ConfigProblem(display, doc.line_of((key,)), str(key), message))
-    if is_settings:
-        subset = {k: v for k, v in data.items() if k in _SETTINGS_KEYS}
-        found.settings = _validated(Settings, subset, (), doc, display, problems)
-    for section, model in (("threads", ThreadConfig), ("processes", ProcessConfig)):
-        entries = data.get(section)
-        if entries is None:
-            continue
-        if not isinstance(entries, dict):
-            message = f"must be a mapping of names to {section} ({_show(entries)} given)"
-            problems.append(ConfigProblem(display, doc.line_of((section,)), section, message))
-            continue
-        for name, entry in entries.items():
-            name = str(name)
-            if not NAME_PATTERN.fullmatch(name):
-                line = doc.line_of((section, name))
-                problems.append(ConfigProblem(display, line, f"{section}.{name}", _bad_name(name)))
-                continue
-            found.declared.append((section, name))
-            if section == "processes" and isinstance(entry, dict) and isinstance(entry.get("threads"), list):
-                found.thread_refs[name] = [str(t) for t in entry["threads"]]
-            raw = {} if entry is None else entry
-            bad_keys: set[str] = set()
-            validated = _validated(model, raw, (section, name), doc, display, problems, bad_keys)
-            if validated is not None:
-                getattr(found, section)[name] = validated
-            elif isinstance(raw, dict):
-                found.invalid[(section, name)] = _InvalidEntry(raw, frozenset(bad_keys))
-    return found
+def _read_file(
+    path: Path, display: str, is_settings: bool, pending_text: str | None, cache: ConfigCache
+) -> _ReadFile:
+    """Read, parse and validate one file, or take what an earlier load made of the same bytes."""
+    if pending_text is not None:
+        raw = pending_text.encode()
+    else:
+        try:
+            raw = read_config_bytes(path)
+        except UnreadableFile as exc:
+            return _ReadFile(b"", problems=[ConfigProblem(display, None, "", str(exc))])
+    cached = _from_cache(display, cache.get(display, is_settings, raw), raw)
+    if cached is not None:
+        return cached
+    read = _parse_and_validate(display, is_settings, raw, pending_text)
+    if not read.problems and read.entries is not None:
+        cache.put(display, is_settings, raw, _cache_form(read))
+    return read
 
 
-def _validated(
-    model: type[_M],
-    data: Any,
-    prefix: PathKey,
-    doc: YamlDocument,
-    display: str,
-    problems: list[ConfigProblem],
-    bad_keys: set[str] | None = None,
-) -> _M | None:
-    """`model` validated from `data`, or None after adding every error to `problems` (and the top-level keys
-    they are about to `bad_keys`)."""
-    if not isinstance(data, dict):
-        what = "a thread" if model is ThreadConfig else "a process" if model is ProcessConfig else "settings"
-        line = doc.line_of(prefix)
-        problems.append(
-            ConfigProblem(display, line, format_path(prefix), f"must be a mapping describing {what}")
-        )
+def _parse_and_validate(display: str, is_settings: bool, raw: bytes, text: str | None) -> _ReadFile:
+    from taskctl.config.validation import validate_file
+    from taskctl.config.yamlfile import parse_yaml
+
+    if text is None:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            problem = ConfigProblem(display, None, "", "is not UTF-8 text; save it as UTF-8")
+            return _ReadFile(raw, problems=[problem])
+    doc = parse_yaml(text, display)
+    read = _ReadFile(raw, doc.lines, doc.problems, doc.warnings)
+    for problem in (*doc.problems, *doc.warnings):
+        problem.file = display
+    if doc.data is None and doc.problems:
+        return read
+    read.build(validate_file(doc, display, is_settings, read.problems))
+    return read
+
+
+def _cache_form(read: _ReadFile) -> dict[str, Any]:
+    """A file read without problems as plain JSON data (for `ConfigCache`)."""
+    assert read.entries is not None
+    entries = read.entries
+    return {
+        "lines": [[list(path), line] for path, line in read.lines.items()],
+        "warnings": [[w.line, w.path, w.message] for w in read.warnings],
+        "settings": entries.settings,
+        "threads": entries.threads,
+        "processes": entries.processes,
+        "declared": [list(pair) for pair in entries.declared],
+        "thread_refs": entries.thread_refs,
+    }
+
+
+def _from_cache(display: str, data: Any, raw: bytes) -> _ReadFile | None:
+    """`_cache_form` read back, or None if it is not that form (a cache written by hand, say)."""
+    if data is None:
         return None
     try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        for error in exc.errors():
-            problems.append(_problem_from(error, doc, display, model, prefix))
-            if bad_keys is not None:
-                bad_keys.add(str(error["loc"][0]) if error["loc"] else "*")
+        entries = FileEntries(
+            settings=data["settings"],
+            threads=dict(data["threads"]),
+            processes=dict(data["processes"]),
+            declared=[(str(section), str(name)) for section, name in data["declared"]],
+            thread_refs={name: list(refs) for name, refs in data["thread_refs"].items()},
+        )
+        lines = {tuple(path): int(line) for path, line in data["lines"]}
+        warnings = [ConfigProblem(display, line, path, message) for line, path, message in data["warnings"]]
+        read = _ReadFile(raw, lines, [], warnings)
+        read.build(entries)
+    except (KeyError, TypeError, ValueError, AttributeError):
         return None
+    return read
 
 
-def _problem_from(
-    error: Any, doc: YamlDocument, display: str, model: type[Any], prefix: PathKey
-) -> ConfigProblem:
-    # a tagged union (a thread's `input`) puts its tag in the location: not a key the user wrote
-    inner: PathKey = tuple(part for part in error["loc"] if part not in INPUT_TAGS)
-    loc: PathKey = prefix + inner
-    kind = error["type"]
-    value = error.get("input")
-    ctx = error.get("ctx", {})
-    if kind == "missing":
-        parent, key = loc[:-1], loc[-1]
-        return ConfigProblem(
-            display, doc.line_of(parent), format_path(parent), f"required key '{key}' is missing"
-        )
-    path = format_path(loc)
-    line = doc.line_of(loc)
-    if kind == "extra_forbidden":
-        allowed = _allowed_keys(model, inner[:-1])
-        key = str(loc[-1])
-        hint = closest(key, allowed)
-        if hint:
-            message = f"unknown key '{key}' (did you mean '{hint}'?)"
-        else:
-            message = f"unknown key '{key}' (valid keys: {', '.join(sorted(allowed))})"
-        return ConfigProblem(display, line, format_path(loc[:-1]), message)
-    if kind in ("enum", "literal_error"):
-        expected = str(ctx.get("expected", "")).replace("'", "")
-        hint = closest(str(value), [e.strip() for e in expected.replace(" or ", ",").split(",")])
-        tail = f" (did you mean '{hint}'?)" if hint else f" (use {expected})"
-        return ConfigProblem(display, line, path, f"{_show(value)} is not valid{tail}")
-    if kind == "value_error":
-        return ConfigProblem(display, line, path, str(error["msg"]).removeprefix("Value error, "))
-    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
-        bound = next(iter(ctx.values()), "?")
-        relation = {
-            "greater_than_equal": f"must be at least {bound}",
-            "greater_than": f"must be more than {bound}",
-            "less_than_equal": f"must be at most {bound}",
-            "less_than": f"must be less than {bound}",
-        }[kind]
-        return ConfigProblem(display, line, path, f"{_show(value)} is out of range ({relation})")
-    if kind in ("model_type", "model_attributes_type", "string_type") and inner == ("input",):
-        return ConfigProblem(
-            display,
-            line,
-            path,
-            f"{_show(value)} is not an input (give a CSV file in the thread's folder, or {{skus: QUERY}})",
-        )
-    if kind == "too_short" and loc[-1] == "threads":
-        return ConfigProblem(display, line, path, "a process must name at least one thread")
-    if kind == "string_pattern_mismatch" and loc[-1] == "url":
-        return ConfigProblem(display, line, path, f"{_show(value)} is not an http(s) URL")
-    wanted = _WANTED.get(kind)
-    if wanted:
-        return ConfigProblem(display, line, path, f"{_show(value)} is not {wanted}")
-    message = str(error["msg"])
-    return ConfigProblem(display, line, path, f"{_show(value)}: {message[0].lower()}{message[1:]}")
-
-
-_WANTED = {
-    "string_type": "text (quote it)",
-    "int_type": "a whole number",
-    "int_parsing": "a whole number",
-    "int_from_float": "a whole number",
-    "float_type": "a number",
-    "float_parsing": "a number",
-    "bool_type": "true or false",
-    "bool_parsing": "true or false",
-    "list_type": "a list",
-    "dict_type": "a mapping",
-    "model_type": "a mapping",
-    "model_attributes_type": "a mapping",
-}
-
-
-def _show(value: Any) -> str:
+def show_value(value: Any) -> str:
     if isinstance(value, str):
         return f"'{value}'"
     if value is None:
@@ -510,55 +456,6 @@ def _show(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     return repr(value)
-
-
-def _allowed_keys(model: type[Any], loc: PathKey) -> set[str]:
-    """The keys valid at `loc` (field names, dict keys and list indexes) inside `model`."""
-    current: Any = model
-    for part in loc:
-        current = _unwrap(current)
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            if not isinstance(part, str) or part not in current.model_fields:
-                return set()
-            current = current.model_fields[part].annotation
-        elif get_origin(current) in (dict, list):
-            current = get_args(current)[-1]
-        else:
-            return set()
-    current = _unwrap(current)
-    return (
-        set(current.model_fields) if isinstance(current, type) and issubclass(current, BaseModel) else set()
-    )
-
-
-def _unwrap(annotation: Any) -> Any:
-    """`X | None`, `Annotated[X, ...]` -> X (preferring a model or a container among union members)."""
-    while get_origin(annotation) in (Union, UnionType, Annotated):
-        args = [a for a in get_args(annotation) if a is not type(None)]
-        if get_origin(annotation) is Annotated:
-            annotation = args[0]
-            continue
-        args = [get_args(a)[0] if get_origin(a) is Annotated else a for a in args]
-        preferred = [
-            a
-            for a in args
-            if get_origin(a) in (dict, list) or (isinstance(a, type) and issubclass(a, BaseModel))
-        ]
-        annotation = (preferred or args)[0]
-    return annotation
-
-
-def _bad_name(name: str) -> str:
-    suggestion = "".join(c if c.isalnum() or c in "_-" else "_" for c in name.lower()).strip("_-")
-    tail = (
-        f" (try '{suggestion}')"
-        if suggestion and NAME_PATTERN.fullmatch(suggestion) and suggestion.isascii()
-        else ""
-    )
-    return (
-        f"'{name}' is not a valid name: use lower-case letters, digits, '_' and '-', "
-        f"starting with a letter or digit{tail}"
-    )
 
 
 def _check_threads(
@@ -647,7 +544,7 @@ def _check_arguments(thread: ThreadConfig, report: Callable[[PathKey, str], None
     if thread.func is None:
         for index, value in enumerate(thread.args):
             if not isinstance(value, str):
-                report(("args", index), f"{_show(value)} is not text (quote it)")
+                report(("args", index), f"{show_value(value)} is not text (quote it)")
         if thread.kwargs:
             report(("kwargs",), f"'kwargs' are for 'func:' threads; this thread runs a {thread.kind}")
         return
@@ -712,25 +609,6 @@ def _check_thread_refs(
                         f"no thread named '{thread}'{tail}",
                     )
                 )
-
-
-# The keys that decide which files a thread needs; when one of them is wrong, its files are not checked.
-_FILE_KEYS_OF_THREADS = frozenset({"type", "script", "command", "code", "input", "*"})
-
-
-def _partial_threads(invalid: Mapping[tuple[str, str], _InvalidEntry]) -> dict[str, ThreadConfig]:
-    """Threads that failed validation, without their bad keys, so that their files are still checked (a
-    missing script shows with a bad timeout, not after it is fixed)."""
-    found = {}
-    for (section, name), entry in invalid.items():
-        if section != "threads" or entry.bad_keys & _FILE_KEYS_OF_THREADS:
-            continue
-        good = {key: value for key, value in entry.raw.items() if key not in entry.bad_keys}
-        try:
-            found[name] = ThreadConfig.model_validate(good)
-        except ValidationError:
-            continue
-    return found
 
 
 @dataclass(frozen=True)
@@ -849,15 +727,11 @@ def _disabled_threads_in_chains(
 
 def _with_defaults(process: ProcessConfig, settings: Settings) -> ProcessConfig:
     defaults = settings.defaults
-    return process.model_copy(
-        update={
-            "on_failure": process.on_failure or defaults.on_failure,
-            "overlap": process.overlap or defaults.overlap,
-            "catch_up": process.catch_up or defaults.catch_up,
-            "misfire_grace": process.misfire_grace
-            if process.misfire_grace is not None
-            else defaults.misfire_grace,
-        }
+    return process._replace(
+        on_failure=process.on_failure or defaults.on_failure,
+        overlap=process.overlap or defaults.overlap,
+        catch_up=process.catch_up or defaults.catch_up,
+        misfire_grace=process.misfire_grace if process.misfire_grace is not None else defaults.misfire_grace,
     )
 
 

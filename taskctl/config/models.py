@@ -1,99 +1,26 @@
-"""Pydantic models of the config files. Unknown keys are errors everywhere.
+"""A loaded config as plain, immutable values: what runs, schedules and listings read.
 
-The JSON Schema for editors (`taskctl schema`) is generated from these same models, so it accepts what taskctl
-accepts: a shorthand that a validator expands (`schedule: daily at 06:00`, `retries: 2`) declares its input
-type for the schema.
+The config files are validated by the pydantic models of `taskctl.config.spec` (which also give the JSON
+Schema); what passes is kept as these named tuples. They import nothing heavy, so that a command whose
+config is unchanged since the last load (`taskctl.config.cache`) starts without pydantic or YAML. (Named
+tuples rather than dataclasses: a dataclass costs about a millisecond to create, and start-up counts. Their
+list and mapping defaults are shared: a config value is never changed in place.)
+
+`to_json` shows a value as JSON data (`thread show --json`). `settings_from_json`, `thread_from_json` and
+`process_from_json` build values from the plain form of a validated entry (`taskctl.config.spec.plain`),
+which is also what the cache keeps: an entry goes through that form on every load, cached or not, so the
+two loads cannot differ.
 """
 
+# ruff: noqa: RUF012  (list and mapping defaults of named tuples: loads give each value its own, see _built)
 from __future__ import annotations
 
+import math
 import re
-import zoneinfo
-from enum import StrEnum
-from typing import Annotated, Any
-
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Discriminator,
-    Field,
-    Tag,
-    WithJsonSchema,
-    field_validator,
-    model_validator,
-)
-
-from taskctl.units import parse_duration, parse_size
-
-
-def _duration(value: Any) -> float:
-    if not isinstance(value, str | int | float):
-        raise ValueError(f"{value!r} is not a duration (use e.g. 90s, 10m, 2h, 1d, 1h30m)")
-    return parse_duration(value)
-
-
-def _size(value: Any) -> int:
-    if not isinstance(value, str | int):
-        raise ValueError(f"{value!r} is not a size (use e.g. 50MB, 512KB, 1GB)")
-    return parse_size(value)
-
-
-_DURATION_SCHEMA = {
-    "anyOf": [
-        # what parse_duration reads: number+unit parts (any case, spaces between), or a bare number
-        {
-            "type": "string",
-            "pattern": r"^\s*(\d+(\.\d+)?\s*([mM][sS]|[sSmMhHdDwW])\s*)+$|^\s*\d+(\.\d+)?\s*$",
-        },
-        {"type": "number", "minimum": 0},
-    ],
-    "description": "a duration: 90s, 10m, 2h, 1d, 1h30m (a bare number is seconds)",
-}
-
-Duration = Annotated[float, BeforeValidator(_duration), WithJsonSchema(_DURATION_SCHEMA)]
-Size = Annotated[
-    int,
-    BeforeValidator(_size),
-    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "integer"}], "description": "e.g. 50MB"}),
-]
-
-ScheduleSpec = Annotated[
-    str | dict[str, Any],
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {
-                    "type": "string",
-                    "description": "cron ('30 2 * * *', '@daily'), 'every 6 hours', 'daily at 10:30', "
-                    "'weekdays at 09:00', 'monday at 09:00', or a one-shot '2026-12-24 18:00'",
-                },
-                {
-                    "type": "object",
-                    "properties": {
-                        "cron": {"type": "string"},
-                        "every": {"type": "string"},
-                        "at": {"type": "string"},
-                    },
-                    "minProperties": 1,
-                    "maxProperties": 1,
-                    "additionalProperties": False,
-                },
-            ]
-        }
-    ),
-]
-
-
-def _one_or_many(value: Any) -> Any:
-    """`schedule: daily at 06:00` is short for a one-item list."""
-    return [value] if isinstance(value, str | dict) else value
-
-
-Schedules = Annotated[
-    list[ScheduleSpec],
-    BeforeValidator(_one_or_many, json_schema_input_type=ScheduleSpec | list[ScheduleSpec]),
-]
+from collections.abc import Callable
+from enum import Enum, StrEnum
+from pathlib import Path
+from typing import Any, NamedTuple, TypeVar
 
 
 class ThreadType(StrEnum):
@@ -139,187 +66,116 @@ class NotifyEvent(StrEnum):
     MISSED = "missed"
 
 
-class _Strict(BaseModel):
-    # frozen: a loaded config is never changed in place (a reload builds a new one), so a running chain keeps
-    # the definition it started with
-    model_config = ConfigDict(extra="forbid", use_enum_values=False, validate_default=True, frozen=True)
-
-
-class Retries(_Strict):
-    count: int = Field(0, ge=0, le=100, description="attempts after the first one")
-    delay: Duration = Field(0.0, description="wait before the first retry")
-    backoff: float = Field(1.0, ge=1.0, le=100.0, description="each further delay is multiplied by this")
-
-
-_RetryCount = Annotated[int, Field(ge=0, le=100)]
-
-
-def _retries_shorthand(value: Any) -> Any:
-    """`retries: 2` is short for `retries: {count: 2}`."""
-    return {"count": value} if isinstance(value, int) and not isinstance(value, bool) else value
-
-
-class Defaults(_Strict):
-    """Values that processes and threads inherit unless they set their own."""
-
-    timeout: Duration | None = Field(None, description="per thread; none = no limit")
-    overlap: Overlap = Overlap.SKIP
-    catch_up: CatchUp = CatchUp.LATEST
-    misfire_grace: Duration = Field(3600.0, description="how late a missed slot may still start")
-    on_failure: OnFailure = OnFailure.STOP
-    max_log_size: Size = Field(50 * 1024 * 1024, description="per thread log cap (head and tail kept)")
-    kill_grace: Duration = Field(10.0, description="between SIGTERM and SIGKILL on timeout or cancel")
-
-
-class Retention(_Strict):
-    """Which finished runs `taskctl prune` (and the daemon) keep, per process; unset keys keep everything."""
-
-    keep_runs: int | None = Field(None, ge=1, description="finished runs kept per process")
-    max_age: Duration | None = Field(None, description="finished runs older than this are removed")
-    max_total_size: Size | None = Field(None, description="run folders kept per process, newest first")
-
-
-class NotifyTarget(_Strict):
-    url: str = Field(pattern=r"^https?://", description="webhook URL (http or https)")
-    on: list[NotifyEvent] = Field(default_factory=lambda: [NotifyEvent.FAILURE])
-    headers: dict[str, str] = Field(default_factory=dict, description="values may read ${ENV_VAR}")
-
-
-class DaemonSettings(_Strict):
-    """How `taskctl daemon` behaves."""
-
-    shutdown_grace: Duration = Field(
-        30.0, description="on stop, how long running chains may finish before they are stopped (cancelled)"
-    )
-
-
-def _zone_name(value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"'{value}' is not an IANA time zone (use a name like Europe/Berlin or America/New_York)"
-        ) from None
-    return value
-
-
-ZoneName = Annotated[str, Field(description="IANA time zone name, e.g. Europe/Berlin")]
-
-
-class Settings(_Strict):
-    """config/taskctl.yaml."""
-
-    timezone: ZoneName | None = None
-    max_parallel_runs: int = Field(4, ge=1, le=1000)
-    defaults: Defaults = Field(default_factory=Defaults)
-    retention: Retention = Field(default_factory=Retention)
-    notify: dict[str, NotifyTarget] = Field(default_factory=dict)
-    daemon: DaemonSettings = Field(default_factory=DaemonSettings)
-
-    _check_zone = field_validator("timezone")(_zone_name)
-
+# `taskctl schema` prints this file: the JSON Schema of `taskctl.config.spec.config_json_schema`, kept with
+# the package so that printing it needs no pydantic (a test checks that it is what the models give).
+SCHEMA_FILE = Path(__file__).with_name("schema.json")
 
 FUNC_PATTERN = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 THREAD_KINDS = ("script", "command", "code", "func", "test")
 
+# Durations are seconds, sizes bytes; the defaults are those the spec declares.
+MIB = 1024 * 1024
 
-class SkuSelection(_Strict):
+
+class Retries(NamedTuple):
+    count: int = 0  # type: ignore[assignment]  # the field, not tuple.count
+    delay: float = 0.0
+    backoff: float = 1.0
+
+
+class Defaults(NamedTuple):
+    """Values that processes and threads inherit unless they set their own."""
+
+    timeout: float | None = None
+    overlap: Overlap = Overlap.SKIP
+    catch_up: CatchUp = CatchUp.LATEST
+    misfire_grace: float = 3600.0
+    on_failure: OnFailure = OnFailure.STOP
+    max_log_size: int = 50 * MIB
+    kill_grace: float = 10.0
+
+
+class Retention(NamedTuple):
+    """Which finished runs `taskctl prune` (and the daemon) keep, per process; unset keys keep everything."""
+
+    keep_runs: int | None = None
+    max_age: float | None = None
+    max_total_size: int | None = None
+    # the keys the file sets (even to null): a process's retention overrides the settings' key by key
+    keys_set: frozenset[str] = frozenset()
+
+
+class NotifyTarget(NamedTuple):
+    url: str
+    on: list[NotifyEvent] = [NotifyEvent.FAILURE]
+    headers: dict[str, str] = {}
+
+
+class DaemonSettings(NamedTuple):
+    """How `taskctl daemon` behaves."""
+
+    shutdown_grace: float = 30.0
+
+
+class Settings(NamedTuple):
+    """config/taskctl.yaml."""
+
+    timezone: str | None = None
+    max_parallel_runs: int = 4
+    defaults: Defaults = Defaults()
+    retention: Retention = Retention()
+    notify: dict[str, NotifyTarget] = {}
+    daemon: DaemonSettings = DaemonSettings()
+
+
+class SkuSelection(NamedTuple):
     """Which rows of the SKU table make a thread's input: the filters of `taskctl sku list`, and `stale`."""
 
-    search: str | None = Field(None, description="text in the sku or the name (case-insensitive)")
-    base_sku: str | None = Field(None, description="only this family")
-    min_rating: float | None = Field(None, ge=0, le=5, description="only rows rated at least this")
-    unrated: bool = Field(False, description="only rows without a rating")
-    limit: int | None = Field(None, ge=1, description="at most this many rows (default: all)")
-    stale: Duration | None = Field(
-        None, description="only rows not updated for this long (then the stalest come first)"
-    )
-
-    @model_validator(mode="after")
-    def _rated_or_unrated(self) -> SkuSelection:
-        if self.unrated and self.min_rating is not None:
-            raise ValueError("'unrated' and 'min_rating' exclude each other; keep one of them")
-        return self
+    search: str | None = None
+    base_sku: str | None = None
+    min_rating: float | None = None
+    unrated: bool = False
+    limit: int | None = None
+    stale: float | None = None
 
 
-def _empty_selection(value: Any) -> Any:
-    """`skus:` with nothing after it selects every row."""
-    return {} if value is None else value
-
-
-class SkuInput(_Strict):
+class SkuInput(NamedTuple):
     """`input: {skus: QUERY}`: the input CSV is built from the SKU table when the thread starts."""
 
-    skus: Annotated[SkuSelection, BeforeValidator(_empty_selection)]
-    required: bool = Field(False, description="true: an empty selection fails the thread")
+    skus: SkuSelection
+    required: bool = False
 
 
-def _input_kind(value: Any) -> str:
-    return "file-input" if isinstance(value, str) else "sku-input"
-
-
-INPUT_TAGS = ("file-input", "sku-input")  # where pydantic puts them in error locations, the loader drops them
-ThreadInput = Annotated[
-    Annotated[str, Tag("file-input")] | Annotated[SkuInput, Tag("sku-input")],
-    Discriminator(_input_kind),
-]
-
-
-class ThreadOutput(_Strict):
+class ThreadOutput(NamedTuple):
     """`output: {file, into_skus}`: after the thread succeeds, the file (in the run folder) is imported into
     the SKU table, only the SKU columns it has."""
 
-    file: str = Field(description="a CSV the thread writes in the run folder, e.g. results.csv")
-    into_skus: IntoSkus = Field(IntoSkus.UPDATE, description="what a row whose sku exists does")
+    file: str
+    into_skus: IntoSkus = IntoSkus.UPDATE
 
 
-# Numbers and true/false are read as their text (`PORT: 8080`), as `_env_values_are_text` does.
-_ENV_SCHEMA = {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}}
-
-
-class ThreadConfig(_Strict):
+class ThreadConfig(NamedTuple):
     """One thread: a script, a command, inline code, a Python callable or a pytest run, in a run folder."""
 
     type: ThreadType = ThreadType.OTHERS
-    script: str | None = Field(None, description="file inside threads/<name>/ (default main.py)")
-    command: list[str] | str | None = Field(None, description="argv list, or a string split like a shell")
-    code: str | None = Field(None, description="inline Python")
-    func: str | None = Field(
-        None, description="'module:callable', imported from threads/<name>/ or the thread's environment"
-    )
-    test: str | None = Field(None, description="a path inside threads/<name>/ that pytest runs")
-    input: ThreadInput | None = Field(
-        None, description="input CSV inside threads/<name>/, or {skus: QUERY} from the SKU table"
-    )
+    script: str | None = None
+    command: list[str] | str | None = None
+    code: str | None = None
+    func: str | None = None
+    test: str | None = None
+    input: str | SkuInput | None = None
     output: ThreadOutput | None = None
-    args: list[Any] = Field(
-        default_factory=list, description="command-line arguments (text); for func: positional arguments"
-    )
-    kwargs: dict[str, Any] = Field(default_factory=dict, description="for func: keyword arguments")
-    env: Annotated[dict[str, str], WithJsonSchema(_ENV_SCHEMA)] = Field(default_factory=dict)
-    timeout: Duration | None = None
-    retries: Annotated[
-        Retries, BeforeValidator(_retries_shorthand, json_schema_input_type=_RetryCount | Retries)
-    ] = Field(default_factory=Retries)
-    requirements: list[str] = Field(default_factory=list)
-    tags: list[str] = Field(default_factory=list)
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    env: dict[str, str] = {}
+    timeout: float | None = None
+    retries: Retries = Retries()
+    requirements: list[str] = []
+    tags: list[str] = []
     description: str | None = None
-    schedule: Schedules = Field(default_factory=list)
-    timezone: ZoneName | None = None
-    enabled: bool = Field(
-        True, description="false: the thread's own schedule does not fire (it still runs by hand)"
-    )
-
-    _check_zone = field_validator("timezone")(_zone_name)
-
-    @field_validator("env", mode="before")
-    @classmethod
-    def _env_values_are_text(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: v if isinstance(v, str) else _scalar_text(v) for k, v in value.items()}
-        return value
+    schedule: list[str | dict[str, Any]] = []
+    timezone: str | None = None
+    enabled: bool = True
 
     @property
     def kind(self) -> str:
@@ -344,55 +200,119 @@ class ThreadConfig(_Strict):
         return self.script or "main.py"
 
 
-class ProcessConfig(_Strict):
+class ProcessConfig(NamedTuple):
     """A chain of threads run in series, on any number of schedules."""
 
-    threads: list[str] = Field(min_length=1)
-    schedule: Schedules = Field(default_factory=list)
-    timezone: ZoneName | None = None
+    threads: list[str]
+    schedule: list[str | dict[str, Any]] = []
+    timezone: str | None = None
     on_failure: OnFailure | None = None
     overlap: Overlap | None = None
-    max_instances: int = Field(1, ge=1, le=100)
+    max_instances: int = 1
     catch_up: CatchUp | None = None
-    misfire_grace: Duration | None = None
-    timeout: Duration | None = Field(None, description="for the whole chain")
-    enabled: bool = Field(True, description="false: not scheduled (it still runs by hand)")
-    notify: list[str] = Field(default_factory=list)
-    retention: Retention | None = Field(None, description="overrides the settings' retention, key by key")
-    tags: list[str] = Field(default_factory=list)
+    misfire_grace: float | None = None
+    timeout: float | None = None
+    enabled: bool = True
+    notify: list[str] = []
+    retention: Retention | None = None
+    tags: list[str] = []
     description: str | None = None
 
-    _check_zone = field_validator("timezone")(_zone_name)
+
+def same_value(a: Any, b: Any) -> bool:
+    """Equal and of the same type all the way down (1, 1.0 and True are three different values)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_value(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and math.isnan(a):
+        return math.isnan(b)
+    return bool(a == b)
 
 
-def _scalar_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    raise ValueError(f"{value!r} is not a text value (quote it)")
+def to_json(value: Any, exclude_defaults: bool = False) -> Any:
+    """`value` as plain JSON data: a config value as a mapping of its fields (enums as their text), the way
+    `taskctl thread show --json` prints it. `exclude_defaults` leaves out the fields at their default."""
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        defaults = type(value)._field_defaults  # type: ignore[attr-defined]
+        return {
+            name: to_json(item)
+            for name, item in zip(value._fields, value, strict=True)
+            if name not in _NOT_SHOWN
+            and not (exclude_defaults and name in defaults and item == defaults[name])
+        }
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, list | tuple):
+        return [to_json(item) for item in value]
+    if isinstance(value, dict):
+        return {key: to_json(item) for key, item in value.items()}
+    return value
 
 
-class ConfigFile(_Strict):
-    """What any file under config/ may declare (the schema; the loader validates entry by entry)."""
-
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
-    threads: dict[str, ThreadConfig] = Field(default_factory=dict)
-    processes: dict[str, ProcessConfig] = Field(default_factory=dict)
+_NOT_SHOWN = {"keys_set"}  # bookkeeping, not a config key
 
 
-class SettingsFile(Settings, ConfigFile):
-    """config/taskctl.yaml: the settings, and threads/processes like any other file."""
-
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+_T = TypeVar("_T")
+_Builders = dict[str, Callable[[Any], Any]]
 
 
-def config_json_schema() -> dict[str, Any]:
-    """The JSON Schema of a config file, for editors (yaml-language-server)."""
-    schema = SettingsFile.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "taskctl config"
-    for section in ("threads", "processes"):
-        schema["properties"][section]["propertyNames"] = {"pattern": "^[a-z0-9][a-z0-9_-]*$"}
-    return schema
+def _optional(build: Callable[[Any], _T]) -> Callable[[Any], _T | None]:
+    return lambda data: None if data is None else build(data)
+
+
+def _built(kind: Callable[..., _T], builders: _Builders, data: dict[str, Any]) -> _T:
+    """`kind` from the keys `data` gives (the others keep their defaults, a list or mapping copied so that no
+    two values share one), nested values built by `builders` (by key); plain values are taken as they are."""
+    values = {key: builders[key](value) if key in builders else value for key, value in data.items()}
+    for key, default in kind._field_defaults.items():  # type: ignore[attr-defined]
+        if key not in values and isinstance(default, list | dict):
+            values[key] = default.copy()
+    return kind(**values)
+
+
+def _retention(data: dict[str, Any]) -> Retention:
+    return Retention(**data, keys_set=frozenset(data))
+
+
+_NOTIFY_TARGET: _Builders = {"on": lambda events: [NotifyEvent(e) for e in events]}
+_DEFAULTS: _Builders = {"overlap": Overlap, "catch_up": CatchUp, "on_failure": OnFailure}
+_SETTINGS: _Builders = {
+    "defaults": lambda data: _built(Defaults, _DEFAULTS, data),
+    "retention": _retention,
+    "notify": lambda targets: {name: _built(NotifyTarget, _NOTIFY_TARGET, t) for name, t in targets.items()},
+    "daemon": lambda data: DaemonSettings(**data),
+}
+_SKU_INPUT: _Builders = {"skus": lambda data: SkuSelection(**data)}
+_THREAD: _Builders = {
+    "type": ThreadType,
+    "input": _optional(lambda data: data if isinstance(data, str) else _built(SkuInput, _SKU_INPUT, data)),
+    "output": _optional(lambda data: _built(ThreadOutput, {"into_skus": IntoSkus}, data)),
+    "retries": lambda data: Retries(**data),
+}
+_PROCESS: _Builders = {
+    "on_failure": _optional(OnFailure),
+    "overlap": _optional(Overlap),
+    "catch_up": _optional(CatchUp),
+    "retention": _optional(_retention),
+}
+
+# The plain form has only the keys the file set (pydantic's `exclude_unset`): a process's retention
+# overrides the settings' key by key, so which keys were set is part of the value.
+
+
+def settings_from_json(data: dict[str, Any]) -> Settings:
+    """Settings from their plain form."""
+    return _built(Settings, _SETTINGS, data)
+
+
+def thread_from_json(data: dict[str, Any]) -> ThreadConfig:
+    """A thread from its plain form."""
+    return _built(ThreadConfig, _THREAD, data)
+
+
+def process_from_json(data: dict[str, Any]) -> ProcessConfig:
+    """A process from its plain form."""
+    return _built(ProcessConfig, _PROCESS, data)

@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from taskctl.config.models import same_value
 from taskctl.config.yamlfile import (
     STR_TAG,
     UnreadableFile,
@@ -37,7 +38,6 @@ from taskctl.config.yamlfile import (
     float_text,
     parse_yaml,
     read_config_bytes,
-    same_value,
 )
 from taskctl.errors import TaskctlError
 

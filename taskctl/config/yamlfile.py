@@ -16,9 +16,7 @@ values, and values may nest at most `MAX_DEPTH` levels.
 from __future__ import annotations
 
 import math
-import os
 import re
-import stat
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -26,11 +24,14 @@ from typing import Any
 
 import yaml
 
+from taskctl.config.models import same_value as same_value
+from taskctl.config.rawfile import MAX_FILE_BYTES as MAX_FILE_BYTES
+from taskctl.config.rawfile import PathKey as PathKey
+from taskctl.config.rawfile import UnreadableFile as UnreadableFile
+from taskctl.config.rawfile import format_path as format_path
+from taskctl.config.rawfile import read_config_bytes as read_config_bytes
 from taskctl.errors import ConfigProblem
 
-PathKey = tuple[str | int, ...]
-
-MAX_FILE_BYTES = 1024 * 1024  # 12,000 threads in one file: ~9 s, ~160 MB (the 1,000 + 1,000 bench: 190 KB)
 MAX_ALIAS_VALUES = 100_000
 MAX_DEPTH = 64
 
@@ -117,19 +118,6 @@ def _construct_plain(tag: str, text: str, constructors: dict[Any, Any]) -> Any:
         return _Unreadable()
 
 
-def same_value(a: Any, b: Any) -> bool:
-    """Equal and of the same type all the way down (1, 1.0 and True are three different values)."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(same_value(v, b[k]) for k, v in a.items())
-    if isinstance(a, list):
-        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, float) and math.isnan(a):
-        return math.isnan(b)
-    return bool(a == b)
-
-
 def describe_value(value: Any) -> str:
     """A value as a user reads it in a message: `the text '10:30'`, `the number 630`, `true`."""
     if isinstance(value, bool):
@@ -166,17 +154,6 @@ class YamlDocument:
         return None
 
 
-def format_path(path: PathKey) -> str:
-    """`('processes', 'nightly', 'schedule', 2)` -> `processes.nightly.schedule[2]`."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
 _OPENERS = {
     "while parsing a flow sequence": "the '[' opened on this line is not closed (add ']')",
     "while parsing a flow mapping": "the '{' opened on this line is not closed (add '}')",
@@ -201,55 +178,6 @@ def _hint_for(problem: str, snippet: str) -> str:
     if "\t" in snippet:
         return " (YAML does not allow tabs for indentation; use spaces)"
     return " (check the indentation and quoting on this line)"
-
-
-class UnreadableFile(Exception):
-    """A config path that is not a readable regular file of bounded size; `str()` completes '<file> ...'."""
-
-
-def read_config_bytes(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
-    """The bytes of `path` if it is a regular file (or a link to one) of at most `limit` bytes.
-
-    Never blocks on a FIFO or device and never reads more than `limit + 1` bytes; anything else raises
-    UnreadableFile with the rest of a sentence that starts with the file's name.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        if path.is_symlink():
-            raise UnreadableFile(
-                f"is a link to '{os.readlink(path)}', which does not exist; fix the link or remove it"
-            ) from None
-        raise UnreadableFile("does not exist") from None
-    except PermissionError:
-        raise UnreadableFile("cannot be read (permission denied); fix its permissions") from None
-    except OSError as exc:
-        raise UnreadableFile(f"cannot be read ({exc.strerror})") from None
-    try:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise UnreadableFile("is a folder, not a file; rename it so that it does not end in .yaml")
-        if not stat.S_ISREG(info.st_mode):
-            kind = "a named pipe (FIFO)" if stat.S_ISFIFO(info.st_mode) else "not a regular file"
-            raise UnreadableFile(f"is {kind}, not a regular file; replace it with a YAML file or remove it")
-        chunks: list[bytes] = []
-        size = 0
-        while size <= limit:
-            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    except OSError as exc:
-        raise UnreadableFile(f"cannot be read ({exc.strerror})") from None
-    finally:
-        os.close(fd)
-    if size > limit:
-        raise UnreadableFile(
-            f"is larger than {limit // (1024 * 1024)} MiB, the limit for a config file; "
-            "split it into several files under config/"
-        )
-    return b"".join(chunks)
 
 
 def read_yaml(path: Path, display: str) -> YamlDocument:

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from taskctl.clock import machine_zone_name
@@ -26,9 +28,12 @@ def display_zone(workspace: Workspace) -> tuple[ZoneInfo, ConfigProblem | None]:
     machine = ZoneInfo(machine_zone_name())
     if not path.exists() and not path.is_symlink():
         return machine, None
+    display = f"config/{SETTINGS_FILE}"
+    cached = _cached_zone(workspace, path, display)
+    if cached is not None:
+        return cached or machine, None
     from taskctl.config.yamlfile import read_yaml  # the YAML parser only when there is a file to read
 
-    display = f"config/{SETTINGS_FILE}"
     doc = read_yaml(path, display)
     if doc.problems:
         return machine, doc.problems[0]
@@ -40,3 +45,19 @@ def display_zone(workspace: Workspace) -> tuple[ZoneInfo, ConfigProblem | None]:
     except (ZoneInfoNotFoundError, ValueError):
         message = f"'{name}' is not an IANA time zone (use a name like Europe/Berlin)"
         return machine, ConfigProblem(display, doc.line_of(("timezone",)), "timezone", message)
+
+
+def _cached_zone(workspace: Workspace, path: Path, display: str) -> ZoneInfo | Literal[False] | None:
+    """The zone of a settings file that a load validated with exactly these bytes (False: it sets none), or
+    None when the config cache does not know these bytes."""
+    from taskctl.config.cache import ConfigCache
+    from taskctl.config.rawfile import UnreadableFile, read_config_bytes
+
+    try:
+        entry = ConfigCache.open(workspace).get(display, True, read_config_bytes(path))
+        if entry is None:
+            return None
+        name = entry["settings"].get("timezone")
+        return ZoneInfo(name) if name is not None else False
+    except (UnreadableFile, KeyError, TypeError, AttributeError, ValueError, ZoneInfoNotFoundError):
+        return None

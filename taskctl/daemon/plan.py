@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from taskctl.config.models import to_json
 from taskctl.daemon import daemon_dir
 from taskctl.errors import TaskctlError
 from taskctl.schedule import Schedule, ScheduleError, next_fire_after, parse_schedule
@@ -69,16 +70,16 @@ def view_of(config: LoadedConfig) -> ConfigView:
     """`config` as plain, resolved values (defaults filled in, schedules in their canonical text)."""
     processes = {}
     for name, process in sorted(config.processes.items()):
-        values = process.model_dump(mode="json")
+        values = to_json(process)
         values["timezone"] = config.zone_of(name).key
         values["schedule"] = [schedule.text for schedule in config.schedules.get(name, ())]
         processes[name] = values
-    settings = config.settings.model_dump(mode="json")
+    settings = to_json(config.settings)
     settings["timezone"] = config.zone_name
     return ConfigView(
         revision=config.revision,
         settings=settings,
-        threads={name: thread.model_dump(mode="json") for name, thread in sorted(config.threads.items())},
+        threads={name: to_json(thread) for name, thread in sorted(config.threads.items())},
         processes=processes,
     )
 

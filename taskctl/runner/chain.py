@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from taskctl import inherited_env
 from taskctl.clock import SYSTEM_CLOCK, Clock
 from taskctl.config.loader import ResolvedProcess, ResolvedThread
-from taskctl.config.models import OnFailure, SkuInput, ThreadOutput, ThreadType
+from taskctl.config.models import OnFailure, SkuInput, ThreadOutput, ThreadType, to_json
 from taskctl.deps import (
     DependencyError,
     InstallStopped,
@@ -103,11 +103,11 @@ class ThreadPlan:
             "sku_input": None
             if sku_input is None or self.input_copy is None
             else {
-                "query": sku_input.skus.model_dump(mode="json", exclude_defaults=True),
+                "query": to_json(sku_input.skus, exclude_defaults=True),
                 "required": sku_input.required,
                 "file": str(self.input_copy),
             },
-            "output": None if self.output is None else self.output.model_dump(mode="json"),
+            "output": None if self.output is None else to_json(self.output),
             "func": self.func,
             "junit": None if self.junit is None else str(self.junit),
         }

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import functools
 import os
-import socket
 from pathlib import Path
 
 
 @functools.cache
 def this_host() -> str:
     """The name runs started here record as their host; only this host may declare their runners dead."""
-    return socket.gethostname()
+    return os.uname().nodename  # what socket.gethostname() returns, without importing socket (~3 ms)
 
 
 def _proc_stat(pid: int) -> list[str] | None:
