@@ -512,8 +512,9 @@ def _layout(data: dict[str, Any]) -> str:
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
-def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+# One encoder for every value: `json.dumps` with options builds a new one per call, which doubled the cost
+# of a record write (tens of values per run.json, written at a run's start and end).
+_compact = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
 
 
 def read_run_json(folder: Path) -> RunRecord:
