@@ -21,6 +21,7 @@ cursors would be no different after the fix.) A bad edit later keeps the last go
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Collection, Iterable, Mapping
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from queue import Empty, SimpleQueue
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from taskctl.clock import SYSTEM_CLOCK, Clock
 from taskctl.config import load_config
@@ -514,7 +516,7 @@ class Daemon:
             if self.scheduler and process in self.scheduler.processes
             else None
         )
-        return at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+        return _local_text(at, zone)
 
     # -- acting ------------------------------------------------------------------------------------------
 
@@ -693,6 +695,12 @@ def _freeze_startup_objects() -> None:
 
     gc.collect()
     gc.freeze()
+
+
+@functools.lru_cache(maxsize=1024)
+def _local_text(at: datetime, zone: ZoneInfo | None) -> str:
+    """A slot as the log shows it (the slots of one instant are logged once per process)."""
+    return at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def _lateness(seconds: float) -> str:
