@@ -491,8 +491,12 @@ def write_run_json(record: RunRecord) -> None:
     temp = record.folder / f".run.json.{secrets.token_hex(4)}"
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
     try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
+        try:
+            view = memoryview(data)
+            while view:  # a regular file takes it all at once; a file object per write cost more than this
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
         os.replace(temp, record.folder / RUN_JSON)
     except BaseException:
         temp.unlink(missing_ok=True)
