@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import selectors
 import os
+import selectors
 import shutil
 import signal
 import sqlite3
