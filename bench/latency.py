@@ -7,7 +7,8 @@ or still waiting for a worker when the daemon was stopped), duplicates (two star
 scheduler's own CPU seconds (its children excluded).
 
 The ideal, measured in the same run, interleaved: a loop that sleeps to the next second and starts the N
-scripts from 4 threads (`subprocess.Popen`, reaped in the background): no run folders, no logs, no index.
+scripts from 4 threads (`subprocess.Popen`) as a scheduler must, each in its own session with its output on a
+pipe that one background thread reads to the end before reaping the child: no run folders, no index.
 
 Targets (issue 8): 0 missed and 0 duplicates at N = 200; p99 <= 1.5x the ideal's at N = 50 and N = 200.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import selectors
 import shutil
 import signal
 import sqlite3
@@ -158,30 +160,24 @@ def run_ideal(n: int, seconds: int) -> Figures:
     root = Path(tempfile.mkdtemp(prefix="taskctl-ideal-"))
     try:
         out = root / "starts.txt"
-        children: list[subprocess.Popen[bytes]] = []
-        lock = threading.Lock()
         slots: dict[str, tuple[str, float]] = {}
+        output = _Drain(root / "output.log")
 
         def spawn(process: str, second: int) -> None:
             slot_id = f"{process}@{second}"
             env = {**os.environ, "BENCH_OUT": str(out), "BENCH_SLOT": slot_id}
-            child = subprocess.Popen(["bash", "-c", RECORD], env=env, stdin=subprocess.DEVNULL)
-            with lock:
-                children.append(child)
+            # what a scheduler must do too: its own session, output captured on a pipe, read to the end
+            child = subprocess.Popen(
+                ["bash", "-c", RECORD],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                bufsize=0,
+            )
+            output.add(child)
 
-        def reap() -> None:
-            while not stop.is_set() or children:
-                with lock:
-                    pending = list(children)
-                for child in pending:
-                    if child.poll() is not None:
-                        with lock:
-                            children.remove(child)
-                time.sleep(0.05)
-
-        stop = threading.Event()
-        reaper = threading.Thread(target=reap, daemon=True)
-        reaper.start()
         first = math.ceil(time.time()) + WARM_UP + 1
         window = range(first, first + seconds)
         cpu_before = time.process_time()
@@ -196,11 +192,59 @@ def run_ideal(n: int, seconds: int) -> Figures:
                 second += 1
         cpu = time.process_time() - cpu_before
         time.sleep(SETTLE)
-        stop.set()
-        reaper.join(60)
+        output.close()
         return window_figures("ideal", n, read_starts(out), slots, window, cpu)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+class _Drain:
+    """One thread reading the output of every child to its end (into one log file), then reaping it."""
+
+    def __init__(self, log: Path) -> None:
+        self._log = log.open("ab")
+        self._selector = selectors.DefaultSelector()
+        self._wake_read, self._wake_write = os.pipe()
+        self._selector.register(self._wake_read, selectors.EVENT_READ, None)
+        self._lock = threading.Lock()
+        self._added: list[subprocess.Popen[bytes]] = []
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def add(self, child: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._added.append(child)
+        os.write(self._wake_write, b"x")
+
+    def close(self) -> None:
+        self._stop = True
+        os.write(self._wake_write, b"x")
+        self._thread.join(60)
+        self._log.close()
+
+    def _run(self) -> None:
+        open_pipes = 0
+        while not (self._stop and open_pipes == 0 and not self._added):
+            for key, _ in self._selector.select(1.0):
+                if key.data is None:
+                    os.read(self._wake_read, 4096)
+                    with self._lock:
+                        added, self._added = self._added, []
+                    for child in added:
+                        assert child.stdout is not None
+                        self._selector.register(child.stdout, selectors.EVENT_READ, child)
+                        open_pipes += 1
+                    continue
+                child = key.data
+                data = os.read(key.fd, 65536)
+                if data:
+                    self._log.write(data)
+                    continue
+                self._selector.unregister(key.fd)
+                child.stdout.close()
+                child.wait()
+                open_pipes -= 1
 
 
 def main() -> None:

@@ -505,8 +505,12 @@ def write_run_json(record: RunRecord) -> None:
     temp = record.folder / f".run.json.{os.urandom(4).hex()}"  # as secrets.token_hex, without random
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
     try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
+        try:
+            view = memoryview(data)
+            while view:  # a regular file takes it all at once; a file object per write cost more than this
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
         os.replace(temp, record.folder / RUN_JSON)
     except BaseException:
         temp.unlink(missing_ok=True)
@@ -526,8 +530,9 @@ def _layout(data: dict[str, Any]) -> str:
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
-def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+# One encoder for every value: `json.dumps` with options builds a new one per call, which doubled the cost
+# of a record write (tens of values per run.json, written at a run's start and end).
+_compact = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
 
 
 def read_run_json(folder: Path) -> RunRecord:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from taskctl.config import load_config
-from taskctl.runner import CancelToken, open_service
+from taskctl.runner import CancelToken, descendants, open_service
 from taskctl.runs import RunRecord, RunStatus, ThreadStatus
 from taskctl.workspace import Workspace
 from tests.conftest import write
@@ -155,3 +155,35 @@ def test_a_runner_of_two_chains_stops_only_the_escaped_children_of_the_thread_th
     slow.join(timeout=30)
     assert gone(slow_helper)
     assert records["slow"].status is records["quick"].status is RunStatus.SUCCEEDED
+
+
+def test_spawns_run_together_and_a_scan_waits_until_they_are_done() -> None:
+    lock = descendants._SpawnLock()
+    events: list[str] = []
+    both_spawning = threading.Barrier(3, timeout=10)
+    release = threading.Event()
+
+    def spawn(name: str) -> None:
+        with lock.spawn():
+            both_spawning.wait()  # passes only if two spawns hold the lock at once
+            release.wait(10)
+            events.append(f"{name} done")
+
+    def scan() -> None:
+        with lock.scan():
+            events.append("scan")
+
+    spawners = [threading.Thread(target=spawn, args=(name,)) for name in ("a", "b")]
+    for thread in spawners:
+        thread.start()
+    both_spawning.wait()
+    scanner = threading.Thread(target=scan)
+    scanner.start()
+    scanner.join(0.2)
+    assert events == []  # the scan waits for the spawns in progress
+    release.set()
+    for thread in [*spawners, scanner]:
+        thread.join(10)
+
+    assert sorted(events[:2]) == ["a done", "b done"]
+    assert events[2:] == ["scan"]

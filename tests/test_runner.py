@@ -307,6 +307,25 @@ def test_a_thread_sees_its_environment_and_runs_in_the_run_folder(empty_workspac
         assert expected in log
 
 
+def test_a_change_to_the_environment_reaches_the_next_run(
+    empty_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = workspace_with(
+        empty_workspace, "  peek:\n    code: \"import os; print(os.environ.get('TASKCTL_TEST_REGION'))\"\n"
+    )
+
+    monkeypatch.setenv("TASKCTL_TEST_REGION", "us")
+    first = run(ws, "peek")
+    monkeypatch.setenv("TASKCTL_TEST_REGION", "eu")
+    second = run(ws, "peek")
+    monkeypatch.delenv("TASKCTL_TEST_REGION")
+    third = run(ws, "peek")
+
+    assert " peek | us\n" in (first.folder / "peek.log").read_text()
+    assert " peek | eu\n" in (second.folder / "peek.log").read_text()
+    assert " peek | None\n" in (third.folder / "peek.log").read_text()
+
+
 def test_settings_taskctl_made_for_its_own_process_do_not_reach_threads(
     empty_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -35,6 +35,7 @@ class DaemonLog:
         self._clock = clock
         self._journald = _writes_to_journal(self._stream) if journald is None else journald
         self._lock = threading.Lock()
+        self._stamp: tuple[int, str] = (-1, "")  # the last second's time stamp, formatted once
 
     def info(self, message: str) -> None:
         self.write(Level.INFO, message)
@@ -52,13 +53,21 @@ class DaemonLog:
             line = f"<{int(level)}>{text}\n"
         else:
             word = {Level.ERROR: "error: ", Level.WARNING: "warning: "}.get(level, "")
-            line = f"{self._clock.now().astimezone():%Y-%m-%d %H:%M:%S} {word}{text}\n"
+            line = f"{self._local_time()} {word}{text}\n"
         with self._lock:
             try:
                 self._stream.write(line)
                 self._stream.flush()
             except (OSError, ValueError):
                 pass
+
+    def _local_time(self) -> str:
+        now = self._clock.now()
+        second = int(now.timestamp())
+        stamp = self._stamp
+        if stamp[0] != second:  # a busy daemon logs hundreds of lines a second
+            stamp = self._stamp = (second, f"{now.astimezone():%Y-%m-%d %H:%M:%S}")
+        return stamp[1]
 
 
 def _writes_to_journal(stream: TextIO) -> bool:

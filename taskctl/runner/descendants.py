@@ -36,13 +36,57 @@ import os
 import signal
 import subprocess
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-# Spawning and reaping hold this lock, so a new child is registered as a leader before any scan could mistake
-# it for an adopted orphan and reap it (a Popen whose child was reaped by someone else reports exit 0).
-_lock = threading.Lock()
-_leaders: set[int] = set()  # children a Popen owns and reaps itself
+
+class _SpawnLock:
+    """Many spawns at once, or one scan alone.
+
+    A scan that reaps zombies must not run while a child is started and not yet registered as a leader, or
+    it could mistake it for an adopted orphan and reap it (a Popen whose child was reaped by someone else
+    reports exit 0). Spawns need not exclude each other: one lock for both made a daemon start its runs one
+    at a time, each waiting for the exec of the one before. A waiting scan goes before new spawns.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition(threading.Lock())
+        self._spawning = 0
+        self._scanning = False
+        self._scans_waiting = 0
+
+    @contextlib.contextmanager
+    def spawn(self) -> Iterator[None]:
+        with self._changed:
+            while self._scanning or self._scans_waiting:
+                self._changed.wait()
+            self._spawning += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._spawning -= 1
+                if not self._spawning:
+                    self._changed.notify_all()
+
+    @contextlib.contextmanager
+    def scan(self) -> Iterator[None]:
+        with self._changed:
+            self._scans_waiting += 1
+            while self._scanning or self._spawning:
+                self._changed.wait()
+            self._scans_waiting -= 1
+            self._scanning = True
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._scanning = False
+                self._changed.notify_all()
+
+
+_lock = _SpawnLock()
+_leaders: set[int] = set()  # children a Popen owns and reaps itself (changed under _lock.spawn or .scan)
 
 _PR_SET_CHILD_SUBREAPER = 36
 
@@ -65,7 +109,7 @@ def spawn(argv: Sequence[str], cwd: Path, env: Mapping[str, str], grace: float) 
     Call `release` once it has been waited for.
     """
     become_subreaper()
-    with _lock:
+    with _lock.spawn():
         child = subprocess.Popen(
             list(argv),
             cwd=cwd,
@@ -84,7 +128,7 @@ def spawn(argv: Sequence[str], cwd: Path, env: Mapping[str, str], grace: float) 
 def release(child: subprocess.Popen[bytes]) -> None:
     """Forget a thread's process once it has been waited for and its group is gone."""
     _death_watch().remove(child.pid)
-    with _lock:
+    with _lock.spawn():  # no scan needs to see this change at once; several releases may run together
         _leaders.discard(child.pid)
 
 
@@ -116,7 +160,7 @@ class Leftovers:
         children = _children()
         if children is None:
             return
-        with _lock:
+        with _lock.scan():
             for pid in children:
                 if pid in _leaders:
                     continue
@@ -221,7 +265,7 @@ class _DeathWatch:
             self._file, path = tempfile.mkstemp(prefix="taskctl-runner-", suffix=".groups")
             read, self._pipe = os.pipe()
             try:
-                with _lock:
+                with _lock.spawn():
                     self._watcher = subprocess.Popen(
                         ["/bin/sh", "-c", _WATCH_SCRIPT, "taskctl-runner-watch", path],
                         stdin=read,
@@ -349,7 +393,7 @@ def _group_alive(group: int) -> bool:
     children = _children()
     if not become_subreaper() or children is None:
         return _has_live_member(group)
-    with _lock:
+    with _lock.scan():
         zombies = [pid for pid in children if pid not in _leaders and _stat(pid) == ("Z", group)]
         for pid in zombies:
             _reap(pid)

@@ -37,6 +37,7 @@ of every worker's service).
 from __future__ import annotations
 
 import contextlib
+import functools
 import getpass
 import os
 import signal
@@ -757,7 +758,9 @@ def _record_of(row: RunRow, folder: Path) -> RunRecord:
     return RunRecord(**values, folder=folder)
 
 
+@functools.cache
 def _user() -> str:
+    """Who runs the runs of this process (asked once: without $USER it reads the password database)."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):
