@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,7 +26,6 @@ from taskctl.daemon.state import save_cursors_in
 from taskctl.errors import TaskctlError
 from taskctl.runner.chain import RunHooks
 from taskctl.runner.overlap import Admission
-from taskctl.runner.priority import STARTS
 from taskctl.runner.process import CancelToken
 from taskctl.runner.service import RunRequest, RunService, open_service
 from taskctl.runs import RunOwner, RunRecord, RunStatus, write_run_json
@@ -75,7 +74,7 @@ class WorkerPool:
         self._events = events
         self._log = log
         self._clock = clock
-        self._jobs: SimpleQueue[tuple[Job, Callable[[], None]] | None] = SimpleQueue()
+        self._jobs: SimpleQueue[Job | None] = SimpleQueue()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._idle = 0
@@ -122,7 +121,6 @@ class WorkerPool:
         return not any(thread.is_alive() for thread in threads)
 
     def _submit(self, job: Job) -> None:
-        started = STARTS.begin()  # the ends of other runs wait until this one has started (`priority`)
         with self._lock:
             if self._idle > 0:
                 self._idle -= 1
@@ -132,29 +130,27 @@ class WorkerPool:
                 )
                 self._threads.append(thread)
                 thread.start()
-        self._jobs.put((job, started))
+        self._jobs.put(job)
 
     def _work(self) -> None:
         with ExitStack() as stack:
             service: RunService | None = None
             while True:
-                item = self._jobs.get()
-                if item is None:
+                job = self._jobs.get()
+                if job is None:
                     return
-                job, started = item
                 try:
                     if service is None:
                         service = self._open(stack)
                     if isinstance(job, CreateJob):
-                        self._create(service, job, started)
+                        self._create(service, job)
                     else:
-                        self._execute(service, job.record, job.definition, started)
+                        self._execute(service, job.record, job.definition)
                 except Exception as error:  # a slot handed out is always reported, whatever happened
                     assert isinstance(job, CreateJob)  # `_execute` reports its own failures
                     reason = error.message if isinstance(error, TaskctlError) else _one_line(error)
                     self._events.put(SlotHandled(job.due, Created.FAILED, job.definition, error=reason))
                 finally:
-                    started()  # if it did not start (skipped, waiting, failed)
                     with self._lock:
                         self._idle += 1
 
@@ -168,7 +164,7 @@ class WorkerPool:
             self._log.error(f"a worker cannot open the run index: {error.message}")
             return None
 
-    def _create(self, service: RunService | None, job: CreateJob, started: Callable[[], None]) -> None:
+    def _create(self, service: RunService | None, job: CreateJob) -> None:
         due = job.due
         if service is None:
             self._events.put(
@@ -195,22 +191,20 @@ class WorkerPool:
             SlotHandled(due, outcome, job.definition, created.record, created.decision, job.cursors)
         )
         if token is not None:
-            self._execute(service, created.record, job.definition, started, token)
+            self._execute(service, created.record, job.definition, token)
 
     def _execute(
         self,
         service: RunService | None,
         record: RunRecord,
         definition: ResolvedProcess,
-        started: Callable[[], None],
         token: CancelToken | None = None,
     ) -> None:
         token = token or self._register(record.id)
         try:
             if service is None:
                 raise TaskctlError("the worker could not open the run index")
-            hooks = RunHooks(on_warning=self._log.warning, on_started=started)
-            final = service.execute(definition, record, token, hooks)
+            final = service.execute(definition, record, token, RunHooks(on_warning=self._log.warning))
         except Exception as error:  # the run was recorded running: it must end, whatever happened
             final = self._failed(service, record, error)
         finally:

@@ -18,7 +18,6 @@ import stat
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
@@ -120,16 +119,13 @@ class RunHooks:
 
     `echo` receives the console output as it is written (`run --follow`); `on_status` the record after each
     recorded change; `on_warning` one sentence when the run index could not be updated; `open_log` opens the
-    log files (tests pass one that fills the disk); `on_started` is called when a process of the run has
-    started, or before a thread's environment or input is built, which may take long (a daemon counts the
-    run as being started until then, see `taskctl.runner.priority`; it may be called more than once).
+    log files (tests pass one that fills the disk).
     """
 
     echo: Callable[[bytes], None] | None = None
     on_status: Callable[[RunRecord], None] | None = None
     on_warning: Callable[[str], None] | None = None
     open_log: LogOpener = open_log
-    on_started: Callable[[], None] | None = None
 
 
 def plan_chain(
@@ -255,7 +251,6 @@ class RunJournal:
     hooks: RunHooks
     warned: list[str] = field(default_factory=list)
     notices: RunNotices | None = None  # the run's notifications, whose outcomes each save records
-    held: float = 0.0  # seconds the end of the last thread waited for other runs' starts (see `priority`)
 
     def save(self) -> None:
         if self.notices is not None:
@@ -395,7 +390,6 @@ def _run_thread(plan: ThreadPlan, thread: ThreadRecord, context: _ThreadContext)
     record, clock, cancel, journal = context.record, context.clock, context.cancel, context.journal
     chain_deadline = context.chain_deadline
     started = clock.monotonic()
-    held = 0.0  # seconds its ends waited for other runs' starts: not part of its duration
     last_saved = [started - PROGRESS_SAVE_INTERVAL]  # the first report is recorded at once
 
     def on_progress(progress: Progress) -> None:
@@ -408,8 +402,6 @@ def _run_thread(plan: ThreadPlan, thread: ThreadRecord, context: _ThreadContext)
         # Kept in memory and in progress records only: if the runner dies, its watcher stops this group, and
         # the reaper finds what is left by the TASKCTL_RUN_ID it inherited (see `descendants`).
         record.child_pgid = pid
-        if journal.hooks.on_started is not None:
-            journal.hooks.on_started()
 
     try:
         capture = LogCapture(
@@ -461,7 +453,6 @@ def _run_thread(plan: ThreadPlan, thread: ThreadRecord, context: _ThreadContext)
                 on_start,
             )
             thread.exit_code, thread.signal = result.exit_code, result.signal
-            held += result.held
             status = _attempt_status(result)
             if result.error:
                 thread.error = result.error
@@ -489,8 +480,7 @@ def _run_thread(plan: ThreadPlan, thread: ThreadRecord, context: _ThreadContext)
             record.error = record.error or str(exc)
             thread.error = thread.error or str(exc)
             status = ThreadStatus.FAILED
-    journal.held = held
-    return _end_thread(thread, status, thread.error, started, clock, record, held)
+    return _end_thread(thread, status, thread.error, started, clock, record)
 
 
 def _prepare(
@@ -498,9 +488,6 @@ def _prepare(
 ) -> ThreadStatus | None:
     """Before the first attempt: build the input CSV from the SKU table, then the thread's environment.
     None to go on, or the status the thread ends with now (`thread.error`/`note` say why)."""
-    on_started = context.journal.hooks.on_started
-    if on_started is not None and (plan.sku_input is not None or plan.environment is not None):
-        on_started()  # what follows may take minutes: the runner's other starts need not wait for it
     if plan.sku_input is not None and plan.input_copy is not None:
         selection = plan.sku_input.skus
         query = kinds.describe_selection(selection)
@@ -662,11 +649,10 @@ def _end_thread(
     started: float,
     clock: Clock,
     record: RunRecord,
-    held: float = 0.0,
 ) -> ThreadStatus:
     thread.error = error
-    thread.duration = round(clock.monotonic() - started - held, 3)
-    thread.end(status, clock.now() - timedelta(seconds=held))
+    thread.duration = round(clock.monotonic() - started, 3)
+    thread.end(status, clock.now())
     record.child_pgid = None
     return status
 
@@ -674,7 +660,7 @@ def _end_thread(
 def _finish(journal: RunJournal, status: RunStatus, clock: Clock) -> RunRecord:
     record = journal.record
     record.status = status
-    record.finished = clock.now() - timedelta(seconds=journal.held)
+    record.finished = clock.now()
     record.child_pgid = None
     for thread in record.threads:
         if thread.status in (ThreadStatus.QUEUED, ThreadStatus.RUNNING):

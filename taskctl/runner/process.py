@@ -6,8 +6,6 @@ the background does not outlive the run. The attempt ends when the leader has ex
 left; output still held open by some process taskctl cannot attribute is read for `DRAIN` seconds more, no
 longer.
 
-Once the leader has exited, the end waits while the runner is starting other runs (`priority`).
-
 The loop sleeps until the next event (output, the leader's exit through a pidfd, a cancel) or timer (deadline,
 kill time); every timer is used once, so a moment in the past never makes it spin. While the group empties
 after the leader's exit it is checked every `POLL` seconds, as there is no event for "group empty".
@@ -28,7 +26,6 @@ from pathlib import Path
 from taskctl.clock import Clock
 from taskctl.runner import descendants
 from taskctl.runner.capture import CHUNK, LogCapture, LogWriteError
-from taskctl.runner.priority import STARTS
 
 POLL = 0.05  # seconds between checks of an emptying process group
 DRAIN = 0.5  # seconds output is still read once the thread's processes are gone
@@ -88,7 +85,6 @@ class AttemptResult:
     signal: str | None = None
     stopped: StopReason | None = None
     error: str | None = None  # the process could not start, or its log could not be written
-    held: float = 0.0  # seconds its end waited for other runs being started (see `priority`)
 
 
 @dataclass(frozen=True)
@@ -179,7 +175,6 @@ class _Supervisor:
                     else:
                         selector.unregister(key.fd)  # a cancel or an exit is seen once; then it is state
                 if not self.leader_done and self.child.poll() is not None:
-                    self.result.held += STARTS.hold()
                     self._leader_exited()
         finally:
             selector.close()
