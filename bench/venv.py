@@ -22,7 +22,7 @@ sys.path.insert(0, str(REPO))
 from taskctl.config.models import ThreadConfig  # noqa: E402
 from taskctl.deps import Installer, ensure_environment, find_uv  # noqa: E402
 from taskctl.workspace import Workspace  # noqa: E402
-from tests.test_deps import make_wheel  # noqa: E402
+from tests.wheels import make_wheel  # noqa: E402
 
 
 def offline(wheels: Path, cache: Path) -> None:
