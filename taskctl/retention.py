@@ -18,12 +18,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from taskctl.archive import ArchiveFormat, PackedRun, pack_runs
 from taskctl.config.models import Retention
 from taskctl.errors import TaskctlError
 from taskctl.runs import RunStatus
 
 if TYPE_CHECKING:
+    from taskctl.archive import ArchiveFormat
     from taskctl.config.loader import LoadedConfig
     from taskctl.store import Store
 
@@ -200,14 +200,15 @@ def prune(
     processes: Sequence[str] | None = None,
     dry_run: bool = False,
     archive_dir: Path | None = None,
-    archive_format: ArchiveFormat = ArchiveFormat.ZIP,
+    archive_format: ArchiveFormat | None = None,
 ) -> PruneReport:
     """Apply retention at `now`: remove the chosen runs' folders and index rows, or list them (`dry_run`).
 
     With `archive_dir`, each process's removed runs are first packed into one archive there
     (`<process>_<oldest>_to_<newest>.zip`); a process whose archive cannot be written keeps its runs. A folder
     is first moved into `.taskctl/trash/` (one rename), so an interrupted prune never leaves half a run folder
-    among the runs; the trash is emptied at the end and at the start of the next prune.
+    among the runs; the trash is emptied at the end and at the start of the next prune. Archives are zip
+    unless `archive_format` says otherwise.
     """
     workspace = config.workspace
     if archive_dir is not None and not archive_dir.is_dir():
@@ -254,7 +255,10 @@ def _run_folder(runs_dir: Path, run_id: str) -> Path:
     return runs_dir / stamp
 
 
-def _archive(process: str, runs: list[PrunedRun], archive_dir: Path, fmt: ArchiveFormat) -> Path:
+def _archive(process: str, runs: list[PrunedRun], archive_dir: Path, fmt: ArchiveFormat | None) -> Path:
+    from taskctl.archive import ArchiveFormat, PackedRun, pack_runs  # only when archiving: ~14 ms to import
+
+    fmt = fmt or ArchiveFormat.ZIP
     present = [PackedRun(r.id, r.folder) for r in runs if r.folder.is_dir()]
     oldest, newest = runs[0].id.split("/")[1], runs[-1].id.split("/")[1]
     stem = f"{process}_{oldest}_to_{newest}"

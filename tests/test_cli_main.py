@@ -132,7 +132,9 @@ IMPORTS_OF = textwrap.dedent(
         console_script()
     except SystemExit:
         pass
-    heavy = ("pydantic", "yaml", "taskctl.runner.chain", "taskctl.config.models", "importlib.metadata")
+    heavy = (
+        "pydantic", "yaml", "taskctl.runner.chain", "taskctl.config.models", "importlib.metadata", "taskctl.archive"
+    )
     loaded = [m for m, module in sys.modules.items() if getattr(module, "__file__", None)]  # not stand-ins
     print(" ".join(sorted(m for m in loaded if m in heavy or m.split(".")[0] in heavy)), file=sys.stderr)
     """
@@ -276,3 +278,19 @@ def test_sigpipe_does_not_stop_a_running_run_it_goes_on_and_is_recorded(ws_with_
 
     assert done.returncode == 0
     assert b"succeeded" in done.stderr
+
+
+def test_prune_imports_the_archive_module_only_to_archive(example: Workspace, tmp_path: Path) -> None:
+    def imports(*args: str) -> list[str]:
+        done = subprocess.run(
+            [sys.executable, "-c", IMPORTS_OF, "prune", *args],
+            cwd=example.root,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        return done.stderr.splitlines()[-1].split()
+
+    assert "taskctl.archive" not in imports("--dry-run")
+    assert "taskctl.archive" in imports("--dry-run", "--archive", str(tmp_path))

@@ -43,7 +43,6 @@ def prune(
     """
     from zoneinfo import ZoneInfo
 
-    from taskctl.archive import format_for
     from taskctl.clock import SYSTEM_CLOCK
     from taskctl.retention import prune as apply_retention
     from taskctl.store import open_index
@@ -52,7 +51,11 @@ def prune(
     config = common.load()
     for name in names or []:
         config.process(name)
-    fmt = format_for("", format_name)
+    fmt = None
+    if archive is not None or format_name != "zip":  # the archive module is imported only when it is needed
+        from taskctl.archive import format_for
+
+        fmt = format_for("", format_name)
     workspace = config.workspace
     with open_index(workspace) as store:
         report = apply_retention(
