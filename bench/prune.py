@@ -53,7 +53,7 @@ def make_workspace(root: Path, runs: int, folders: int) -> list[str]:
             (folder / "console.log").write_text("line\n" * 40)
             with_folder.append(run_id)
     with Store(root / ".taskctl" / "state.db") as store, store.transaction() as db:
-        db.executemany(
+        db.execute_many(
             "INSERT INTO runs (id, process, trigger, status, started, finished) VALUES (?, ?, ?, ?, ?, ?)",
             rows,
         )
@@ -76,7 +76,7 @@ def time_floor(root: Path, doomed: list[str], doomed_folders: list[str]) -> floa
         for number, run_id in enumerate(doomed_folders):
             (root / "process" / run_id).rename(trash / str(number))
         with store.transaction() as db:
-            db.executemany("DELETE FROM runs WHERE id = ?", [(i,) for i in doomed])
+            db.execute_many("DELETE FROM runs WHERE id = ?", [(i,) for i in doomed])
         shutil.rmtree(trash)
         return time.perf_counter() - begin
 
