@@ -179,16 +179,16 @@ def plan_prune(
         if not policy.limits_anything:
             continue
         runs_dir = config.workspace.runs_dir(process)
-        rows = store.runs(process, limit=None)
+        present = _entries(runs_dir)  # one listing instead of a failed scandir per run without a folder
         measure = policy.max_total_size is not None
         entries = [
-            RunEntry(r.id, r.started, r.status, folder_size(_run_folder(runs_dir, r.id)) if measure else 0)
-            for r in rows
+            RunEntry(run_id, started, status, _size(runs_dir, present, run_id) if measure else 0)
+            for run_id, started, status in store.run_ages(process)
         ]
         for removal in select_removals(entries, policy, now):
             run = removal.run
             folder = _run_folder(runs_dir, run.id)
-            size = run.size if measure else folder_size(folder)
+            size = run.size if measure else _size(runs_dir, present, run.id)
             planned.append(PrunedRun(run.id, process, run.started, run.status, size, removal.reason, folder))
     return planned
 
@@ -297,6 +297,19 @@ def _empty(trash: Path, report: PruneReport) -> None:
             shutil.rmtree(entry)
         except OSError as error:
             report.problems.append(f"could not empty {entry}: {error}; remove it by hand.")
+
+
+def _size(runs_dir: Path, present: set[str], run_id: str) -> int:
+    """The size of a run's folder; 0 without a stat when its name is not among `present`."""
+    return folder_size(_run_folder(runs_dir, run_id)) if run_id.partition("/")[2] in present else 0
+
+
+def _entries(folder: Path) -> set[str]:
+    """The names in `folder`; none if it is missing or not a folder."""
+    try:
+        return set(os.listdir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return set()
 
 
 def folder_size(folder: Path) -> int:

@@ -378,3 +378,14 @@ def test_delete_runs_removes_index_rows_and_keeps_the_counts(tmp_path: Path) -> 
         assert [r.id for r in store.runs()] == ["b/2026-11-22_13-03-00"]
         assert store.counts_by_status() == {"succeeded": 1}
         assert store.processes() == ["b"]
+
+
+def test_run_ages_are_what_the_listing_says_newest_first(tmp_path: Path) -> None:
+    with Store(tmp_path / "state.db") as store:
+        store.save_many([record("nightly", 1), record("nightly", 2, RunStatus.FAILED), record("hourly", 3)])
+
+        ages = store.run_ages("nightly")
+
+        assert ages == [(r.id, r.started, r.status) for r in store.runs("nightly")]
+        assert [status for _, _, status in ages] == [RunStatus.FAILED, RunStatus.SUCCEEDED]
+        assert ages[0][1].utcoffset() is not None
