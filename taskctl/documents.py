@@ -25,7 +25,7 @@ def iso(moment: datetime | None) -> str | None:
     """ISO-8601 with an offset; UTC instants end in Z."""
     if moment is None:
         return None
-    if moment.utcoffset() == UTC.utcoffset(None) and moment.tzinfo in (UTC,):
+    if moment.tzinfo is UTC:
         return moment.isoformat().replace("+00:00", "Z")
     return moment.isoformat()
 
