@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from taskctl.cli.main import app
 from taskctl.config import load_config
-from taskctl.daemon.plan import write_applied
+from taskctl.daemon.plan import applied_now, write_applied
 from taskctl.workspace import Workspace
 from tests.conftest import write
 
@@ -42,7 +42,7 @@ def test_plan_before_any_daemon_shows_everything_as_new(empty_workspace: Workspa
 def test_plan_after_an_edit_and_as_json(empty_workspace: Workspace) -> None:
     write(empty_workspace.config_dir / "taskctl.yaml", CONFIG)
     applied = load_config(empty_workspace)
-    write_applied(empty_workspace, applied, datetime(2027, 6, 1, 8, 0, tzinfo=UTC))
+    write_applied(empty_workspace, applied_now(applied, datetime(2027, 6, 1, 8, 0, tzinfo=UTC)))
     assert invoke(empty_workspace, "plan")[1].splitlines()[1:] == ["no changes"]
     write(empty_workspace.config_dir / "taskctl.yaml", CONFIG.replace("10:00", "11:30"))
     code, out, err = invoke(empty_workspace, "plan")

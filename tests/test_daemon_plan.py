@@ -16,6 +16,7 @@ from taskctl.daemon.plan import (
     EntryChange,
     ProcessChange,
     SnapshotError,
+    applied_now,
     applied_path,
     current_plan,
     make_plan,
@@ -51,7 +52,7 @@ def ws(empty_workspace: Workspace) -> Workspace:
 
 def test_the_record_is_written_atomically_and_reads_back(ws: Workspace) -> None:
     config = load_config(ws)
-    path = write_applied(ws, config, APPLIED_AT)
+    path = write_applied(ws, applied_now(config, APPLIED_AT))
     assert path == ws.root / ".taskctl" / "daemon" / "applied.json"
     assert [p.name for p in path.parent.iterdir()] == ["applied.json"]  # no temporary file left
     record = read_applied(ws)

@@ -25,7 +25,7 @@ from starlette.testclient import TestClient
 from taskctl.clock import SYSTEM_CLOCK, FakeClock
 from taskctl.config import load_config
 from taskctl.daemon.lock import acquire_daemon_lock
-from taskctl.daemon.plan import write_applied
+from taskctl.daemon.plan import applied_now, write_applied
 from taskctl.daemon.status import DaemonRecord, DaemonState, write_record
 from taskctl.runner import open_service
 from taskctl.runs import RunStatus
@@ -109,7 +109,7 @@ def seen_with_a_daemon(
     clock = FakeClock(datetime(2026, 11, 30, 7, 30, tzinfo=BERLIN))
     config = load_config(ws, now=clock.now())
     record = daemon_record(ws, config.revision, errors)
-    write_applied(ws, config, record.started)
+    write_applied(ws, applied_now(config, record.started))
     with acquire_daemon_lock(ws):
         api, cli_status = both_at(ws, clock, monkeypatch)
         with TestClient(create_app(Site(ws, ServeOptions(), clock)), base_url="http://127.0.0.1:8470") as web:

@@ -54,7 +54,14 @@ from taskctl.daemon.events import (
 )
 from taskctl.daemon.lock import acquire_daemon_lock
 from taskctl.daemon.log import DaemonLog, Level
-from taskctl.daemon.plan import AppliedConfig, SnapshotError, make_plan, read_applied, render_plan, view_of
+from taskctl.daemon.plan import (
+    AppliedConfig,
+    SnapshotError,
+    applied_now,
+    make_plan,
+    read_applied,
+    render_plan,
+)
 from taskctl.daemon.scheduler import (
     CursorKey,
     DueRun,
@@ -401,10 +408,11 @@ class Daemon:
         self._next_tick = None
         scheduled = {name for name, process in processes.items() if process.enabled and process.schedules}
         self.dispatcher.reconfigure(config.settings.max_parallel_runs, scheduled.__contains__)
-        self._unrecorded = (self.applied, config, now)
+        # the plan against the config applied before (its view is made when recorded, after the first runs)
+        previous = self.applied if self._unrecorded is None else self._unrecorded[0]
+        self._unrecorded = (previous, config, now)
         self.config = config
         self._limits = {}
-        self.applied = AppliedConfig(view_of(config), now, os.getpid())
         self.notifier = Notifier(config, on_outcome=self._notified)
         self.record.revision = config.revision
         self.record.applied_at = now
@@ -428,10 +436,11 @@ class Daemon:
                 previous = read_applied(self.workspace)
             except SnapshotError:
                 previous = None
-        for line in render_plan(make_plan(previous, view_of(config), now)):
+        self.applied = applied_now(config, now)
+        for line in render_plan(make_plan(previous, self.applied.view, now)):
             self.log.info(f"plan: {line}")
         try:
-            write_applied(self.workspace, config, now)
+            write_applied(self.workspace, self.applied)
         except OSError as error:
             self.log.error(
                 f"cannot record the applied config ({error}); `taskctl plan` may show it as pending"
