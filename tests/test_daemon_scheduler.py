@@ -446,6 +446,30 @@ def test_a_one_shot_fires_once_across_restart_and_reload() -> None:
     assert len(loop.runs) == 1
 
 
+def test_processes_sharing_a_schedule_keep_their_own_cursor_and_one_shot() -> None:
+    # Before a restart at 10:10, "early" had handled its 10:00 slot and "late" only its 09:00 one;
+    # "launch" had fired the one-shot that "relaunch" (added since) has not.
+    hourly, one_shot = parse_schedule("0 * * * *"), parse_schedule("2027-06-01 10:30")
+    state = InMemorySchedulerState()
+    state.save_cursors(
+        {
+            ("early", schedule_key(hourly, BERLIN)): berlin(2027, 6, 1, 10),
+            ("late", schedule_key(hourly, BERLIN)): berlin(2027, 6, 1, 9),
+        }
+    )
+    state.add_fired_one_shots({("launch", one_shot.text): berlin(2027, 6, 1, 10, 30)})
+    loop = Loop(
+        berlin(2027, 6, 1, 10, 10),
+        process("early", hourly.text),
+        process("late", hourly.text),
+        process("launch", one_shot.text),
+        process("relaunch", one_shot.text),
+        state=state,
+    )
+    loop.run_until(berlin(2027, 6, 1, 10, 40))
+    assert loop.local_runs() == [("late", "10:00+0200"), ("relaunch", "10:30+0200")]
+
+
 def test_a_one_shot_missed_while_down_never_fires_later() -> None:
     launch = process("launch", "2027-06-01 12:00", catch_up=CatchUp.LATEST, grace=timedelta(minutes=10))
     loop = Loop(berlin(2027, 6, 1, 11, 0), launch)

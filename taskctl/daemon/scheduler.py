@@ -260,8 +260,15 @@ class Scheduler:
         self._processes = dict(processes)
         self._next = {}
         self._keyed = {}
+        # Processes often share a schedule and a cursor (a thousand `0 * * * *` after the same downtime):
+        # each such next fire is computed once (a one-shot's depends on its process: it may have fired).
+        computed: dict[tuple[str, datetime] | CursorKey, Fire | None] = {}
         for key, (process, schedule) in wanted.items():
-            self._next[key] = self._following(process, schedule, self._cursors[key])
+            cursor = self._cursors[key]
+            same = key if schedule.kind == "once" else (key[1], cursor)
+            if same not in computed:
+                computed[same] = self._following(process, schedule, cursor)
+            self._next[key] = computed[same]
             self._keyed.setdefault(process.name, []).append((key, schedule))
 
     def tick(self, now: datetime, budget: int | None = None) -> Tick:
