@@ -262,14 +262,17 @@ def next_run(values: Mapping[str, Any] | None, now: datetime) -> datetime | None
     """The next slot of a process as described by `values` (None if it is disabled or never fires again)."""
     if values is None or not values.get("enabled", True):
         return None
-    zone = ZoneInfo(str(values.get("timezone") or "UTC"))
-    found = []
-    for text in _schedules(values):
-        schedule = _parsed(text)
-        at = None if schedule is None else next_fire_after(schedule, zone, now)
-        if at is not None:
-            found.append(at)
+    zone = str(values.get("timezone") or "UTC")
+    found = [at for text in _schedules(values) if (at := _next_after(text, zone, now)) is not None]
     return min(found, default=None)
+
+
+@functools.lru_cache(maxsize=4096)
+def _next_after(text: str, zone: str, now: datetime) -> datetime | None:
+    """The next slot of one schedule, computed once for the processes that share it (status lists the next
+    fires of every process: a thousand of them often share a few schedules)."""
+    schedule = _parsed(text)
+    return None if schedule is None else next_fire_after(schedule, ZoneInfo(zone), now)
 
 
 @functools.lru_cache(maxsize=4096)
