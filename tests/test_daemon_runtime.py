@@ -261,12 +261,17 @@ def running(ws: Workspace, process: str) -> RunRow | None:
     return None
 
 
+def _with_progress(status: str) -> str | None:
+    return status if "40/100 (40%)" in status else None
+
+
 def test_cancel_of_a_daemon_run_stops_it(ws: Workspace, daemons: list[Daemon]) -> None:
     naps(ws, "sleepy")
     start(ws, daemons)
     row = wait_for("sleepy to run", lambda: running(ws, "sleepy"))
-    status = cli(ws, "status").stdout
-    assert row.id in status and "nap" in status and "40/100 (40%)" in status
+    # the thread's progress line is read a moment after it started
+    status = wait_for("its progress in status", lambda: _with_progress(cli(ws, "status").stdout))
+    assert row.id in status and "nap" in status
     result = cli(ws, "cancel", row.id)
     assert (result.returncode, result.stdout, result.stderr) == (0, f"run {row.id} cancelled\n", "")
     pid = int((ws.run_folder(row.id) / "pid").read_text())
