@@ -10,12 +10,15 @@ import re
 import subprocess
 import sys
 import textwrap
+import types
 from pathlib import Path
 
 import pytest
 import typer
+from typer.core import TyperGroup
 from typer.testing import CliRunner
 
+from taskctl.cli import main
 from taskctl.cli.main import COMMANDS, app
 from taskctl.workspace import Workspace
 from tests.conftest import write
@@ -67,6 +70,58 @@ def test_help_lists_every_command_in_order() -> None:
 
     assert result.exit_code == 0
     assert re.findall(r"^│ ([a-z][a-z-]*) ", result.stdout, re.M) == list(COMMANDS)
+
+
+def _register_more(app: typer.Typer) -> None:
+    """A command module as the tests below need it: deprecated, hidden, and a group in its own panel."""
+
+    @app.command("old", deprecated=True, help="An old command.")
+    def old() -> None:
+        """Not this text."""
+
+    @app.command("secret", hidden=True)
+    def secret() -> None:
+        """Hidden."""
+
+    group = typer.Typer(help="A group of two.")
+    group.command("one")(old)
+    app.add_typer(group, name="pair", rich_help_panel="More")
+
+
+def _root_help(monkeypatch: pytest.MonkeyPatch, build_first: bool) -> str:
+    module = types.ModuleType("taskctl.cli.more_for_test")
+    module.register = _register_more  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    for name in ("old", "secret", "pair"):
+        monkeypatch.setitem(COMMANDS, name, "more_for_test")
+    if build_first:  # the root's help as typer makes it: every command built first
+        monkeypatch.setattr(main._Root, "format_help", TyperGroup.format_help)
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    return result.stdout
+
+
+def test_help_lists_each_command_as_it_reads_once_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    # --help lists summaries (name and help text, no parameters); a root whose commands are all built lists
+    # them from the commands themselves: both must read the same.
+    summarised = _root_help(monkeypatch, build_first=False)
+    built = _root_help(monkeypatch, build_first=True)
+
+    assert summarised == built
+    assert re.search(r"│ old +An old command\. +\(deprecated\) +│", summarised)
+    assert "secret" not in summarised
+    assert re.search(r"─ More ─+╮\n│ pair +A group of two\. +│", summarised)
+
+
+def test_help_builds_no_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[str] = []
+    build = typer.main.get_group
+    monkeypatch.setattr(typer.main, "get_group", lambda app: built.append("group") or build(app))
+
+    assert runner.invoke(app, ["--help"]).exit_code == 0
+    assert built == ["group"]  # the root itself
+    assert runner.invoke(app, ["validate", "--help"]).exit_code == 0
+    assert built == ["group", "group", "group"]  # the root, and config_cmds's commands
 
 
 def test_a_misspelt_command_is_a_usage_error_with_a_suggestion() -> None:
