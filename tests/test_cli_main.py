@@ -255,6 +255,27 @@ def test_commands_on_an_unchanged_config_import_neither_pydantic_nor_yaml(
     assert [m for m in imports() if m.split(".")[0] in ("pydantic", "yaml")] == []
 
 
+@pytest.mark.parametrize(
+    "args", [["run", "example", "--dry-run"], ["thread", "run", "summary", "--dry-run"]], ids=" ".join
+)
+def test_a_dry_run_imports_neither_the_run_index_nor_the_process_machinery(
+    args: list[str], example: Workspace
+) -> None:
+    code = IMPORTS_OF.replace("heavy = (", 'heavy = ("taskctl.store", "taskctl.runner.service", ')
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=example.root,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert "TASKCTL_STEP=1/" in done.stdout
+    imported = done.stderr.splitlines()[-1].split()
+    assert [m for m in imported if m.startswith(("taskctl.store", "taskctl.runner"))] == []
+
+
 # -- Ctrl-C while the libraries load ---------------------------------------------------------------
 
 
