@@ -256,6 +256,39 @@ def test_commands_on_an_unchanged_config_import_neither_pydantic_nor_yaml(
 
 
 @pytest.mark.parametrize(
+    "args",
+    [
+        ["thread", "add", "extra", "--code", "print(1)", "--dry-run"],
+        ["process", "edit", "example", "--add-tag", "x", "--dry-run"],
+        ["process", "edit", "example", "--set", "timeout=2h"],
+    ],
+    ids=" ".join,
+)
+def test_a_plainly_valid_edit_imports_no_pydantic(args: list[str], example: Workspace) -> None:
+    assert taskctl_process("validate", cwd=example.root).returncode == 0  # the other files are cached
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORTS_OF, *args],
+        cwd=example.root,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.stdout.startswith(("--- a/config/", "changed process"))
+    assert [m for m in done.stderr.splitlines()[-1].split() if m.startswith("pydantic")] == []
+
+
+def test_an_edit_the_models_must_judge_is_refused_as_before(example: Workspace) -> None:
+    done = taskctl_process("process", "edit", "example", "--set", "max_instances=0", cwd=example.root)
+
+    assert done.returncode == 1
+    assert done.stderr.decode().splitlines()[1] == (
+        "error: config/processes.yaml:15: processes.example.max_instances: 0 is out of range (must be at least 1)"
+    )
+
+
+@pytest.mark.parametrize(
     "args", [["run", "example", "--dry-run"], ["thread", "run", "summary", "--dry-run"]], ids=" ".join
 )
 def test_a_dry_run_imports_neither_the_run_index_nor_the_process_machinery(

@@ -391,7 +391,6 @@ def _read_file(
 
 
 def _parse_and_validate(display: str, is_settings: bool, raw: bytes, text: str | None) -> _ReadFile:
-    from taskctl.config.validation import validate_file
     from taskctl.config.yamlfile import parse_yaml
 
     if text is None:
@@ -406,8 +405,27 @@ def _parse_and_validate(display: str, is_settings: bool, raw: bytes, text: str |
         problem.file = display
     if doc.data is None and doc.problems:
         return read
-    read.build(validate_file(doc, display, is_settings, read.problems))
+    entries = None if is_settings or doc.problems else _plainly_valid(doc.data)
+    if entries is None:  # a problem to word, or a value to convert: the models decide
+        from taskctl.config.validation import validate_file
+
+        entries = validate_file(doc, display, is_settings, read.problems)
+    read.build(entries)
     return read
+
+
+def _plainly_valid(data: Any) -> FileEntries | None:
+    """The entries of a file if each is plainly valid (`taskctl.config.plaincheck`), without pydantic."""
+    from taskctl.config.plaincheck import plain_file_entries
+
+    plain = plain_file_entries(data)
+    if plain is None:
+        return None
+    found = FileEntries(threads=plain.get("threads", {}), processes=plain.get("processes", {}))
+    for section, entries in plain.items():
+        found.declared.extend((section, name) for name in entries)
+    found.thread_refs = {name: list(process["threads"]) for name, process in found.processes.items()}
+    return found
 
 
 def _cache_form(read: _ReadFile) -> dict[str, Any]:
