@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from taskctl.config.loader import PendingChanges, config_display, config_files, load_config
 from taskctl.config.models import THREAD_KINDS, ThreadType
@@ -69,8 +69,7 @@ class EditRefused(TaskctlError):
         super().__init__(f"nothing was written: {first}")
 
 
-@dataclass(frozen=True)
-class FileEdit:
+class FileEdit(NamedTuple):
     """One config file: as read, and its text after the change."""
 
     before: FileText
@@ -122,8 +121,7 @@ class ConfigChange:
 # -- what the CLI asks for ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class NewEntry:
+class NewEntry(NamedTuple):
     """A thread or process to add: its YAML entry, the files to copy, and the file to declare it in."""
 
     section: Section
@@ -133,8 +131,7 @@ class NewEntry:
     file: str | None = None
 
 
-@dataclass(frozen=True)
-class EntryEdit:
+class EntryEdit(NamedTuple):
     """Changes to one entry, applied in this order: unset, set, list items, enabled, files."""
 
     unset: tuple[str, ...] = ()  # dotted key paths
@@ -388,8 +385,7 @@ def apply_change(change: ConfigChange) -> None:
 # -- where things are -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Location:
+class Location(NamedTuple):
     """Where an entry is declared, and its data there."""
 
     path: Path

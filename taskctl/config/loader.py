@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from taskctl import schedule as schedules
@@ -42,8 +42,7 @@ from taskctl.workspace import Workspace
 SETTINGS_FILE = "taskctl.yaml"
 
 
-@dataclass(frozen=True)
-class Origin:
+class Origin(NamedTuple):
     """Where an entry was declared."""
 
     file: str
@@ -53,8 +52,7 @@ class Origin:
         return f"{self.file}:{self.line}" if self.line else self.file
 
 
-@dataclass(frozen=True)
-class ResolvedThread:
+class ResolvedThread(NamedTuple):
     """A thread as a run uses it: every default applied."""
 
     name: str
@@ -64,8 +62,7 @@ class ResolvedThread:
     max_log_size: int
 
 
-@dataclass(frozen=True)
-class ResolvedProcess:
+class ResolvedProcess(NamedTuple):
     """What a run executes, fully resolved and immutable: a process, or a thread run alone as a one-thread
     process of the same name. The runner reads only this, never the settings it came from."""
 
@@ -322,8 +319,7 @@ def _line_in(origin: Origin, doc_lines: dict[PathKey, int], path: PathKey) -> in
     return origin.line
 
 
-@dataclass(frozen=True)
-class InvalidEntry:
+class InvalidEntry(NamedTuple):
     """A thread or process that failed validation: its raw keys and those that were wrong, so that the checks
     of its other keys (its schedules) still run and one error does not hide the next."""
 
@@ -629,8 +625,7 @@ def _check_thread_refs(
                 )
 
 
-@dataclass(frozen=True)
-class _ScheduleCheck:
+class _ScheduleCheck(NamedTuple):
     """Parses the schedules of one entry, reporting each bad one and each one-shot already past."""
 
     section: str

@@ -25,7 +25,7 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -639,8 +639,7 @@ def _remove_lines(layout: _Layout, start: int, end: int) -> str:
 # -- files --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FileText:
+class FileText(NamedTuple):
     """A config file as read for an edit: its text (without a BOM) and its bytes (None: no such file)."""
 
     path: Path
