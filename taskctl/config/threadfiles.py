@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -126,6 +125,8 @@ def copy_files(copies: Sequence[FileCopy]) -> CopiedFiles:
 
 
 def _copy_one(copy: FileCopy, copied: CopiedFiles) -> None:
+    import tempfile  # only when writing (it imports random)
+
     folder = copy.target.parent
     folder.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=f".{copy.target.name}.", suffix=".taskctl-tmp", dir=folder)

@@ -22,7 +22,6 @@ import difflib
 import io
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -685,6 +684,8 @@ def write_atomically(before: FileText, text: str) -> None:
     Refused (EditError, nothing written) when the file on disk is no longer what `before` read. A symbolic
     link stays a link (its target is replaced); the file keeps its permissions, a new one gets the umask's.
     """
+    import tempfile  # only when writing (it imports random)
+
     target = before.path.resolve() if before.path.is_symlink() else before.path
     data = ((_BOM if before.bom else "") + text).encode("utf-8")
     temp: str | None = None

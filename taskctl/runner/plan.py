@@ -7,9 +7,8 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 from zoneinfo import ZoneInfo
 
 from taskctl import inherited_env
@@ -26,8 +25,7 @@ if TYPE_CHECKING:
     from taskctl.workspace import Workspace
 
 
-@dataclass(frozen=True)
-class ThreadPlan:
+class ThreadPlan(NamedTuple):
     """How one thread of a chain will be started: what `run --dry-run` prints."""
 
     name: str
