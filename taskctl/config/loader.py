@@ -3,7 +3,8 @@
 All problems are collected (not only the first) and each names file, line, key path and what would be
 valid. A config either loads whole or raises `ConfigError`.
 
-Each file is parsed and validated on its own (`taskctl.config.validation`), or taken from the config cache
+Each file is parsed and validated on its own (`taskctl.config.validation`, or `taskctl.config.plaincheck`
+without pydantic when every entry in it is plainly valid), or taken from the config cache
 (`taskctl.config.cache`) when its bytes are those of a file validated before; the checks across files and
 beyond config/ run on every load.
 """

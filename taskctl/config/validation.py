@@ -1,8 +1,9 @@
 """Validating config files with the pydantic models of `taskctl.config.spec`, entry by entry, turning
 pydantic's errors into problems that name the file, line and key and say what would be valid.
 
-Only a file that changed since the last load is validated (see `taskctl.config.cache`): this module is where
-pydantic is imported.
+Only a file that changed since the last load is validated (see `taskctl.config.cache`), and only here when one
+of its entries is not plainly valid (see `taskctl.config.plaincheck`): this module is where pydantic is
+imported.
 """
 
 from __future__ import annotations
