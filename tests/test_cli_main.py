@@ -196,6 +196,20 @@ IMPORTS_OF = textwrap.dedent(
 )
 
 
+def heavy_imports(*args: str, cwd: Path, also: tuple[str, ...] = ()) -> tuple[list[str], str]:
+    """The heavy modules (those of IMPORTS_OF, and `also`) that `taskctl ARGS` imports, and its stdout."""
+    code = IMPORTS_OF.replace("heavy = (", f"heavy = {also!r} + (")
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return done.stderr.splitlines()[-1].split(), done.stdout
+
+
 @pytest.mark.parametrize(
     "args",
     [["--version"], ["history"], ["show", "hello"], ["logs", "hello"], ["cancel", "hello"]],
@@ -207,30 +221,12 @@ def test_commands_that_read_runs_import_neither_pydantic_nor_yaml_nor_the_runner
     write(empty_workspace.config_dir / "threads.yaml", "threads:\n  hello:\n    code: print('hi')\n")
     assert taskctl_process("run", "hello", cwd=empty_workspace.root).returncode == 0
 
-    environment = {**os.environ, "PYTHONPATH": str(REPO)}
-    done = subprocess.run(
-        [sys.executable, "-c", IMPORTS_OF, *args],
-        cwd=empty_workspace.root,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-    assert done.stderr.splitlines()[-1] == ""
+    assert heavy_imports(*args, cwd=empty_workspace.root)[0] == []
 
 
 def test_commands_that_load_the_config_skip_pydantics_plugin_discovery(example: Workspace) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", IMPORTS_OF, "validate"],
-        cwd=example.root,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    imported, _ = heavy_imports("validate", cwd=example.root)
 
-    imported = done.stderr.splitlines()[-1].split()
     assert "pydantic" in imported and "importlib.metadata" not in imported
 
 
@@ -241,15 +237,7 @@ def test_commands_on_an_unchanged_config_import_neither_pydantic_nor_yaml(
     args: list[str], example: Workspace
 ) -> None:
     def imports() -> list[str]:
-        done = subprocess.run(
-            [sys.executable, "-c", IMPORTS_OF, *args],
-            cwd=example.root,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        return done.stderr.splitlines()[-1].split()
+        return heavy_imports(*args, cwd=example.root)[0]
 
     assert "pydantic" in imports()  # the first load validates the files
     assert [m for m in imports() if m.split(".")[0] in ("pydantic", "yaml")] == []
@@ -266,17 +254,10 @@ def test_commands_on_an_unchanged_config_import_neither_pydantic_nor_yaml(
 )
 def test_a_plainly_valid_edit_imports_no_pydantic(args: list[str], example: Workspace) -> None:
     assert taskctl_process("validate", cwd=example.root).returncode == 0  # the other files are cached
-    done = subprocess.run(
-        [sys.executable, "-c", IMPORTS_OF, *args],
-        cwd=example.root,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    imported, out = heavy_imports(*args, cwd=example.root)
 
-    assert done.stdout.startswith(("--- a/config/", "changed process"))
-    assert [m for m in done.stderr.splitlines()[-1].split() if m.startswith("pydantic")] == []
+    assert out.startswith(("--- a/config/", "changed process"))
+    assert [m for m in imported if m.startswith("pydantic")] == []
 
 
 def test_an_edit_the_models_must_judge_is_refused_as_before(example: Workspace) -> None:
@@ -294,18 +275,9 @@ def test_an_edit_the_models_must_judge_is_refused_as_before(example: Workspace) 
 def test_a_dry_run_imports_neither_the_run_index_nor_the_process_machinery(
     args: list[str], example: Workspace
 ) -> None:
-    code = IMPORTS_OF.replace("heavy = (", 'heavy = ("taskctl.store", "taskctl.runner.service", ')
-    done = subprocess.run(
-        [sys.executable, "-c", code, *args],
-        cwd=example.root,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    imported, out = heavy_imports(*args, cwd=example.root, also=("taskctl.store", "taskctl.runner.service"))
 
-    assert "TASKCTL_STEP=1/" in done.stdout
-    imported = done.stderr.splitlines()[-1].split()
+    assert "TASKCTL_STEP=1/" in out
     assert [m for m in imported if m.startswith(("taskctl.store", "taskctl.runner"))] == []
 
 
@@ -391,15 +363,7 @@ def test_sigpipe_does_not_stop_a_running_run_it_goes_on_and_is_recorded(ws_with_
 
 def test_prune_imports_the_archive_module_only_to_archive(example: Workspace, tmp_path: Path) -> None:
     def imports(*args: str) -> list[str]:
-        done = subprocess.run(
-            [sys.executable, "-c", IMPORTS_OF, "prune", *args],
-            cwd=example.root,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        return done.stderr.splitlines()[-1].split()
+        return heavy_imports("prune", *args, cwd=example.root)[0]
 
     assert "taskctl.archive" not in imports("--dry-run")
     assert "taskctl.archive" in imports("--dry-run", "--archive", str(tmp_path))
