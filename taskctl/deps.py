@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from taskctl.errors import TaskctlError, UsageError
 
@@ -78,8 +78,7 @@ _STOP_POLL = 0.1  # seconds between looks at whether a build should stop
 # -- requirements ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Requirement:
+class Requirement(NamedTuple):
     """One requirement as written, with its name and version specifier when it names a package."""
 
     text: str  # normalised: `requests[socks]>=2.31`, or a path/URL as written
@@ -88,8 +87,7 @@ class Requirement:
     marker: str | None = None
 
 
-@dataclass(frozen=True)
-class Requirements:
+class Requirements(NamedTuple):
     """A thread's requirements: what the key is made of and what the installer is given."""
 
     items: tuple[Requirement, ...]  # from `requirements:` and requirements.txt, deduplicated
@@ -233,8 +231,7 @@ def python_tag() -> str:
 # -- where environments live ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ThreadEnvironment:
+class ThreadEnvironment(NamedTuple):
     """The environment a thread's requirements call for; `ready` once built."""
 
     thread: str
@@ -564,8 +561,7 @@ class EnvironmentState(StrEnum):
     BROKEN = "broken"  # built, but something it needs is missing or outdated
 
 
-@dataclass(frozen=True)
-class RequirementStatus:
+class RequirementStatus(NamedTuple):
     requested: str
     name: str | None
     installed: str | None
@@ -663,8 +659,7 @@ def installed_versions(environment: Path) -> dict[str, str]:
 # -- install and prune for the CLI ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class InstallResult:
+class InstallResult(NamedTuple):
     thread: str
     environment: ThreadEnvironment
     built: bool
@@ -698,8 +693,7 @@ def install_threads(
     return results
 
 
-@dataclass(frozen=True)
-class UnusedEnvironment:
+class UnusedEnvironment(NamedTuple):
     path: Path
     size: int
 

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
 from functools import lru_cache
 from itertools import takewhile
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from taskctl.errors import closest
@@ -47,16 +47,14 @@ class DstNote(StrEnum):
     REPEATED = "repeated"  # a wildcard/stepped slot that runs again in the repeated hour
 
 
-@dataclass(frozen=True)
-class Fire:
+class Fire(NamedTuple):
     """One fire time of a schedule, and why it is unusual if a clock change moved or repeated it."""
 
     at: datetime  # aware, UTC
     note: DstNote | None = None
 
 
-@dataclass(frozen=True)
-class _Cron:
+class _Cron(NamedTuple):
     """A cron rule as croniter expanded its fields, ready for a fast walk over the calendar."""
 
     minutes: tuple[int, ...]
@@ -81,13 +79,11 @@ class _Cron:
         return (self.any_day and self.any_weekday) or (self.days_or_weekdays and either)
 
 
-@dataclass(frozen=True)
-class _Every:
+class _Every(NamedTuple):
     seconds: int
 
 
-@dataclass(frozen=True)
-class _Once:
+class _Once(NamedTuple):
     wall: datetime  # naive, as written
     offset: timedelta | None  # None: local to the process zone
 
@@ -151,8 +147,7 @@ _SUGGESTIONS = sorted(
 )
 
 
-@dataclass(frozen=True)
-class _Field:
+class _Field(NamedTuple):
     name: str
     low: int
     high: int

@@ -17,6 +17,20 @@ if TYPE_CHECKING:  # commands that only read the config do not need the run modu
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
+def bad_name(name: str) -> str:
+    """Why `name` cannot name a thread or process (it would be a folder name), with a name that could."""
+    suggestion = "".join(c if c.isalnum() or c in "_-" else "_" for c in name.lower()).strip("_-")
+    tail = (
+        f" (try '{suggestion}')"
+        if suggestion and NAME_PATTERN.fullmatch(suggestion) and suggestion.isascii()
+        else ""
+    )
+    return (
+        f"'{name}' is not a valid name: use lower-case letters, digits, '_' and '-', "
+        f"starting with a letter or digit{tail}"
+    )
+
+
 @dataclass(frozen=True)
 class Workspace:
     """A workspace folder and the well-known places inside it (docs/workspace.md)."""

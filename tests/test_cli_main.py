@@ -10,12 +10,15 @@ import re
 import subprocess
 import sys
 import textwrap
+import types
 from pathlib import Path
 
 import pytest
 import typer
+from typer.core import TyperGroup
 from typer.testing import CliRunner
 
+from taskctl.cli import main
 from taskctl.cli.main import COMMANDS, app
 from taskctl.workspace import Workspace
 from tests.conftest import write
@@ -67,6 +70,58 @@ def test_help_lists_every_command_in_order() -> None:
 
     assert result.exit_code == 0
     assert re.findall(r"^│ ([a-z][a-z-]*) ", result.stdout, re.M) == list(COMMANDS)
+
+
+def _register_more(app: typer.Typer) -> None:
+    """A command module as the tests below need it: deprecated, hidden, and a group in its own panel."""
+
+    @app.command("old", deprecated=True, help="An old command.")
+    def old() -> None:
+        """Not this text."""
+
+    @app.command("secret", hidden=True)
+    def secret() -> None:
+        """Hidden."""
+
+    group = typer.Typer(help="A group of two.")
+    group.command("one")(old)
+    app.add_typer(group, name="pair", rich_help_panel="More")
+
+
+def _root_help(monkeypatch: pytest.MonkeyPatch, build_first: bool) -> str:
+    module = types.ModuleType("taskctl.cli.more_for_test")
+    module.register = _register_more  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    for name in ("old", "secret", "pair"):
+        monkeypatch.setitem(COMMANDS, name, "more_for_test")
+    if build_first:  # the root's help as typer makes it: every command built first
+        monkeypatch.setattr(main._Root, "format_help", TyperGroup.format_help)
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    return result.stdout
+
+
+def test_help_lists_each_command_as_it_reads_once_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    # --help lists summaries (name and help text, no parameters); a root whose commands are all built lists
+    # them from the commands themselves: both must read the same.
+    summarised = _root_help(monkeypatch, build_first=False)
+    built = _root_help(monkeypatch, build_first=True)
+
+    assert summarised == built
+    assert re.search(r"│ old +An old command\. +\(deprecated\) +│", summarised)
+    assert "secret" not in summarised
+    assert re.search(r"─ More ─+╮\n│ pair +A group of two\. +│", summarised)
+
+
+def test_help_builds_no_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[str] = []
+    build = typer.main.get_group
+    monkeypatch.setattr(typer.main, "get_group", lambda app: built.append("group") or build(app))
+
+    assert runner.invoke(app, ["--help"]).exit_code == 0
+    assert built == ["group"]  # the root itself
+    assert runner.invoke(app, ["validate", "--help"]).exit_code == 0
+    assert built == ["group", "group", "group"]  # the root, and config_cmds's commands
 
 
 def test_a_misspelt_command_is_a_usage_error_with_a_suggestion() -> None:
@@ -141,6 +196,20 @@ IMPORTS_OF = textwrap.dedent(
 )
 
 
+def heavy_imports(*args: str, cwd: Path, also: tuple[str, ...] = ()) -> tuple[list[str], str]:
+    """The heavy modules (those of IMPORTS_OF, and `also`) that `taskctl ARGS` imports, and its stdout."""
+    code = IMPORTS_OF.replace("heavy = (", f"heavy = {also!r} + (")
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return done.stderr.splitlines()[-1].split(), done.stdout
+
+
 @pytest.mark.parametrize(
     "args",
     [["--version"], ["history"], ["show", "hello"], ["logs", "hello"], ["cancel", "hello"]],
@@ -152,30 +221,12 @@ def test_commands_that_read_runs_import_neither_pydantic_nor_yaml_nor_the_runner
     write(empty_workspace.config_dir / "threads.yaml", "threads:\n  hello:\n    code: print('hi')\n")
     assert taskctl_process("run", "hello", cwd=empty_workspace.root).returncode == 0
 
-    environment = {**os.environ, "PYTHONPATH": str(REPO)}
-    done = subprocess.run(
-        [sys.executable, "-c", IMPORTS_OF, *args],
-        cwd=empty_workspace.root,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-    assert done.stderr.splitlines()[-1] == ""
+    assert heavy_imports(*args, cwd=empty_workspace.root)[0] == []
 
 
 def test_commands_that_load_the_config_skip_pydantics_plugin_discovery(example: Workspace) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", IMPORTS_OF, "validate"],
-        cwd=example.root,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    imported, _ = heavy_imports("validate", cwd=example.root)
 
-    imported = done.stderr.splitlines()[-1].split()
     assert "pydantic" in imported and "importlib.metadata" not in imported
 
 
@@ -186,18 +237,48 @@ def test_commands_on_an_unchanged_config_import_neither_pydantic_nor_yaml(
     args: list[str], example: Workspace
 ) -> None:
     def imports() -> list[str]:
-        done = subprocess.run(
-            [sys.executable, "-c", IMPORTS_OF, *args],
-            cwd=example.root,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        return done.stderr.splitlines()[-1].split()
+        return heavy_imports(*args, cwd=example.root)[0]
 
     assert "pydantic" in imports()  # the first load validates the files
     assert [m for m in imports() if m.split(".")[0] in ("pydantic", "yaml")] == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["thread", "add", "extra", "--code", "print(1)", "--dry-run"],
+        ["process", "edit", "example", "--add-tag", "x", "--dry-run"],
+        ["process", "edit", "example", "--set", "timeout=2h"],
+    ],
+    ids=" ".join,
+)
+def test_a_plainly_valid_edit_imports_no_pydantic(args: list[str], example: Workspace) -> None:
+    assert taskctl_process("validate", cwd=example.root).returncode == 0  # the other files are cached
+    imported, out = heavy_imports(*args, cwd=example.root)
+
+    assert out.startswith(("--- a/config/", "changed process"))
+    assert [m for m in imported if m.startswith("pydantic")] == []
+
+
+def test_an_edit_the_models_must_judge_is_refused_as_before(example: Workspace) -> None:
+    done = taskctl_process("process", "edit", "example", "--set", "max_instances=0", cwd=example.root)
+
+    assert done.returncode == 1
+    assert done.stderr.decode().splitlines()[1] == (
+        "error: config/processes.yaml:15: processes.example.max_instances: 0 is out of range (must be at least 1)"
+    )
+
+
+@pytest.mark.parametrize(
+    "args", [["run", "example", "--dry-run"], ["thread", "run", "summary", "--dry-run"]], ids=" ".join
+)
+def test_a_dry_run_imports_neither_the_run_index_nor_the_process_machinery(
+    args: list[str], example: Workspace
+) -> None:
+    imported, out = heavy_imports(*args, cwd=example.root, also=("taskctl.store", "taskctl.runner.service"))
+
+    assert "TASKCTL_STEP=1/" in out
+    assert [m for m in imported if m.startswith(("taskctl.store", "taskctl.runner"))] == []
 
 
 # -- Ctrl-C while the libraries load ---------------------------------------------------------------
@@ -282,15 +363,7 @@ def test_sigpipe_does_not_stop_a_running_run_it_goes_on_and_is_recorded(ws_with_
 
 def test_prune_imports_the_archive_module_only_to_archive(example: Workspace, tmp_path: Path) -> None:
     def imports(*args: str) -> list[str]:
-        done = subprocess.run(
-            [sys.executable, "-c", IMPORTS_OF, "prune", *args],
-            cwd=example.root,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        return done.stderr.splitlines()[-1].split()
+        return heavy_imports("prune", *args, cwd=example.root)[0]
 
     assert "taskctl.archive" not in imports("--dry-run")
     assert "taskctl.archive" in imports("--dry-run", "--archive", str(tmp_path))

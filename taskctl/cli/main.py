@@ -55,24 +55,40 @@ ROOT_HELP = "The workspace folder (default: $TASKCTL_ROOT, else the nearest fold
 
 
 class _LazyCommands(MutableMapping[str, _click.Command]):
-    """The root's subcommands, by name: each built from its module when first looked up."""
+    """The root's subcommands, by name: each built from its module when first looked up.
+
+    While the root's `--help` lists them (`listing`), a command not built yet is looked up as a summary: its
+    name and help text, without the parameters typer would build for it and every command below it (building
+    them all was a fifth of `taskctl --help`).
+    """
 
     def __init__(self) -> None:
         self._built: dict[str, _click.Command] = {}
+        self._summaries: dict[str, _click.Command] = {}
+        self._registered: dict[str, typer.Typer] = {}
+        self.listing = False
 
     def __getitem__(self, name: str) -> _click.Command:
-        if name not in self._built:
-            if name not in COMMANDS:
-                raise KeyError(name)
-            self._build(COMMANDS[name])
+        if name in self._built:
+            return self._built[name]
+        if name not in COMMANDS:
+            raise KeyError(name)
+        if self.listing:
+            if name not in self._summaries:
+                self._summaries.update(_summaries(self._registered_by(COMMANDS[name])))
+            return self._summaries[name]
+        for built, command in typer.main.get_group(self._registered_by(COMMANDS[name])).commands.items():
+            _accept_root_option(command)
+            self._built.setdefault(built, command)
         return self._built[name]
 
-    def _build(self, module: str) -> None:
-        staging = typer.Typer()
-        importlib.import_module(f"taskctl.cli.{module}").register(staging)
-        for name, command in typer.main.get_group(staging).commands.items():
-            _accept_root_option(command)
-            self._built.setdefault(name, command)
+    def _registered_by(self, module: str) -> typer.Typer:
+        """A typer app holding the commands `module` registers (not built)."""
+        if module not in self._registered:
+            staging = typer.Typer()
+            importlib.import_module(f"taskctl.cli.{module}").register(staging)
+            self._registered[module] = staging
+        return self._registered[module]
 
     def __setitem__(self, name: str, command: _click.Command) -> None:
         self._built[name] = command
@@ -95,6 +111,16 @@ class _Root(TyperGroup):
         super().__init__(**attrs)
         self.commands = _LazyCommands()
 
+    def format_help(self, ctx: _click.Context, formatter: _click.HelpFormatter) -> None:
+        commands = self.commands
+        if not isinstance(commands, _LazyCommands):
+            return super().format_help(ctx, formatter)
+        commands.listing = True
+        try:
+            return super().format_help(ctx, formatter)
+        finally:
+            commands.listing = False
+
     def invoke(self, ctx: _click.Context) -> Any:
         from taskctl.errors import ConfigError, TaskctlError
 
@@ -113,6 +139,42 @@ class _Root(TyperGroup):
         except BrokenPipeError:
             drop_stdout()
             raise typer.Exit(0) from None
+
+
+def _summaries(registered: typer.Typer) -> Iterator[tuple[str, _click.Command]]:
+    """The commands and groups of `registered` as the root's `--help` lists them: name, help text, hidden,
+    deprecated and panel, found as typer finds them when it builds the command (a test compares the two)."""
+    import inspect
+
+    from typer.core import TyperCommand
+    from typer.main import get_command_name, solve_typer_info_defaults
+
+    for info in registered.registered_commands:
+        callback = info.callback
+        assert callback is not None, "a command has a function"
+        name = info.name or get_command_name(callback.__name__)
+        text = inspect.getdoc(callback) if info.help is None else inspect.cleandoc(info.help)
+        command = (info.cls or TyperCommand)(
+            name=name,
+            help=text,
+            short_help=info.short_help,
+            hidden=info.hidden,
+            deprecated=info.deprecated,
+            rich_help_panel=info.rich_help_panel,
+        )
+        yield name, command
+    for group in registered.registered_groups:
+        solved = solve_typer_info_defaults(group)
+        assert solved.name, "a group has a name"
+        group_command = TyperGroup(
+            name=solved.name,
+            help=solved.help,
+            short_help=solved.short_help,
+            hidden=solved.hidden,
+            deprecated=solved.deprecated,
+            rich_help_panel=solved.rich_help_panel,
+        )
+        yield solved.name, group_command
 
 
 def _set_root(value: Path | None) -> None:

@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from types import UnionType
-from typing import Any, Union, get_args, get_origin
+from typing import Any, NamedTuple
 
 from taskctl.config.loader import PendingChanges, config_display, config_files, load_config
 from taskctl.config.models import THREAD_KINDS, ThreadType
-from taskctl.config.spec import ProcessConfig, ThreadConfig
+from taskctl.config.plaincheck import CHOICES, PROCESS_FIELDS, TEXT_KEYS, THREAD_FIELDS
 from taskctl.config.threadfiles import (
     FileCopy,
     ThreadFile,
@@ -27,7 +26,6 @@ from taskctl.config.threadfiles import (
     remove_folder,
     unused_file_notes,
 )
-from taskctl.config.validation import bad_name
 from taskctl.config.writer import (
     MISSING,
     FileText,
@@ -39,7 +37,7 @@ from taskctl.config.writer import (
 )
 from taskctl.config.yamlfile import parse_yaml, read_yaml
 from taskctl.errors import ConfigProblem, TaskctlError, UsageError, closest, not_found
-from taskctl.workspace import NAME_PATTERN, Workspace
+from taskctl.workspace import NAME_PATTERN, Workspace, bad_name
 
 
 class Section(StrEnum):
@@ -71,8 +69,7 @@ class EditRefused(TaskctlError):
         super().__init__(f"nothing was written: {first}")
 
 
-@dataclass(frozen=True)
-class FileEdit:
+class FileEdit(NamedTuple):
     """One config file: as read, and its text after the change."""
 
     before: FileText
@@ -124,8 +121,7 @@ class ConfigChange:
 # -- what the CLI asks for ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class NewEntry:
+class NewEntry(NamedTuple):
     """A thread or process to add: its YAML entry, the files to copy, and the file to declare it in."""
 
     section: Section
@@ -135,8 +131,7 @@ class NewEntry:
     file: str | None = None
 
 
-@dataclass(frozen=True)
-class EntryEdit:
+class EntryEdit(NamedTuple):
     """Changes to one entry, applied in this order: unset, set, list items, enabled, files."""
 
     unset: tuple[str, ...] = ()  # dotted key paths
@@ -390,8 +385,7 @@ def apply_change(change: ConfigChange) -> None:
 # -- where things are -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Location:
+class Location(NamedTuple):
     """Where an entry is declared, and its data there."""
 
     path: Path
@@ -498,11 +492,9 @@ def _check_thread_entry(name: str, entry: dict[str, Any], workspace: Workspace) 
 
 def check_choices(section: Section, entry: dict[str, Any]) -> None:
     """A usage error for a key that takes one of a few words (type, overlap, ...) given another word."""
-    model = ThreadConfig if section is Section.THREADS else ProcessConfig
     for key, value in entry.items():
-        field_info = model.model_fields.get(key)
-        choices = _unwrap(field_info.annotation) if field_info else None
-        if isinstance(choices, type) and issubclass(choices, StrEnum) and value not in set(choices):
+        choices = CHOICES[section.value].get(key)
+        if choices is not None and value not in set(choices):
             words = [c.value for c in choices]
             hint = closest(str(value), words)
             tail = f"did you mean '{hint}'?" if hint else f"use {' or '.join(words)}"
@@ -511,8 +503,7 @@ def check_choices(section: Section, entry: dict[str, Any]) -> None:
 
 def ordered_entry(section: Section, fields: dict[str, Any]) -> dict[str, Any]:
     """`fields` in the order of the model's keys, without the ones that are unset or at their default."""
-    model = ThreadConfig if section is Section.THREADS else ProcessConfig
-    order = list(model.model_fields)
+    order = list(THREAD_FIELDS if section is Section.THREADS else PROCESS_FIELDS)
     chosen = {k: v for k, v in fields.items() if v is not None and v != [] and v != {}}
     if chosen.get("enabled") is True:
         del chosen["enabled"]
@@ -532,28 +523,8 @@ def parse_env(items: Iterable[str]) -> dict[str, str]:
 
 def _is_text_key(section: Section, key: list[str]) -> bool:
     """Whether the model takes only text at `key` (then `--set` takes the value as typed)."""
-    annotation: Any = ThreadConfig if section is Section.THREADS else ProcessConfig
-    for part in key:
-        annotation = _unwrap(annotation)
-        if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
-            if part not in annotation.model_fields:
-                return False
-            annotation = annotation.model_fields[part].annotation
-        elif get_origin(annotation) is dict:
-            annotation = get_args(annotation)[1]
-        else:
-            return False
-    annotation = _unwrap(annotation)
-    return annotation is str or (isinstance(annotation, type) and issubclass(annotation, StrEnum))
-
-
-def _unwrap(annotation: Any) -> Any:
-    while get_origin(annotation) in (Union, UnionType):
-        members = [a for a in get_args(annotation) if a is not type(None)]
-        if len(members) != 1:
-            return annotation
-        annotation = members[0]
-    return annotation
+    texts = TEXT_KEYS[section.value]
+    return ".".join(key) in texts or (len(key) == 2 and f"{key[0]}.*" in texts)
 
 
 def _with_key(entry: dict[str, Any], key: list[str], value: Any) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 All problems are collected (not only the first) and each names file, line, key path and what would be
 valid. A config either loads whole or raises `ConfigError`.
 
-Each file is parsed and validated on its own (`taskctl.config.validation`), or taken from the config cache
+Each file is parsed and validated on its own (`taskctl.config.validation`, or `taskctl.config.plaincheck`
+without pydantic when every entry in it is plainly valid), or taken from the config cache
 (`taskctl.config.cache`) when its bytes are those of a file validated before; the checks across files and
 beyond config/ run on every load.
 """
@@ -15,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from taskctl import schedule as schedules
@@ -42,8 +43,7 @@ from taskctl.workspace import Workspace
 SETTINGS_FILE = "taskctl.yaml"
 
 
-@dataclass(frozen=True)
-class Origin:
+class Origin(NamedTuple):
     """Where an entry was declared."""
 
     file: str
@@ -53,8 +53,7 @@ class Origin:
         return f"{self.file}:{self.line}" if self.line else self.file
 
 
-@dataclass(frozen=True)
-class ResolvedThread:
+class ResolvedThread(NamedTuple):
     """A thread as a run uses it: every default applied."""
 
     name: str
@@ -64,8 +63,7 @@ class ResolvedThread:
     max_log_size: int
 
 
-@dataclass(frozen=True)
-class ResolvedProcess:
+class ResolvedProcess(NamedTuple):
     """What a run executes, fully resolved and immutable: a process, or a thread run alone as a one-thread
     process of the same name. The runner reads only this, never the settings it came from."""
 
@@ -322,8 +320,7 @@ def _line_in(origin: Origin, doc_lines: dict[PathKey, int], path: PathKey) -> in
     return origin.line
 
 
-@dataclass(frozen=True)
-class InvalidEntry:
+class InvalidEntry(NamedTuple):
     """A thread or process that failed validation: its raw keys and those that were wrong, so that the checks
     of its other keys (its schedules) still run and one error does not hide the next."""
 
@@ -391,7 +388,6 @@ def _read_file(
 
 
 def _parse_and_validate(display: str, is_settings: bool, raw: bytes, text: str | None) -> _ReadFile:
-    from taskctl.config.validation import validate_file
     from taskctl.config.yamlfile import parse_yaml
 
     if text is None:
@@ -406,8 +402,27 @@ def _parse_and_validate(display: str, is_settings: bool, raw: bytes, text: str |
         problem.file = display
     if doc.data is None and doc.problems:
         return read
-    read.build(validate_file(doc, display, is_settings, read.problems))
+    entries = None if is_settings or doc.problems else _plainly_valid(doc.data)
+    if entries is None:  # a problem to word, or a value to convert: the models decide
+        from taskctl.config.validation import validate_file
+
+        entries = validate_file(doc, display, is_settings, read.problems)
+    read.build(entries)
     return read
+
+
+def _plainly_valid(data: Any) -> FileEntries | None:
+    """The entries of a file if each is plainly valid (`taskctl.config.plaincheck`), without pydantic."""
+    from taskctl.config.plaincheck import plain_file_entries
+
+    plain = plain_file_entries(data)
+    if plain is None:
+        return None
+    found = FileEntries(threads=plain.get("threads", {}), processes=plain.get("processes", {}))
+    for section, entries in plain.items():
+        found.declared.extend((section, name) for name in entries)
+    found.thread_refs = {name: list(process["threads"]) for name, process in found.processes.items()}
+    return found
 
 
 def _cache_form(read: _ReadFile) -> dict[str, Any]:
@@ -611,8 +626,7 @@ def _check_thread_refs(
                 )
 
 
-@dataclass(frozen=True)
-class _ScheduleCheck:
+class _ScheduleCheck(NamedTuple):
     """Parses the schedules of one entry, reporting each bad one and each one-shot already past."""
 
     section: str

@@ -232,6 +232,15 @@ def same_value(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+def scalar_text(value: Any) -> str:
+    """A number or true/false as the text YAML shows (`PORT: 8080` in a thread's env is "8080")."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    raise ValueError(f"{value!r} is not a text value (quote it)")
+
+
 def to_json(value: Any, exclude_defaults: bool = False) -> Any:
     """`value` as plain JSON data: a config value as a mapping of its fields (enums as their text), the way
     `taskctl thread show --json` prints it. `exclude_defaults` leaves out the fields at their default."""

@@ -33,6 +33,7 @@ from taskctl.config.models import (
     OnFailure,
     Overlap,
     ThreadType,
+    scalar_text,
     to_json,
 )
 from taskctl.units import parse_duration, parse_size
@@ -282,7 +283,7 @@ class ThreadConfig(_Strict):
     @classmethod
     def _env_values_are_text(cls, value: Any) -> Any:
         if isinstance(value, dict):
-            return {k: v if isinstance(v, str) else _scalar_text(v) for k, v in value.items()}
+            return {k: v if isinstance(v, str) else scalar_text(v) for k, v in value.items()}
         return value
 
 
@@ -305,14 +306,6 @@ class ProcessConfig(_Strict):
     description: str | None = None
 
     _check_zone = field_validator("timezone")(_zone_name)
-
-
-def _scalar_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    raise ValueError(f"{value!r} is not a text value (quote it)")
 
 
 class ConfigFile(_Strict):

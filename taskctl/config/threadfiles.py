@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from taskctl.errors import TaskctlError, UsageError
 from taskctl.workspace import Workspace
@@ -22,8 +21,7 @@ class ThreadFileRole(StrEnum):
     INPUT = "input"
 
 
-@dataclass(frozen=True)
-class ThreadFile:
+class ThreadFile(NamedTuple):
     """A file to copy into `threads/<name>/`: the thread's script or its input CSV."""
 
     role: ThreadFileRole
@@ -31,8 +29,7 @@ class ThreadFile:
     name_as: str | None = None  # the file's name in the thread folder (default: the source's name)
 
 
-@dataclass(frozen=True)
-class FileCopy:
+class FileCopy(NamedTuple):
     source: Path
     target: Path
     display: str  # threads/<name>/<file>
@@ -128,6 +125,8 @@ def copy_files(copies: Sequence[FileCopy]) -> CopiedFiles:
 
 
 def _copy_one(copy: FileCopy, copied: CopiedFiles) -> None:
+    import tempfile  # only when writing (it imports random)
+
     folder = copy.target.parent
     folder.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=f".{copy.target.name}.", suffix=".taskctl-tmp", dir=folder)

@@ -1,8 +1,9 @@
 """Validating config files with the pydantic models of `taskctl.config.spec`, entry by entry, turning
 pydantic's errors into problems that name the file, line and key and say what would be valid.
 
-Only a file that changed since the last load is validated (see `taskctl.config.cache`): this module is where
-pydantic is imported.
+Only a file that changed since the last load is validated (see `taskctl.config.cache`), and only here when one
+of its entries is not plainly valid (see `taskctl.config.plaincheck`): this module is where pydantic is
+imported.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from taskctl.config.rawfile import PathKey, format_path
 from taskctl.config.spec import INPUT_TAGS, ConfigFile, Settings
 from taskctl.config.yamlfile import YamlDocument
 from taskctl.errors import ConfigProblem, closest
-from taskctl.workspace import NAME_PATTERN
+from taskctl.workspace import NAME_PATTERN, bad_name
 
 _SETTINGS_KEYS = set(Settings.model_fields)
 _FILE_KEYS = set(ConfigFile.model_fields)
@@ -219,19 +220,6 @@ def _unwrap(annotation: Any) -> Any:
         ]
         annotation = (preferred or args)[0]
     return annotation
-
-
-def bad_name(name: str) -> str:
-    suggestion = "".join(c if c.isalnum() or c in "_-" else "_" for c in name.lower()).strip("_-")
-    tail = (
-        f" (try '{suggestion}')"
-        if suggestion and NAME_PATTERN.fullmatch(suggestion) and suggestion.isascii()
-        else ""
-    )
-    return (
-        f"'{name}' is not a valid name: use lower-case letters, digits, '_' and '-', "
-        f"starting with a letter or digit{tail}"
-    )
 
 
 # The keys that decide which files a thread needs; when one of them is wrong, its files are not checked.

@@ -22,10 +22,9 @@ import difflib
 import io
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -639,8 +638,7 @@ def _remove_lines(layout: _Layout, start: int, end: int) -> str:
 # -- files --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FileText:
+class FileText(NamedTuple):
     """A config file as read for an edit: its text (without a BOM) and its bytes (None: no such file)."""
 
     path: Path
@@ -686,6 +684,8 @@ def write_atomically(before: FileText, text: str) -> None:
     Refused (EditError, nothing written) when the file on disk is no longer what `before` read. A symbolic
     link stays a link (its target is replaced); the file keeps its permissions, a new one gets the umask's.
     """
+    import tempfile  # only when writing (it imports random)
+
     target = before.path.resolve() if before.path.is_symlink() else before.path
     data = ((_BOM if before.bom else "") + text).encode("utf-8")
     temp: str | None = None

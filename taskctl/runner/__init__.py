@@ -13,8 +13,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from taskctl.runner.chain import RunHooks, ThreadPlan
+    from taskctl.runner.chain import RunHooks
     from taskctl.runner.overlap import ActiveRun, Admission, OverlapDecision, decide_overlap
+    from taskctl.runner.plan import ThreadPlan, plan_run
     from taskctl.runner.process import CancelToken, StopReason, cancel_on_signals
     from taskctl.runner.service import (
         CancelOutcome,
@@ -24,13 +25,12 @@ if TYPE_CHECKING:
         RunRequest,
         RunService,
         open_service,
-        plan_run,
         wait_for_all_notifications,
     )
 
 _HOMES = {
     "RunHooks": "chain",
-    "ThreadPlan": "chain",
+    "ThreadPlan": "plan",
     "ActiveRun": "overlap",
     "Admission": "overlap",
     "OverlapDecision": "overlap",
@@ -45,7 +45,7 @@ _HOMES = {
     "RunRequest": "service",
     "RunService": "service",
     "open_service": "service",
-    "plan_run": "service",
+    "plan_run": "plan",
     "wait_for_all_notifications": "service",
 }
 

@@ -84,7 +84,7 @@ from taskctl.workspace import Workspace
 # (`history`, `show`, `logs`, `cancel`) does not, so those are imported where a run is started.
 if TYPE_CHECKING:
     from taskctl.config.loader import ResolvedProcess
-    from taskctl.runner.chain import RunHooks, ThreadPlan
+    from taskctl.runner.chain import RunHooks
     from taskctl.runner.notices import RunNotices
     from taskctl.runner.overlap import OverlapDecision
     from taskctl.runner.process import CancelToken
@@ -702,17 +702,6 @@ def rebuild_index(workspace: Workspace, clock: Clock = SYSTEM_CLOCK) -> RebuildR
         report = store.rebuild(workspace.process_dir)
     report.moved_aside = moved
     return report
-
-
-def plan_run(
-    workspace: Workspace, definition: ResolvedProcess, clock: Clock = SYSTEM_CLOCK
-) -> list[ThreadPlan]:
-    """How each thread of a run of `definition` would start if it began now (nothing is created)."""
-    from taskctl.runner.chain import plan_chain
-
-    stamp = run_stamp(clock.now(), ZoneInfo(definition.zone_name))
-    run_id = RunId.of(definition.name, stamp)
-    return plan_chain(workspace, definition, workspace.run_folder(run_id), run_id)
 
 
 def wait_for_all_notifications(timeout: float) -> bool:
