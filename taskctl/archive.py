@@ -134,13 +134,11 @@ def pack_runs(runs: Sequence[PackedRun], dest: Path | BinaryIO, fmt: ArchiveForm
             f"cannot write {dest}: it is a folder; give a file name such as {dest / 'runs.zip'}."
         )
     temp = dest.parent / f".{dest.name}.{os.getpid()}-{os.urandom(4).hex()}.part"
+    fd = -1
     try:
         # O_EXCL with mode 0o666 (not mkstemp's 0o600): the archive gets the same permissions as any new file.
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except OSError as error:
-        raise TaskctlError(f"cannot write {dest}: {error.strerror}.") from None
-    out = _FileOutput(fd)
-    try:
+        out = _FileOutput(fd)
         report = _guarded(lambda: _write(runs, out, fmt), str(dest), "nothing was written.")
 
         def finish() -> None:
@@ -150,9 +148,13 @@ def pack_runs(runs: Sequence[PackedRun], dest: Path | BinaryIO, fmt: ArchiveForm
             os.replace(temp, dest)
 
         _guarded(finish, str(dest), "nothing was written.")
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.close(fd)
+    except BaseException as error:
+        if fd < 0 and isinstance(error, OSError):  # the temporary file could not be created
+            raise TaskctlError(f"cannot write {dest}: {error.strerror}.") from None
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        # also when fd < 0: a signal can interrupt between the file's creation and the assignment
         temp.unlink(missing_ok=True)
         raise
     report.bytes_out = out.tell()
