@@ -19,7 +19,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from taskctl.errors import TaskctlError
 from taskctl.runs import (
@@ -451,7 +451,11 @@ class Transaction(_Queries):
 
     def save_run(self, record: RunRecord) -> None:
         """Insert or update the index row of `record`."""
-        self.execute(_SAVE_RUN, _values(RunRow.of(record)))
+        self.save_row(RunRow.of(record))
+
+    def save_row(self, row: RunRow) -> None:
+        """Insert or update an index row."""
+        self.execute(_SAVE_RUN, _values(row))
 
     def set_status(
         self, run_id: str, status: RunStatus, finished: datetime | None, error: str | None
@@ -754,6 +758,93 @@ def open_index(workspace: Workspace, read_only_fallback: bool = False) -> Store:
         process_dir=workspace.process_dir,
         read_only_fallback=read_only_fallback,
     )
+
+
+class RunIndex(Protocol):
+    """Where a running run records its changes in the index: a `Store`, or a `GroupWriter` shared by many
+    threads."""
+
+    def save_run(self, record: RunRecord) -> None: ...
+
+
+@dataclass
+class _PendingRow:
+    row: RunRow
+    done: threading.Event = field(default_factory=threading.Event)
+    error: IndexUnavailableError | None = None
+
+
+class GroupWriter:
+    """Index rows of many threads' runs, saved by one thread through one connection (a group commit).
+
+    `save_run` returns once its row is committed, as `Store.save_run` would: the writer takes whatever rows
+    are waiting when it is free and commits them in one transaction, so no row waits on purpose (alone, it is
+    written at once), and a daemon ending 200 runs a second pays a few transactions instead of 200. Rows are
+    committed in the order they were handed in. Raises IndexUnavailableError when the batch could not be
+    committed (the caller's run.json stays the record, as with a Store).
+    """
+
+    def __init__(self, workspace: Workspace) -> None:
+        self._workspace = workspace
+        self._queue: list[_PendingRow | None] = []
+        self._changed = threading.Condition(threading.Lock())
+        self._closed = False
+        self._thread = threading.Thread(target=self._work, name="taskctl-index-writer", daemon=True)
+        self._thread.start()
+
+    def save_run(self, record: RunRecord) -> None:
+        """Save the index row of `record` as it is now; returns once it is committed."""
+        pending = _PendingRow(RunRow.of(record))
+        with self._changed:
+            if self._closed:
+                raise IndexUnavailableError("the daemon's index writer has stopped.")
+            self._queue.append(pending)
+            self._changed.notify()
+        pending.done.wait()
+        if pending.error is not None:
+            raise pending.error
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Commit what was handed in, then stop the writer thread."""
+        with self._changed:
+            self._closed = True
+            self._queue.append(None)
+            self._changed.notify()
+        self._thread.join(timeout)
+
+    def _work(self) -> None:
+        store: Store | None = None
+        try:
+            while True:
+                with self._changed:
+                    self._changed.wait_for(lambda: bool(self._queue))
+                    batch, self._queue = self._queue, []
+                rows = [pending for pending in batch if pending is not None]
+                if rows:
+                    store = self._commit(store, rows)
+                if len(rows) < len(batch):
+                    return
+        finally:
+            if store is not None:
+                store.close()
+
+    def _commit(self, store: Store | None, rows: list[_PendingRow]) -> Store | None:
+        error: IndexUnavailableError | None = None
+        try:
+            store = store or open_index(self._workspace)
+            with store.transaction() as tx:
+                for pending in rows:
+                    tx.save_row(pending.row)
+        except IndexUnavailableError as exc:
+            error = exc
+        except TaskctlError as exc:
+            error = IndexUnavailableError(exc.message)
+        except Exception as exc:  # the callers must hear of it, whatever it was, or they would wait forever
+            error = IndexUnavailableError(f"the run index could not be written: {exc}")
+        for pending in rows:
+            pending.error = error
+            pending.done.set()
+        return store
 
 
 def move_aside(path: Path, stamp: str) -> Path:

@@ -36,6 +36,7 @@ from taskctl.deps import (
 from taskctl.errors import TaskctlError
 from taskctl.runner import kinds
 from taskctl.runner.capture import LogCapture, LogOpener, LogWriteError, open_log
+from taskctl.runner.control import executing
 from taskctl.runner.notices import RunNotices
 from taskctl.runner.process import AttemptLimits, AttemptResult, CancelToken, StopReason, run_attempt
 from taskctl.runs import (
@@ -47,7 +48,7 @@ from taskctl.runs import (
     ThreadStatus,
     write_run_json,
 )
-from taskctl.store import IndexCorruptError, IndexUnavailableError, Store
+from taskctl.store import IndexCorruptError, IndexUnavailableError, RunIndex
 from taskctl.workspace import Workspace
 
 PROGRESS_SAVE_INTERVAL = 1.0  # seconds between records of progress alone
@@ -247,7 +248,7 @@ class RunJournal:
     """Records a run's changes: run.json first, then the index. See the module docstring."""
 
     record: RunRecord
-    store: Store | None
+    store: RunIndex | None
     hooks: RunHooks
     warned: list[str] = field(default_factory=list)
     notices: RunNotices | None = None  # the run's notifications, whose outcomes each save records
@@ -294,7 +295,7 @@ def execute_run(
     workspace: Workspace,
     definition: ResolvedProcess,
     record: RunRecord,
-    store: Store | None = None,
+    store: RunIndex | None = None,
     clock: Clock = SYSTEM_CLOCK,
     cancel: CancelToken | None = None,
     hooks: RunHooks | None = None,
@@ -313,7 +314,8 @@ def execute_run(
     if notices is not None:
         notices.started()
     try:
-        _execute(workspace, definition, journal, clock, cancel)
+        with executing(record.id):
+            _execute(workspace, definition, journal, clock, cancel)
     finally:
         if own_cancel:
             cancel.close()
