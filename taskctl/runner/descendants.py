@@ -160,23 +160,23 @@ class Leftovers:
         children = _children()
         if children is None:
             return
-        with _lock.scan():
-            for pid in children:
-                if pid in _leaders:
-                    continue
-                stat = _stat(pid)
-                if stat is None:
-                    self.escaped.discard(pid)
-                    continue
-                state, group = stat
-                if state == "Z":
-                    if group == self.group or pid in self.escaped:
-                        _reap(pid)
-                        self.escaped.discard(pid)
-                elif pid not in self.escaped and group != self.group and _has_markers(pid, self.markers):
-                    self.escaped.add(pid)
-                    if self._signal is not None:
-                        _signal_tree(pid, self._signal)
+        zombies: list[int] = []
+        for pid in children:
+            if pid in _leaders:
+                continue
+            stat = _stat(pid)
+            if stat is None:
+                self.escaped.discard(pid)
+                continue
+            state, group = stat
+            if state == "Z":
+                if group == self.group or pid in self.escaped:
+                    zombies.append(pid)
+            elif pid not in self.escaped and group != self.group and _has_markers(pid, self.markers):
+                self.escaped.add(pid)
+                if self._signal is not None:
+                    _signal_tree(pid, self._signal)
+        self.escaped.difference_update(_reap_orphans(zombies))
         self.escaped = {pid for pid in self.escaped if _stat(pid) is not None}
 
 
@@ -354,6 +354,22 @@ def _has_markers(pid: int, markers: set[bytes]) -> bool:
     return markers <= entries
 
 
+def _reap_orphans(zombies: list[int]) -> list[int]:
+    """Reap these zombies found among this process's children; returns those reaped.
+
+    They were found without the scan lock (most scans find none, and a scan holding it would keep every
+    spawn waiting); each is reaped under it, if it is still no `Popen`'s child: one found between a spawn's
+    fork and its registration as a leader is left to its `Popen`.
+    """
+    if not zombies:
+        return []
+    with _lock.scan():
+        reaped = [pid for pid in zombies if pid not in _leaders]
+        for pid in reaped:
+            _reap(pid)
+    return reaped
+
+
 def _reap(pid: int) -> None:
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)
@@ -393,11 +409,8 @@ def _group_alive(group: int) -> bool:
     children = _children()
     if not become_subreaper() or children is None:
         return _has_live_member(group)
-    with _lock.scan():
-        zombies = [pid for pid in children if pid not in _leaders and _stat(pid) == ("Z", group)]
-        for pid in zombies:
-            _reap(pid)
-    if not zombies:
+    zombies = [pid for pid in children if pid not in _leaders and _stat(pid) == ("Z", group)]
+    if not _reap_orphans(zombies):
         return True
     try:
         os.killpg(group, 0)
