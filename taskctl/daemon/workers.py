@@ -33,7 +33,7 @@ from taskctl.daemon.dispatch import Created
 from taskctl.daemon.events import DaemonEvent, RunEnded, SlotHandled
 from taskctl.daemon.state import save_cursors_in
 from taskctl.errors import TaskctlError
-from taskctl.runner.chain import RunHooks
+from taskctl.runner.chain import FirstThread, RunHooks
 from taskctl.runner.overlap import Admission
 from taskctl.runner.process import CancelToken
 from taskctl.runner.service import CreatedRun, RunRequest, RunService, SlotClaim, open_service
@@ -72,6 +72,7 @@ class StartJob:
     slot: CreateJob
     created: CreatedRun
     token: CancelToken
+    first: FirstThread | None  # its first thread, already started
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,6 @@ class WorkerPool:
 
     def _claim(self, service: RunService | None, job: ClaimJob) -> None:
         """Claim the slots of `job` together; report each (a slot handed out is always reported)."""
-        reported = 0
         try:
             if service is None:
                 raise TaskctlError("the run index cannot be opened")
@@ -209,28 +209,43 @@ class WorkerPool:
                 for slot in job.slots
             ]
             results = service.claim_slots(claims)
-            for slot, result in zip(job.slots, results, strict=True):
-                reported += 1
-                if isinstance(result, SlotTakenError):
-                    self._events.put(SlotHandled(slot.due, Created.TAKEN, slot.definition))
-                elif isinstance(result, TaskctlError):
-                    self._events.put(
-                        SlotHandled(slot.due, Created.FAILED, slot.definition, error=result.message)
-                    )
-                elif result.decision.admission is Admission.START:
-                    self._submit(StartJob(slot, result, self._register(result.record.id)))
-                else:
-                    self._created(service, slot, result)
         except Exception as error:
             reason = error.message if isinstance(error, TaskctlError) else _one_line(error)
-            for slot in job.slots[reported:]:
+            for slot in job.slots:
                 self._events.put(SlotHandled(slot.due, Created.FAILED, slot.definition, error=reason))
+            return
+        # The threads of the runs that start go first, one after the other, before any worker is woken to
+        # write their records: the last of them starts as soon as it can. Each StartJob reports its slot.
+        starts = [
+            StartJob(slot, result, self._register(result.record.id), self._start_first(service, slot, result))
+            for slot, result in zip(job.slots, results, strict=True)
+            if isinstance(result, CreatedRun) and result.decision.admission is Admission.START
+        ]
+        for start in starts:
+            self._submit(start)
+        for slot, result in zip(job.slots, results, strict=True):
+            if isinstance(result, SlotTakenError):
+                self._events.put(SlotHandled(slot.due, Created.TAKEN, slot.definition))
+            elif isinstance(result, TaskctlError):
+                self._events.put(SlotHandled(slot.due, Created.FAILED, slot.definition, error=result.message))
+            elif result.decision.admission is not Admission.START:
+                self._created(service, slot, result)
+
+    def _start_first(self, service: RunService, slot: CreateJob, created: CreatedRun) -> FirstThread | None:
+        """Start the first thread of a run ahead of its records; None: its worker starts it."""
+        try:
+            return service.start_first_thread(slot.definition, created.record)
+        except Exception as error:  # the worker starts it the usual way, and meets the problem again
+            self._log.warning(f"run {created.record.id}: {_one_line(error)}")
+            return None
 
     def _start(self, service: RunService | None, job: StartJob) -> None:
         """The folder and run.json of a run that starts, then its execution."""
         if service is not None and self._created(service, job.slot, job.created, job.token):
-            self._execute(service, job.created.record, job.slot.definition, job.token)
+            self._execute(service, job.created.record, job.slot.definition, job.token, job.first)
             return
+        if job.first is not None:
+            job.first.discard()
         with self._lock:
             self._tokens.pop(job.created.record.id, None)
         job.token.close()
@@ -266,13 +281,16 @@ class WorkerPool:
         record: RunRecord,
         definition: ResolvedProcess,
         token: CancelToken | None = None,
+        first: FirstThread | None = None,
     ) -> None:
         token = token or self._register(record.id)
         try:
             if service is None:
                 raise TaskctlError("the worker could not open the run index")
-            final = service.execute(definition, record, token, RunHooks(on_warning=self._log.warning))
+            final = service.execute(definition, record, token, RunHooks(on_warning=self._log.warning), first)
         except Exception as error:  # the run was recorded running: it must end, whatever happened
+            if first is not None:
+                first.discard()
             final = self._failed(service, record, error)
         finally:
             with self._lock:

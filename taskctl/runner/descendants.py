@@ -132,6 +132,16 @@ def release(child: subprocess.Popen[bytes]) -> None:
         _leaders.discard(child.pid)
 
 
+def discard(child: subprocess.Popen[bytes]) -> None:
+    """Stop and forget a thread's process started ahead of its run's bookkeeping that will not be
+    supervised after all (the run failed before it could be): its group is killed, it is reaped."""
+    _signal_group(child.pid, signal.SIGKILL)
+    if child.stdout is not None:
+        child.stdout.close()
+    child.wait()
+    release(child)
+
+
 class Leftovers:
     """The processes that must end with one thread attempt: its process group and its escaped descendants."""
 
@@ -229,6 +239,9 @@ class _DeathWatch:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._groups: dict[int, int] = {}  # group -> grace in whole seconds
+        self._changes = 0  # how many times the groups changed
+        self._written = 0  # how many of those changes the file holds
+        self._writing = threading.Lock()  # held by the one thread writing the file
         self._watcher: subprocess.Popen[bytes] | None = None
         self._pipe: int | None = None  # its stdin: end-of-file when this process is gone
         self._file: int | None = None
@@ -236,19 +249,39 @@ class _DeathWatch:
     def add(self, group: int, grace: float) -> None:
         with self._lock:
             self._groups[group] = max(1, math.ceil(grace))
-            self._write()
+            self._changes += 1
+        self._flush()
 
     def remove(self, group: int) -> None:
         with self._lock:
-            if self._groups.pop(group, None) is not None:
-                self._write()
+            if self._groups.pop(group, None) is None:
+                return
+            self._changes += 1
+        self._flush()
 
-    def _write(self) -> None:
+    def _flush(self) -> None:
+        """Bring the file up to date, unless another thread is writing it: that one writes again once done.
+
+        No change waits for another's write (with runs starting and ending by the hundred, threads waiting
+        in turn to write this file made a convoy), and a burst of changes costs a few writes.
+        """
+        while self._written != self._changes:
+            if not self._writing.acquire(blocking=False):
+                return  # the writer checks `_changes` again after it lets go
+            try:
+                with self._lock:
+                    changes, groups = self._changes, dict(self._groups)
+                self._write(groups)
+                self._written = changes
+            finally:
+                self._writing.release()
+
+    def _write(self, groups: dict[int, int]) -> None:
         if (self._watcher is None or self._watcher.poll() is not None) and not self._start():
             return
         assert self._file is not None
-        grace = max(self._groups.values(), default=1)
-        line = " ".join(str(n) for n in (grace, *self._groups)) + "\n"
+        grace = max(groups.values(), default=1)
+        line = " ".join(str(n) for n in (grace, *groups)) + "\n"
         with contextlib.suppress(OSError):
             os.ftruncate(self._file, 0)
             os.pwrite(self._file, line.encode(), 0)

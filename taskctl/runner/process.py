@@ -107,13 +107,19 @@ def run_attempt(
     limits: AttemptLimits,
     owner: tuple[str, str],
     on_start: Callable[[int], None] | None = None,
+    started: subprocess.Popen[bytes] | None = None,
 ) -> AttemptResult:
     """Run `argv` until it and what it started have ended, its deadline passes or `cancel` fires; output goes
-    to `capture`. `owner` is (run id, thread): how its escaped descendants are recognised."""
-    try:
-        child = descendants.spawn(argv, cwd, env, limits.grace)
-    except OSError as exc:
-        return AttemptResult(error=f"cannot start '{argv[0]}': {exc.strerror or exc}")
+    to `capture`. `owner` is (run id, thread): how its escaped descendants are recognised. `started`: `argv`
+    already started with `descendants.spawn` (the daemon starts a run's first thread before its
+    bookkeeping); this attempt supervises it."""
+    if started is not None:
+        child = started
+    else:
+        try:
+            child = descendants.spawn(argv, cwd, env, limits.grace)
+        except OSError as exc:
+            return AttemptResult(error=f"cannot start '{argv[0]}': {exc.strerror or exc}")
     try:
         if on_start is not None:
             on_start(child.pid)

@@ -85,7 +85,7 @@ from taskctl.workspace import Workspace
 # (`history`, `show`, `logs`, `cancel`) does not, so those are imported where a run is started.
 if TYPE_CHECKING:
     from taskctl.config.loader import ResolvedProcess
-    from taskctl.runner.chain import RunHooks, ThreadPlan
+    from taskctl.runner.chain import FirstThread, RunHooks, ThreadPlan
     from taskctl.runner.notices import RunNotices
     from taskctl.runner.overlap import OverlapDecision
     from taskctl.runner.process import CancelToken
@@ -464,15 +464,24 @@ class RunService:
         record: RunRecord,
         cancel: CancelToken | None = None,
         hooks: RunHooks | None = None,
+        first: FirstThread | None = None,
     ) -> RunRecord:
         """Run the threads of a started run; returns the finished record. Its notifications go on in the
-        background (see `wait_for_notifications`)."""
+        background (see `wait_for_notifications`). `first`: its first thread, from `start_first_thread`."""
         from taskctl.runner.chain import execute_run
 
         notices = self._run_notices(definition, record)
         return execute_run(
-            self.workspace, definition, record, self.run_index, self.clock, cancel, hooks, notices
+            self.workspace, definition, record, self.run_index, self.clock, cancel, hooks, notices, first
         )
+
+    def start_first_thread(self, definition: ResolvedProcess, record: RunRecord) -> FirstThread | None:
+        """Start the first thread of a run created by `claim_slots` and admitted, before its run.json and
+        logs are written (`make_folder`, then `execute(first=...)` follow); None if it must start the usual
+        way. See `taskctl.runner.chain.start_first_thread`."""
+        from taskctl.runner.chain import start_first_thread
+
+        return start_first_thread(self.workspace, definition, record)
 
     def run(
         self,
