@@ -22,6 +22,7 @@ import functools
 import threading
 import traceback
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from taskctl.daemon.scheduler import CursorKey, DueRun
     from taskctl.workspace import Workspace
 
+SPAWNERS = 4  # threads starting the runs claimed together
 _OUTCOME = {Admission.START: Created.STARTED, Admission.SKIP: Created.SKIPPED}
 
 
@@ -106,6 +108,7 @@ class WorkerPool:
         self._idle = 0
         self._tokens: dict[str, CancelToken] = {}
         self._writer: GroupWriter | None = None  # started with the first worker's service
+        self._spawn_pool: ThreadPoolExecutor | None = None
 
     def create(self, slots: Sequence[CreateJob]) -> None:
         """Hand due slots to a worker, which claims them in one transaction."""
@@ -147,6 +150,8 @@ class WorkerPool:
         done = not any(thread.is_alive() for thread in threads)
         if done and self._writer is not None:  # else a worker still busy may yet save its run
             self._writer.close()
+        if done and self._spawn_pool is not None:
+            self._spawn_pool.shutdown()
         return done
 
     def _submit(self, job: Job) -> None:
@@ -216,13 +221,15 @@ class WorkerPool:
             return
         # The threads of the runs that start go first, one after the other, before any worker is woken to
         # write their records: the last of them starts as soon as it can. Each StartJob reports its slot.
-        starts = [
-            StartJob(slot, result, self._register(result.record.id), self._start_first(service, slot, result))
-            for slot, result in zip(job.slots, results, strict=True)
-            if isinstance(result, CreatedRun) and result.decision.admission is Admission.START
+        starting = [
+            (slot, claimed)
+            for slot, claimed in zip(job.slots, results, strict=True)
+            if isinstance(claimed, CreatedRun) and claimed.decision.admission is Admission.START
         ]
-        for start in starts:
-            self._submit(start)
+        tokens = [self._register(created.record.id) for _, created in starting]
+        firsts = self._spawners().map(lambda claimed: self._start_first(service, *claimed), starting)
+        for (slot, created), token, first in zip(starting, tokens, list(firsts), strict=True):
+            self._submit(StartJob(slot, created, token, first))
         for slot, result in zip(job.slots, results, strict=True):
             if isinstance(result, SlotTakenError):
                 self._events.put(SlotHandled(slot.due, Created.TAKEN, slot.definition))
@@ -230,6 +237,14 @@ class WorkerPool:
                 self._events.put(SlotHandled(slot.due, Created.FAILED, slot.definition, error=result.message))
             elif result.decision.admission is not Admission.START:
                 self._created(service, slot, result)
+
+    def _spawners(self) -> ThreadPoolExecutor:
+        """The threads that start the first threads of runs claimed together, several at once (a spawn waits
+        for the exec of its child: the execs of several overlap)."""
+        with self._lock:
+            if self._spawn_pool is None:
+                self._spawn_pool = ThreadPoolExecutor(SPAWNERS, thread_name_prefix="taskctl-spawn")
+            return self._spawn_pool
 
     def _start_first(self, service: RunService, slot: CreateJob, created: CreatedRun) -> FirstThread | None:
         """Start the first thread of a run ahead of its records; None: its worker starts it."""
