@@ -207,14 +207,15 @@ class RunService:
                 stale: dict[str, bool] = {}
                 for index, claim in enumerate(claims):
                     name = claim.definition.name
+                    active = tx.active(name)
                     if name not in stale:
-                        stale[name] = any(self._stale(row) for row in tx.active(name))
+                        stale[name] = any(self._stale(row) for row in active)
                     if stale[name]:
                         alone.append(index)
                         continue
                     tx.execute("SAVEPOINT claim")  # a claim that fails leaves nothing of itself
                     try:
-                        record, decision = self._insert_in(tx, claim.definition, claim.request)
+                        record, decision = self._insert_in(tx, claim.definition, claim.request, active)
                         if claim.within is not None:
                             claim.within(tx)
                     except TaskctlError as error:
@@ -263,22 +264,29 @@ class RunService:
         must be reaped first and `give_way_to_stale`."""
 
         with self.store.transaction() as tx:
-            if give_way_to_stale and any(self._stale(row) for row in tx.active(definition.name)):
+            active = tx.active(definition.name)
+            if give_way_to_stale and any(self._stale(row) for row in active):
                 return None
-            created = self._insert_in(tx, definition, request)
+            created = self._insert_in(tx, definition, request, active)
             if within is not None:
                 within(tx)
         return created
 
     def _insert_in(
-        self, tx: Transaction, definition: ResolvedProcess, request: RunRequest
+        self,
+        tx: Transaction,
+        definition: ResolvedProcess,
+        request: RunRequest,
+        active: list[RunRow] | None = None,
     ) -> tuple[RunRecord, OverlapDecision]:
-        """Within `tx`: decide admission, pick the id, insert the row. Raises SlotTakenError."""
+        """Within `tx`: decide admission, pick the id, insert the row. Raises SlotTakenError. `active`: the
+        process's active runs, when the caller has just read them in `tx`."""
         from taskctl.runner.chain import mark_started
         from taskctl.runner.overlap import ActiveRun, Admission, decide_overlap
 
         started = self.clock.now()
-        active = tx.active(definition.name)
+        if active is None:
+            active = tx.active(definition.name)
         run_id = self._free_id(tx, definition.name, run_stamp(started, ZoneInfo(definition.zone_name)))
         runs = [ActiveRun(row.id, row.status) for row in active]
         decision = decide_overlap(definition.overlap, definition.max_instances, runs, request.force)
