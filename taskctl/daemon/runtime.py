@@ -85,7 +85,7 @@ if TYPE_CHECKING:
 
 MAX_WAIT = 60.0  # seconds the loop sleeps at most (the scheduler wakes it once a minute anyway)
 RECORD_EVERY = 2.0  # seconds between rewrites of status.json for a changed load alone
-TICK_BUDGET = 64  # due slots one tick looks at before it hands the first ones to workers
+TICK_BUDGET = 256  # due slots one tick looks at before it hands them to workers (claimed in one transaction)
 NOTIFY_WAIT = 5.0  # seconds the daemon waits at exit for webhook deliveries still going
 
 
