@@ -19,6 +19,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from queue import Empty, SimpleQueue
 from typing import Any, Protocol
 
 from taskctl.errors import TaskctlError
@@ -767,11 +768,17 @@ class RunIndex(Protocol):
     def save_run(self, record: RunRecord) -> None: ...
 
 
-@dataclass
 class _PendingRow:
-    row: RunRow
-    done: threading.Event = field(default_factory=threading.Event)
-    error: IndexUnavailableError | None = None
+    """A row handed to the `GroupWriter`; `done` is held until it is committed (a bare lock: the cheapest
+    thing for the caller to sleep on)."""
+
+    __slots__ = ("done", "error", "row")
+
+    def __init__(self, row: RunRow) -> None:
+        self.row = row
+        self.error: IndexUnavailableError | None = None
+        self.done = threading.Lock()
+        self.done.acquire()
 
 
 class GroupWriter:
@@ -786,39 +793,35 @@ class GroupWriter:
 
     def __init__(self, workspace: Workspace) -> None:
         self._workspace = workspace
-        self._queue: list[_PendingRow | None] = []
-        self._changed = threading.Condition(threading.Lock())
+        self._queue: SimpleQueue[_PendingRow | None] = SimpleQueue()
         self._closed = False
         self._thread = threading.Thread(target=self._work, name="taskctl-index-writer", daemon=True)
         self._thread.start()
 
     def save_run(self, record: RunRecord) -> None:
         """Save the index row of `record` as it is now; returns once it is committed."""
+        if self._closed:
+            raise IndexUnavailableError("the daemon's index writer has stopped.")
         pending = _PendingRow(RunRow.of(record))
-        with self._changed:
-            if self._closed:
-                raise IndexUnavailableError("the daemon's index writer has stopped.")
-            self._queue.append(pending)
-            self._changed.notify()
-        pending.done.wait()
+        self._queue.put(pending)
+        pending.done.acquire()
         if pending.error is not None:
             raise pending.error
 
     def close(self, timeout: float = 10.0) -> None:
         """Commit what was handed in, then stop the writer thread."""
-        with self._changed:
-            self._closed = True
-            self._queue.append(None)
-            self._changed.notify()
+        self._closed = True
+        self._queue.put(None)
         self._thread.join(timeout)
 
     def _work(self) -> None:
         store: Store | None = None
         try:
             while True:
-                with self._changed:
-                    self._changed.wait_for(lambda: bool(self._queue))
-                    batch, self._queue = self._queue, []
+                batch = [self._queue.get()]
+                with suppress(Empty):
+                    while True:
+                        batch.append(self._queue.get_nowait())
                 rows = [pending for pending in batch if pending is not None]
                 if rows:
                     store = self._commit(store, rows)
@@ -827,6 +830,12 @@ class GroupWriter:
         finally:
             if store is not None:
                 store.close()
+            with suppress(Empty):  # rows handed in as it closed: their callers must not wait forever
+                while True:
+                    late = self._queue.get_nowait()
+                    if late is not None:
+                        late.error = IndexUnavailableError("the daemon's index writer has stopped.")
+                        late.done.release()
 
     def _commit(self, store: Store | None, rows: list[_PendingRow]) -> Store | None:
         error: IndexUnavailableError | None = None
@@ -843,7 +852,7 @@ class GroupWriter:
             error = IndexUnavailableError(f"the run index could not be written: {exc}")
         for pending in rows:
             pending.error = error
-            pending.done.set()
+            pending.done.release()
         return store
 
 

@@ -128,8 +128,7 @@ def spawn(argv: Sequence[str], cwd: Path, env: Mapping[str, str], grace: float) 
 def release(child: subprocess.Popen[bytes]) -> None:
     """Forget a thread's process once it has been waited for and its group is gone."""
     _death_watch().remove(child.pid)
-    with _lock.spawn():  # no scan needs to see this change at once; several releases may run together
-        _leaders.discard(child.pid)
+    _leaders.discard(child.pid)  # reaped already: no scan can find it among the children any more
 
 
 def discard(child: subprocess.Popen[bytes]) -> None:
