@@ -114,7 +114,7 @@ def spawn(argv: Sequence[str], cwd: Path, env: Mapping[str, str], grace: float) 
             list(argv),
             cwd=cwd,
             env=dict(env),
-            stdin=subprocess.DEVNULL,
+            stdin=_devnull(),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -141,6 +141,12 @@ def discard(child: subprocess.Popen[bytes]) -> None:
     release(child)
 
 
+@functools.cache
+def _devnull() -> int:
+    """/dev/null opened once for the stdin of every thread (not inherited: each child gets it as its fd 0)."""
+    return os.open(os.devnull, os.O_RDONLY)
+
+
 class Leftovers:
     """The processes that must end with one thread attempt: its process group and its escaped descendants."""
 
@@ -150,11 +156,13 @@ class Leftovers:
         self.escaped: set[int] = set()
         self._signal: int | None = None  # what every process found from now on gets
 
-    def stop(self, signum: int) -> None:
-        """Send `signum` to the group and to every escaped descendant found now or later."""
+    def stop(self, signum: int, scan: bool = True) -> None:
+        """Send `signum` to the group and to every escaped descendant found now (unless not `scan`: the
+        caller calls `remaining` next) or later."""
         self._signal = signum
         _signal_group(self.group, signum)
-        self._find_escaped()
+        if scan:
+            self._find_escaped()
         for pid in self.escaped:
             _signal_tree(pid, signum)
 

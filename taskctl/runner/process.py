@@ -247,15 +247,17 @@ class _Supervisor:
         self.result.stopped = reason
         self._terminate(now)
 
-    def _terminate(self, now: float) -> None:
+    def _terminate(self, now: float, scan: bool = True) -> None:
         if self.kill_at is None:
-            self.leftovers.stop(signal.SIGTERM)
+            self.leftovers.stop(signal.SIGTERM, scan)
             self.kill_at = now + self.limits.grace
 
     def _leader_exited(self) -> None:
         self.leader_done = True
         now = self.clock.monotonic()
-        self._terminate(now)  # anything left in the group (a `cmd &` in the background) goes too
+        # anything left in the group (a `cmd &` in the background) goes too; the escaped descendants are
+        # found (and get the signal) by the check of the emptying group that follows at once
+        self._terminate(now, scan=False)
         self.next_check = now
 
     def _read(self, pipe: int, selector: selectors.BaseSelector) -> None:
