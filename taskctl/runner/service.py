@@ -22,13 +22,16 @@ background; each outcome lands in the run's console log and run.json. A short-li
 calls `wait_for_notifications` before it exits, or the deliveries still going die with it.
 
 How the daemon uses it: at start, `reap()` (runs left running by a dead daemon become interrupted, what is
-left of their processes is stopped); per due slot, `create(definition, RunRequest(trigger, scheduled_for,
-owner=RunOwner.DAEMON))` (SlotTakenError: the slot already has its run), `within=` to advance its cursor in
-the same transaction, `record_missed` for a slot that will not run; a START goes to a worker thread, which
-opens its own service and calls `execute`; a QUEUE or REPLACE run stays in memory and is decided again with
-`admit` when a run of its process ends (after `request_stop` of the blockers for REPLACE); `cancel_requests`
-tells which of its runs `taskctl cancel` asked to stop, and `CancelToken.cancel()` stops one. Notifications
-need nothing more: `execute` sends a run's, `create` a skipped run's (`missed`), `admit` those of a queued run
+left of their processes is stopped); for the slots due at one instant, `claim_slots` (one transaction: per
+slot what `create(definition, RunRequest(trigger, scheduled_for, owner=RunOwner.DAEMON))` does in its own,
+SlotTakenError for a slot that already has its run, `within=` to advance its cursor), then
+`start_first_thread` for each run that starts (all of them before anything else), `make_folder` and
+`execute(first=...)` in a worker thread of its own, whose service records through the daemon's shared
+`GroupWriter`; `record_missed` for a slot that will not run; a QUEUE or REPLACE run stays in memory and is
+decided again with `admit` when a run of its process ends (after `request_stop` of the blockers for REPLACE);
+`cancel_requests` tells which of its runs `taskctl cancel` asked to stop, and `CancelToken.cancel()` stops
+one. Notifications need nothing more: `execute` sends a run's, `make_folder` (and so `create`) a skipped run's
+(`missed`), `admit` those of a queued run
 cancelled while waiting; a slot recorded with `record_missed` is the daemon's to announce
 (`taskctl.notify.Notifier.slot_missed`), and before it exits it calls `wait_for_all_notifications` (the runs
 of every worker's service).
