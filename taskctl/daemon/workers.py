@@ -219,8 +219,9 @@ class WorkerPool:
             for slot in job.slots:
                 self._events.put(SlotHandled(slot.due, Created.FAILED, slot.definition, error=reason))
             return
-        # The threads of the runs that start go first, one after the other, before any worker is woken to
-        # write their records: the last of them starts as soon as it can. Each StartJob reports its slot.
+        # The threads of the runs that start go first (the spawner threads start several at once), before any
+        # worker is woken to write their records: the last of them starts as soon as it can. Each StartJob
+        # reports its slot.
         starting = [
             (slot, claimed)
             for slot, claimed in zip(job.slots, results, strict=True)
@@ -256,7 +257,7 @@ class WorkerPool:
 
     def _start(self, service: RunService | None, job: StartJob) -> None:
         """The folder and run.json of a run that starts, then its execution."""
-        if service is not None and self._created(service, job.slot, job.created, job.token):
+        if service is not None and self._created(service, job.slot, job.created):
             self._execute(service, job.created.record, job.slot.definition, job.token, job.first)
             return
         if job.first is not None:
@@ -271,9 +272,7 @@ class WorkerPool:
                 )
             )
 
-    def _created(
-        self, service: RunService, slot: CreateJob, created: CreatedRun, token: CancelToken | None = None
-    ) -> bool:
+    def _created(self, service: RunService, slot: CreateJob, created: CreatedRun) -> bool:
         """Write the folder of a claimed run and tell the loop what became of its slot; False if the folder
         could not be written (the run is recorded failed)."""
         try:
