@@ -120,6 +120,7 @@ def test_a_record_left_by_a_killed_daemon_shows_as_not_running(empty_workspace: 
         report = status_report(empty_workspace, service.store, None, berlin(10))
     lines = render_status(report)
     assert lines[0] == "daemon    not running (pid 4242 ended without stopping cleanly)"
+    assert status_json(report)["daemon"] == {"running": False, "pid": None, "ended_uncleanly_pid": 4242}
     assert "nothing runs" in lines and "nothing scheduled" in lines
     assert lines[-1] == "LAST 24 H: 0 missed slot(s), 0 run(s) skipped by overlap, 0 failed run(s)"
 

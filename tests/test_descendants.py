@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import resource
 import threading
 import time
@@ -187,3 +188,31 @@ def test_spawns_run_together_and_a_scan_waits_until_they_are_done() -> None:
 
     assert sorted(events[:2]) == ["a done", "b done"]
     assert events[2:] == ["scan"]
+
+
+def test_the_death_watch_file_holds_the_groups_left_after_many_threads_change_them() -> None:
+    watch = descendants._DeathWatch()
+    groups = [[4_000_000 + 100 * worker + n for n in range(40)] for worker in range(8)]
+
+    def churn(mine: list[int]) -> None:
+        for group in mine:
+            watch.add(group, 2.5)
+        for group in mine[1:]:
+            watch.remove(group)
+
+    threads = [threading.Thread(target=churn, args=(mine,)) for mine in groups]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert watch._file is not None and watch._watcher is not None
+    grace, *left = os.pread(watch._file, 4096, 0).decode().split()
+
+    assert grace == "3" and sorted(map(int, left)) == [mine[0] for mine in groups]
+    for mine in groups:
+        watch.remove(mine[0])
+    assert os.pread(watch._file, 4096, 0).decode().split() == ["1"]
+    assert watch._pipe is not None
+    os.close(watch._pipe)  # as when the runner dies: the watcher finds no group and ends
+    assert watch._watcher.wait(10) == 0
+    os.close(watch._file)

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -15,9 +16,21 @@ import pytest
 from taskctl.config import LoadedConfig, load_config
 from taskctl.deps import environment_for
 from taskctl.errors import ConfigError
-from taskctl.runner import CancelToken, RunHooks, open_service
+from taskctl.runner import CancelToken, RunHooks, RunRequest, RunService, open_service
 from taskctl.runner.capture import parse_progress
-from taskctl.runs import Progress, RunRecord, RunStatus, ThreadStatus, read_run_json, write_run_json
+from taskctl.runner.chain import FirstThread
+from taskctl.runner.service import CreatedRun, SlotClaim
+from taskctl.runs import (
+    Progress,
+    RunOwner,
+    RunRecord,
+    RunStatus,
+    ThreadStatus,
+    Trigger,
+    read_run_json,
+    write_run_json,
+)
+from taskctl.store import Store
 from taskctl.workspace import Workspace
 from tests.conftest import write
 
@@ -655,3 +668,75 @@ def test_a_requirement_that_cannot_be_read_fails_the_thread_before_it_starts(
         "threads.scrape.requirements[0]: 'tinypkg>>2' is not a valid requirement"
     )
     assert "never" not in (record.folder / "console.log").read_text()
+
+
+def claimed(ws: Workspace, name: str) -> tuple[RunService, CreatedRun]:
+    """A run of `name` claimed for a schedule slot as the daemon claims them (its folder not written yet)."""
+    service = RunService(ws, Store(ws.state_db))
+    slot = RunRequest(Trigger.SCHEDULE, datetime(2026, 11, 22, 2, 30, tzinfo=UTC), owner=RunOwner.DAEMON)
+    [created] = service.claim_slots([SlotClaim(load_config(ws).resolved(name), slot)])
+    assert isinstance(created, CreatedRun)
+    return service, created
+
+
+def test_a_first_thread_started_ahead_of_the_records_runs_as_usual(empty_workspace: Workspace) -> None:
+    ws = workspace_with(
+        empty_workspace,
+        "  hello:\n    code: print('hi there')\n    retries: 1\n  after:\n    code: print('then me')\n",
+        "  both:\n    threads: [hello, after]\n",
+    )
+    service, created = claimed(ws, "both")
+    definition = load_config(ws).resolved("both")
+
+    first = service.start_first_thread(definition, created.record)
+    assert first is not None and created.record.folder.is_dir()
+    assert not (created.record.folder / "run.json").exists()  # written after the start
+    service.make_folder(definition, created)
+    assert read_run_json(created.record.folder).status is RunStatus.RUNNING
+    record = service.execute(definition, created.record, first=first)
+
+    assert record.status is RunStatus.SUCCEEDED
+    assert [t.status for t in record.threads] == [ThreadStatus.SUCCEEDED, ThreadStatus.SUCCEEDED]
+    assert record.threads[0].attempts == 1
+    console = (record.folder / "console.log").read_text()
+    assert console.index("[taskctl: attempt 1 of 2]") < console.index("hello | hi there")
+    assert console.index("hi there") < console.index("then me")
+    assert read_run_json(record.folder).status is RunStatus.SUCCEEDED
+    service.store.close()
+
+
+def test_a_first_thread_needing_work_before_it_starts_is_not_started_ahead(
+    empty_workspace: Workspace,
+) -> None:
+    write(empty_workspace.thread_dir("scrape") / "links.csv", "sku,name,link\n")
+    write(empty_workspace.thread_dir("scrape") / "main.py", "print('scraped')\n")
+    ws = workspace_with(empty_workspace, "  scrape:\n    type: scraping\n    input: links.csv\n")
+    service, created = claimed(ws, "scrape")
+
+    assert service.start_first_thread(load_config(ws).resolved("scrape"), created.record) is None
+    service.store.close()
+
+
+def test_a_thread_started_ahead_is_stopped_when_its_run_fails_before_supervising_it(
+    empty_workspace: Workspace,
+) -> None:
+    ws = workspace_with(empty_workspace, "  sleepy:\n    command: [sleep, '30']\n")
+    service, created = claimed(ws, "sleepy")
+    definition = load_config(ws).resolved("sleepy")
+    first = service.start_first_thread(definition, created.record)
+    assert first is not None
+    child = first.take()
+    assert child is not None
+    first = FirstThread(first.plans, child)  # handed back: the run's execution owns it
+    pid = child.pid
+
+    def no_logs(path: Path, mode: str) -> BinaryIO:
+        raise OSError(errno.EACCES, "Permission denied")
+
+    service.make_folder(definition, created)
+    record = service.execute(definition, created.record, hooks=RunHooks(open_log=no_logs), first=first)
+
+    assert record.status is RunStatus.FAILED
+    assert "cannot open console.log" in (record.error or "")
+    assert gone(pid)
+    service.store.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -14,6 +15,7 @@ from taskctl.config import load_config
 from taskctl.config.loader import ResolvedProcess
 from taskctl.errors import NotFoundError, TaskctlError, UsageError
 from taskctl.runner import Admission, CancelOutcome, CancelToken, RunRequest, RunService, open_service
+from taskctl.runner.service import CreatedRun, SlotClaim
 from taskctl.runs import (
     RunId,
     RunOwner,
@@ -113,6 +115,59 @@ def test_what_the_caller_adds_to_the_creating_transaction_commits_or_fails_with_
 
     assert len(svc.store.runs()) == 1  # the second run rolled back with the cursor that failed
     assert len(list((ws.root / "process" / "job").iterdir())) == 1
+
+
+def test_slots_claimed_together_are_one_transaction_that_writes_no_folder(ws: Workspace) -> None:
+    write(
+        ws.config_dir / "processes.yaml",
+        "processes:\n  skipper:\n    threads: [job]\n    overlap: skip\n",
+    )
+    svc = service(ws)
+    later = datetime(2026, 11, 22, 2, 31, tzinfo=UTC)
+    taken = svc.create(definition(ws), RunRequest(Trigger.SCHEDULE, NIGHT, owner=RunOwner.DAEMON))
+    saved: list[str] = []
+
+    def note(name: str) -> Callable[[Transaction], None]:
+        def within(tx: Transaction) -> None:
+            tx.execute("CREATE TABLE IF NOT EXISTS notes (name TEXT)")
+            tx.execute("INSERT INTO notes VALUES (?)", (name,))
+            saved.append(name)
+
+        return within
+
+    results = svc.claim_slots(
+        [
+            SlotClaim(
+                definition(ws), RunRequest(Trigger.SCHEDULE, NIGHT, owner=RunOwner.DAEMON), note("taken")
+            ),
+            SlotClaim(
+                definition(ws), RunRequest(Trigger.SCHEDULE, later, owner=RunOwner.DAEMON), note("job")
+            ),
+            SlotClaim(
+                definition(ws, "skipper"),
+                RunRequest(Trigger.SCHEDULE, NIGHT, owner=RunOwner.DAEMON),
+                note("s1"),
+            ),
+            SlotClaim(
+                definition(ws, "skipper"),
+                RunRequest(Trigger.SCHEDULE, later, owner=RunOwner.DAEMON),
+                note("s2"),
+            ),
+        ]
+    )
+
+    assert isinstance(results[0], SlotTakenError)  # only that claim fails: the others are created
+    created = [r for r in results[1:] if isinstance(r, CreatedRun)]
+    # overlap: skip (the default): each second run saw the first one, even one claimed in this transaction
+    assert [c.decision.admission for c in created] == [Admission.SKIP, Admission.START, Admission.SKIP]
+    assert created[2].record.status is RunStatus.SKIPPED
+    assert created[0].record.id != taken.record.id  # numbered after the run of the same second
+    assert {r.id for r in svc.store.runs()} == {taken.record.id, *(c.record.id for c in created)}
+    assert [row[0] for row in svc.store.query("SELECT name FROM notes")] == ["job", "s1", "s2"]
+    assert not any(c.record.folder.exists() for c in created)  # the caller writes them: make_folder
+    for claimed in created:
+        svc.make_folder(definition(ws, claimed.record.process), claimed)
+    assert read_run_json(created[2].record.folder).status is RunStatus.SKIPPED
 
 
 def test_a_missed_slot_is_a_skipped_row_without_a_folder_that_claims_the_slot(ws: Workspace) -> None:

@@ -23,11 +23,13 @@ from taskctl.runs import (
 )
 from taskctl.store import (
     MIGRATIONS,
+    GroupWriter,
     IndexCorruptError,
     IndexUnavailableError,
     RunRow,
     SlotTakenError,
     Store,
+    Transaction,
     move_aside,
     open_index,
 )
@@ -389,3 +391,54 @@ def test_run_ages_are_what_the_listing_says_newest_first(tmp_path: Path) -> None
         assert ages == [(r.id, r.started, r.status) for r in store.runs("nightly")]
         assert [status for _, _, status in ages] == [RunStatus.FAILED, RunStatus.SUCCEEDED]
         assert ages[0][1].utcoffset() is not None
+
+
+def test_a_group_writer_commits_the_rows_of_many_threads_before_each_save_returns(tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path)
+    writer = GroupWriter(workspace)
+    seen: dict[int, bool] = {}
+
+    def save(minute: int) -> None:
+        writer.save_run(record("p", minute, RunStatus.RUNNING))
+        writer.save_run(record("p", minute))  # the end of the same run, after its start
+        with open_index(workspace) as reader:  # committed: another connection reads it at once
+            row = reader.get(f"p/2026-11-22_13-{minute:02d}-00")
+            seen[minute] = row is not None and row.status is RunStatus.SUCCEEDED
+
+    threads = [threading.Thread(target=save, args=(minute,)) for minute in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    writer.close()
+
+    assert seen == {minute: True for minute in range(20)}
+    with open_index(workspace) as reader:
+        assert len(reader.runs(limit=None)) == 20
+    with pytest.raises(IndexUnavailableError, match="stopped"):
+        writer.save_run(record("p", 30))
+
+
+def test_a_group_writer_reports_a_failed_commit_to_each_caller_and_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workspace = Workspace(tmp_path)
+    open_index(workspace).close()
+    writer = GroupWriter(workspace)
+    writer.save_run(record("p", 1))  # the writer's connection is open before the disk fills
+    full = [True]
+
+    def full_disk(self: Transaction, row: RunRow) -> None:
+        if full[0]:
+            raise sqlite3.OperationalError("database or disk is full")
+        self.execute(store_module._SAVE_RUN, store_module._values(row))
+
+    monkeypatch.setattr(Transaction, "save_row", full_disk)
+    with pytest.raises(IndexUnavailableError, match="disk is full"):
+        writer.save_run(record("p", 2))
+    full[0] = False
+    writer.save_run(record("p", 3))
+    writer.close()
+
+    with open_index(workspace) as reader:
+        assert [row.id for row in reader.runs()] == ["p/2026-11-22_13-03-00", "p/2026-11-22_13-01-00"]

@@ -75,7 +75,7 @@ from taskctl.daemon.state import SqliteSchedulerState, set_missed_count
 from taskctl.daemon.status import DaemonRecord, DaemonState, write_record
 from taskctl.daemon.systemd import SystemdNotifier
 from taskctl.daemon.watch import ConfigWatcher
-from taskctl.daemon.workers import WorkerPool
+from taskctl.daemon.workers import CreateJob, WorkerPool
 from taskctl.errors import ConfigError, TaskctlError
 from taskctl.runner.overlap import Admission
 from taskctl.runner.service import wait_for_all_notifications
@@ -92,7 +92,7 @@ if TYPE_CHECKING:
 
 MAX_WAIT = 60.0  # seconds the loop sleeps at most (the scheduler wakes it once a minute anyway)
 RECORD_EVERY = 2.0  # seconds between rewrites of status.json for a changed load alone
-TICK_BUDGET = 64  # due slots one tick looks at before it hands the first ones to workers
+TICK_BUDGET = 256  # due slots one tick looks at before it hands them to workers (claimed in one transaction)
 NOTIFY_WAIT = 5.0  # seconds the daemon waits at exit for webhook deliveries still going
 
 
@@ -534,8 +534,7 @@ class Daemon:
             self._end_waiting(run_id)
         for run_id in actions.admit:
             self._admit(run_id)
-        for due in actions.create:
-            self._hand_out(due)
+        self.pool.create([job for due in actions.create if (job := self._hand_out(due)) is not None])
         if actions.save_cursors and self.scheduler is not None:
             held: dict[CursorKey, datetime] = {}
             for process in actions.save_cursors:
@@ -569,12 +568,12 @@ class Daemon:
             cached = self._limits[process] = policy_for(self.config, process).limits_anything
         return cached
 
-    def _hand_out(self, due: DueRun) -> None:
-        """Give a due slot to a worker, with the cursors its claim may save (when it is its process's last
-        unclaimed slot)."""
+    def _hand_out(self, due: DueRun) -> CreateJob | None:
+        """A due slot's job for the workers, with the cursors its claim may save (when it is its process's
+        last unclaimed slot); None if its process went away in a reload."""
         if self.config is None or self.scheduler is None or due.process not in self.config.definitions:
-            self.dispatcher.created(due, Created.FAILED)  # its process went away in a reload
-            return
+            self.dispatcher.created(due, Created.FAILED)
+            return None
         cursors = None
         if self.dispatcher.last_claim(due):
             cursors = self.scheduler.cursors_of(due.process)
@@ -582,7 +581,7 @@ class Daemon:
             for key, at in moves.items():  # the tick that found the slot is committed after this
                 if key[0] == due.process and key in cursors:
                     cursors[key] = max(cursors[key], at)
-        self.pool.create(due, self.config.definitions[due.process], cursors)
+        return CreateJob(due, self.config.definitions[due.process], cursors)
 
     def _admit(self, run_id: str) -> None:
         waiting = self.waiting.get(run_id)

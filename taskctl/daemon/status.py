@@ -324,11 +324,20 @@ def render_status(report: StatusReport) -> list[str]:
     return lines
 
 
+def _ended_uncleanly(report: StatusReport) -> int | None:
+    """The last daemon's pid when none runs now and it ended without stopping cleanly (killed, crashed)."""
+    record = report.record
+    if report.running or record is None or record.state is DaemonState.STOPPED:
+        return None
+    return record.pid
+
+
 def _daemon_line(report: StatusReport) -> str:
     record = report.record
     if not report.running:
-        if record is not None and record.state is not DaemonState.STOPPED:
-            return f"not running (pid {record.pid} ended without stopping cleanly)"
+        unclean = _ended_uncleanly(report)
+        if unclean is not None:
+            return f"not running (pid {unclean} ended without stopping cleanly)"
         return "not running"
     if record is None or record.pid != report.pid:
         return f"running, pid {report.pid or 'unknown'}"
@@ -350,6 +359,9 @@ def status_json(report: StatusReport) -> dict[str, Any]:
     """The report for `taskctl status --json`: snake_case keys, instants in UTC, durations in seconds."""
     record = report.record if report.running else None
     daemon: dict[str, Any] = {"running": report.running, "pid": report.pid or None}
+    unclean = _ended_uncleanly(report)
+    if unclean is not None:
+        daemon["ended_uncleanly_pid"] = unclean
     if record is not None:
         daemon.update(record.to_json())
         del daemon["format"]

@@ -1,18 +1,28 @@
 """The daemon's workers: threads that create the runs of due slots and execute them.
 
 Each worker opens its own run service (a Store belongs to the thread that opened it) and keeps it for its
-life. A job is either a due slot to create (claiming the slot, and saving the cursors the loop gave, in one
-transaction) and run if the overlap policy starts it, or a waiting run the loop has admitted. Workers report
-to the loop through its event queue only; the loop decides everything else. The pool grows to as many
-threads as jobs are outstanding: the loop never hands out more than `max_parallel_runs`.
+life. A job is one of:
+
+- the due slots the loop hands out together (all those due at one instant): one worker claims them all in
+  ONE write transaction (each slot's run row, and the cursors the loop gave, as `RunService.claim_slots`
+  does), then hands each run that starts to a worker of its own;
+- a run just claimed that starts: its folder and run.json, then its execution;
+- a waiting run the loop has admitted.
+
+Runs record their changes in the index through one `GroupWriter` shared by the workers: the ends of many
+runs are committed together instead of in a transaction each. Workers report to the loop through its event
+queue only; the loop decides everything else. The pool grows to as many threads as jobs are outstanding: the
+loop never hands out more than `max_parallel_runs`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,12 +34,12 @@ from taskctl.daemon.dispatch import Created
 from taskctl.daemon.events import DaemonEvent, RunEnded, SlotHandled
 from taskctl.daemon.state import save_cursors_in
 from taskctl.errors import TaskctlError
-from taskctl.runner.chain import RunHooks
+from taskctl.runner.chain import FirstThread, RunHooks
 from taskctl.runner.overlap import Admission
 from taskctl.runner.process import CancelToken
-from taskctl.runner.service import RunRequest, RunService, open_service
+from taskctl.runner.service import CreatedRun, RunRequest, RunService, SlotClaim, open_service
 from taskctl.runs import RunOwner, RunRecord, RunStatus, write_run_json
-from taskctl.store import SlotTakenError, Transaction
+from taskctl.store import GroupWriter, SlotTakenError
 
 if TYPE_CHECKING:
     from taskctl.config.loader import ResolvedProcess
@@ -37,6 +47,7 @@ if TYPE_CHECKING:
     from taskctl.daemon.scheduler import CursorKey, DueRun
     from taskctl.workspace import Workspace
 
+SPAWNERS = 4  # threads starting the runs claimed together
 _OUTCOME = {Admission.START: Created.STARTED, Admission.SKIP: Created.SKIPPED}
 
 
@@ -50,6 +61,23 @@ class CreateJob:
 
 
 @dataclass(frozen=True)
+class ClaimJob:
+    """Claim these due slots in one transaction; each run that starts goes on as a `StartJob`."""
+
+    slots: tuple[CreateJob, ...]
+
+
+@dataclass(frozen=True)
+class StartJob:
+    """Write the folder of a run just claimed that starts, then execute it."""
+
+    slot: CreateJob
+    created: CreatedRun
+    token: CancelToken
+    first: FirstThread | None  # its first thread, already started
+
+
+@dataclass(frozen=True)
 class ExecuteJob:
     """Run a waiting run that the loop has admitted (it is recorded running)."""
 
@@ -57,7 +85,7 @@ class ExecuteJob:
     definition: ResolvedProcess
 
 
-Job = CreateJob | ExecuteJob
+Job = ClaimJob | StartJob | ExecuteJob
 
 
 class WorkerPool:
@@ -79,12 +107,13 @@ class WorkerPool:
         self._threads: list[threading.Thread] = []
         self._idle = 0
         self._tokens: dict[str, CancelToken] = {}
+        self._writer: GroupWriter | None = None  # started with the first worker's service
+        self._spawn_pool: ThreadPoolExecutor | None = None
 
-    def create(
-        self, due: DueRun, definition: ResolvedProcess, cursors: Mapping[CursorKey, datetime] | None
-    ) -> None:
-        """Hand a due slot to a worker."""
-        self._submit(CreateJob(due, definition, cursors))
+    def create(self, slots: Sequence[CreateJob]) -> None:
+        """Hand due slots to a worker, which claims them in one transaction."""
+        if slots:
+            self._submit(ClaimJob(tuple(slots)))
 
     def execute(self, record: RunRecord, definition: ResolvedProcess) -> None:
         """Hand an admitted waiting run to a worker."""
@@ -118,7 +147,12 @@ class WorkerPool:
         deadline = self._clock.monotonic() + timeout
         for thread in threads:
             thread.join(max(0.0, deadline - self._clock.monotonic()))
-        return not any(thread.is_alive() for thread in threads)
+        done = not any(thread.is_alive() for thread in threads)
+        if done and self._writer is not None:  # else a worker still busy may yet save its run
+            self._writer.close()
+        if done and self._spawn_pool is not None:
+            self._spawn_pool.shutdown()
+        return done
 
     def _submit(self, job: Job) -> None:
         with self._lock:
@@ -142,56 +176,118 @@ class WorkerPool:
                 try:
                     if service is None:
                         service = self._open(stack)
-                    if isinstance(job, CreateJob):
-                        self._create(service, job)
+                    if isinstance(job, ClaimJob):
+                        self._claim(service, job)
+                    elif isinstance(job, StartJob):
+                        self._start(service, job)
                     else:
                         self._execute(service, job.record, job.definition)
-                except Exception as error:  # a slot handed out is always reported, whatever happened
-                    assert isinstance(job, CreateJob)  # `_execute` reports its own failures
-                    reason = error.message if isinstance(error, TaskctlError) else _one_line(error)
-                    self._events.put(SlotHandled(job.due, Created.FAILED, job.definition, error=reason))
                 finally:
                     with self._lock:
                         self._idle += 1
 
     def _open(self, stack: ExitStack) -> RunService | None:
         """This worker's run service; None (logged) if the run index cannot be opened now."""
+        with self._lock:
+            if self._writer is None:
+                self._writer = GroupWriter(self._workspace)
+            writer = self._writer
         try:
             return stack.enter_context(
-                open_service(self._workspace, self._clock, on_warning=self._log.warning)
+                open_service(self._workspace, self._clock, on_warning=self._log.warning, run_index=writer)
             )
         except TaskctlError as error:
             self._log.error(f"a worker cannot open the run index: {error.message}")
             return None
 
-    def _create(self, service: RunService | None, job: CreateJob) -> None:
-        due = job.due
+    def _claim(self, service: RunService | None, job: ClaimJob) -> None:
+        """Claim the slots of `job` together; report each (a slot handed out is always reported)."""
+        try:
+            if service is None:
+                raise TaskctlError("the run index cannot be opened")
+            claims = [
+                SlotClaim(
+                    slot.definition,
+                    RunRequest(slot.due.trigger, slot.due.scheduled_for, owner=RunOwner.DAEMON),
+                    functools.partial(save_cursors_in, cursors=slot.cursors) if slot.cursors else None,
+                )
+                for slot in job.slots
+            ]
+            results = service.claim_slots(claims)
+        except Exception as error:
+            reason = error.message if isinstance(error, TaskctlError) else _one_line(error)
+            for slot in job.slots:
+                self._events.put(SlotHandled(slot.due, Created.FAILED, slot.definition, error=reason))
+            return
+        # The threads of the runs that start go first (the spawner threads start several at once), before any
+        # worker is woken to write their records: the last of them starts as soon as it can. Each StartJob
+        # reports its slot.
+        starting = [
+            (slot, claimed)
+            for slot, claimed in zip(job.slots, results, strict=True)
+            if isinstance(claimed, CreatedRun) and claimed.decision.admission is Admission.START
+        ]
+        tokens = [self._register(created.record.id) for _, created in starting]
+        firsts = self._spawners().map(lambda claimed: self._start_first(service, *claimed), starting)
+        for (slot, created), token, first in zip(starting, tokens, list(firsts), strict=True):
+            self._submit(StartJob(slot, created, token, first))
+        for slot, result in zip(job.slots, results, strict=True):
+            if isinstance(result, SlotTakenError):
+                self._events.put(SlotHandled(slot.due, Created.TAKEN, slot.definition))
+            elif isinstance(result, TaskctlError):
+                self._events.put(SlotHandled(slot.due, Created.FAILED, slot.definition, error=result.message))
+            elif result.decision.admission is not Admission.START:
+                self._created(service, slot, result)
+
+    def _spawners(self) -> ThreadPoolExecutor:
+        """The threads that start the first threads of runs claimed together, several at once (a spawn waits
+        for the exec of its child: the execs of several overlap)."""
+        with self._lock:
+            if self._spawn_pool is None:
+                self._spawn_pool = ThreadPoolExecutor(SPAWNERS, thread_name_prefix="taskctl-spawn")
+            return self._spawn_pool
+
+    def _start_first(self, service: RunService, slot: CreateJob, created: CreatedRun) -> FirstThread | None:
+        """Start the first thread of a run ahead of its records; None: its worker starts it."""
+        try:
+            return service.start_first_thread(slot.definition, created.record)
+        except Exception as error:  # the worker starts it the usual way, and meets the problem again
+            self._log.warning(f"run {created.record.id}: {_one_line(error)}")
+            return None
+
+    def _start(self, service: RunService | None, job: StartJob) -> None:
+        """The folder and run.json of a run that starts, then its execution."""
+        if service is not None and self._created(service, job.slot, job.created):
+            self._execute(service, job.created.record, job.slot.definition, job.token, job.first)
+            return
+        if job.first is not None:
+            job.first.discard()
+        with self._lock:
+            self._tokens.pop(job.created.record.id, None)
+        job.token.close()
         if service is None:
             self._events.put(
-                SlotHandled(due, Created.FAILED, job.definition, error="the run index cannot be opened")
+                SlotHandled(
+                    job.slot.due, Created.FAILED, job.slot.definition, error="the run index cannot be opened"
+                )
             )
-            return
 
-        def save_cursors(tx: Transaction) -> None:
-            if job.cursors:
-                save_cursors_in(tx, job.cursors)
-
-        request = RunRequest(due.trigger, due.scheduled_for, owner=RunOwner.DAEMON)
+    def _created(self, service: RunService, slot: CreateJob, created: CreatedRun) -> bool:
+        """Write the folder of a claimed run and tell the loop what became of its slot; False if the folder
+        could not be written (the run is recorded failed)."""
         try:
-            created = service.create(job.definition, request, within=save_cursors)
-        except SlotTakenError:
-            self._events.put(SlotHandled(due, Created.TAKEN, job.definition))
-            return
+            service.make_folder(slot.definition, created)
         except TaskctlError as error:
-            self._events.put(SlotHandled(due, Created.FAILED, job.definition, error=error.message))
-            return
+            self._events.put(SlotHandled(slot.due, Created.FAILED, slot.definition, error=error.message))
+            return False
+        except Exception as error:
+            self._events.put(SlotHandled(slot.due, Created.FAILED, slot.definition, error=_one_line(error)))
+            return False
         outcome = _OUTCOME.get(created.decision.admission, Created.WAITING)
-        token = self._register(created.record.id) if outcome is Created.STARTED else None
         self._events.put(
-            SlotHandled(due, outcome, job.definition, created.record, created.decision, job.cursors)
+            SlotHandled(slot.due, outcome, slot.definition, created.record, created.decision, slot.cursors)
         )
-        if token is not None:
-            self._execute(service, created.record, job.definition, token)
+        return True
 
     def _execute(
         self,
@@ -199,13 +295,16 @@ class WorkerPool:
         record: RunRecord,
         definition: ResolvedProcess,
         token: CancelToken | None = None,
+        first: FirstThread | None = None,
     ) -> None:
         token = token or self._register(record.id)
         try:
             if service is None:
                 raise TaskctlError("the worker could not open the run index")
-            final = service.execute(definition, record, token, RunHooks(on_warning=self._log.warning))
+            final = service.execute(definition, record, token, RunHooks(on_warning=self._log.warning), first)
         except Exception as error:  # the run was recorded running: it must end, whatever happened
+            if first is not None:
+                first.discard()
             final = self._failed(service, record, error)
         finally:
             with self._lock:

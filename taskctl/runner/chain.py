@@ -13,6 +13,7 @@ import contextlib
 import functools
 import shutil
 import stat
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,8 +30,9 @@ from taskctl.deps import (
     build_environment,
 )
 from taskctl.errors import TaskctlError
-from taskctl.runner import kinds
+from taskctl.runner import descendants, kinds
 from taskctl.runner.capture import LogCapture, LogOpener, LogWriteError, open_log
+from taskctl.runner.control import executing
 from taskctl.runner.notices import RunNotices
 from taskctl.runner.plan import ThreadPlan, plan_chain
 from taskctl.runner.process import AttemptLimits, AttemptResult, CancelToken, StopReason, run_attempt
@@ -43,7 +45,7 @@ from taskctl.runs import (
     ThreadStatus,
     write_run_json,
 )
-from taskctl.store import IndexCorruptError, IndexUnavailableError, Store
+from taskctl.store import IndexCorruptError, IndexUnavailableError, RunIndex
 from taskctl.workspace import Workspace
 
 PROGRESS_SAVE_INTERVAL = 1.0  # seconds between records of progress alone
@@ -66,6 +68,54 @@ class RunHooks:
     open_log: LogOpener = open_log
 
 
+class FirstThread:
+    """A run's first thread, started ahead of the run's bookkeeping (see `start_first_thread`): its plans and
+    its process, handed once to the attempt that supervises it."""
+
+    def __init__(self, plans: list[ThreadPlan], child: subprocess.Popen[bytes]) -> None:
+        self.plans = plans
+        self._child: subprocess.Popen[bytes] | None = child
+
+    def take(self) -> subprocess.Popen[bytes] | None:
+        """The started process, to the first attempt (None after that)."""
+        child, self._child = self._child, None
+        return child
+
+    def discard(self) -> None:
+        """Stop the process if no attempt took it (the run failed before its first thread was supervised)."""
+        child = self.take()
+        if child is not None:
+            descendants.discard(child)
+
+
+def start_first_thread(
+    workspace: Workspace, definition: ResolvedProcess, record: RunRecord
+) -> FirstThread | None:
+    """Start the first thread of a run just created and admitted, before anything of the run but its folder is
+    written: what the thread needs to start is its folder and its environment; run.json, the logs and the
+    supervision follow (`execute_run(first=...)`), its output waiting in the pipe meanwhile. A daemon starting
+    many runs at one instant starts all their threads first (a crash meanwhile loses nothing: the runs are in
+    the index since their claim, and the reaper records them interrupted and stops their processes).
+
+    None, with nothing started, when the thread needs work before it starts (an input to copy or build, its
+    own environment, a problem to report) or cannot be started now: `execute_run` does it all as usual.
+    """
+    plans = plan_chain(workspace, definition, record.folder, record.id)
+    if not plans:
+        return None
+    plan = plans[0]
+    if plan.problem or plan.input_source or plan.sku_input or plan.environment:
+        return None
+    try:
+        record.folder.mkdir(parents=True, exist_ok=True)
+        if _check_before_start(plan, record.folder) is not None:
+            return None
+        child = descendants.spawn(plan.argv, plan.cwd, {**inherited_env(), **plan.env}, plan.kill_grace)
+    except OSError:
+        return None
+    return FirstThread(plans, child)
+
+
 def mark_started(record: RunRecord, clock: Clock) -> None:
     """The run is admitted: it and its first thread are running (recorded by the caller's next write)."""
     record.status = RunStatus.RUNNING
@@ -83,7 +133,7 @@ class RunJournal:
     """Records a run's changes: run.json first, then the index. See the module docstring."""
 
     record: RunRecord
-    store: Store | None
+    store: RunIndex | None
     hooks: RunHooks
     warned: list[str] = field(default_factory=list)
     notices: RunNotices | None = None  # the run's notifications, whose outcomes each save records
@@ -130,18 +180,20 @@ def execute_run(
     workspace: Workspace,
     definition: ResolvedProcess,
     record: RunRecord,
-    store: Store | None = None,
+    store: RunIndex | None = None,
     clock: Clock = SYSTEM_CLOCK,
     cancel: CancelToken | None = None,
     hooks: RunHooks | None = None,
     notices: RunNotices | None = None,
+    first: FirstThread | None = None,
 ) -> RunRecord:
     """Run the threads of an admitted run (`mark_started` done and recorded) in series; returns the finished
     record (also in run.json). The run's status is the outcome of its first thread that did not succeed; a
     cancel or the chain's timeout before any failure makes it cancelled or timed_out.
 
     `notices` (when the process names notify targets) is told of the start, of a failed attempt that will be
-    retried and of the end; the delivery outcomes go into the console log and run.json."""
+    retried and of the end; the delivery outcomes go into the console log and run.json. `first`: its first
+    thread, already started by `start_first_thread` (stopped here if the run fails before supervising it)."""
     hooks = hooks or RunHooks()
     own_cancel = cancel is None
     cancel = cancel or CancelToken()
@@ -149,8 +201,11 @@ def execute_run(
     if notices is not None:
         notices.started()
     try:
-        _execute(workspace, definition, journal, clock, cancel)
+        with executing(record.id):
+            _execute(workspace, definition, journal, clock, cancel, first)
     finally:
+        if first is not None:
+            first.discard()
         if own_cancel:
             cancel.close()
     if notices is not None:
@@ -160,10 +215,15 @@ def execute_run(
 
 
 def _execute(
-    workspace: Workspace, definition: ResolvedProcess, journal: RunJournal, clock: Clock, cancel: CancelToken
+    workspace: Workspace,
+    definition: ResolvedProcess,
+    journal: RunJournal,
+    clock: Clock,
+    cancel: CancelToken,
+    first: FirstThread | None,
 ) -> None:
     record, hooks, notices = journal.record, journal.hooks, journal.notices
-    plans = plan_chain(workspace, definition, record.folder, record.id)
+    plans = first.plans if first is not None else plan_chain(workspace, definition, record.folder, record.id)
     zone = ZoneInfo(definition.zone_name)
     chain_deadline = clock.monotonic() + definition.timeout if definition.timeout else None
     outcome: RunStatus | None = None
@@ -175,7 +235,7 @@ def _execute(
         return
     if notices is not None:
         notices.attach(console)
-    context = _ThreadContext(workspace, record, console, zone, chain_deadline, cancel, clock, journal)
+    context = _ThreadContext(workspace, record, console, zone, chain_deadline, cancel, clock, journal, first)
     try:
         for index, (plan, thread) in enumerate(zip(plans, record.threads, strict=True)):
             if thread.status is not ThreadStatus.RUNNING:
@@ -214,6 +274,7 @@ class _ThreadContext:
     cancel: CancelToken
     clock: Clock
     journal: RunJournal
+    first: FirstThread | None  # the first thread's process, started ahead
 
     def should_stop(self) -> bool:
         """True once the run is cancelled or the chain's time is up (for work outside an attempt)."""
@@ -223,6 +284,17 @@ class _ThreadContext:
 
 
 def _run_thread(plan: ThreadPlan, thread: ThreadRecord, context: _ThreadContext) -> ThreadStatus:
+    ahead = context.first if context.first is not None and plan is context.first.plans[0] else None
+    try:
+        return _run_attempts(plan, thread, context, ahead)
+    finally:
+        if ahead is not None:
+            ahead.discard()  # the thread ended before its first attempt could supervise its process
+
+
+def _run_attempts(
+    plan: ThreadPlan, thread: ThreadRecord, context: _ThreadContext, ahead: FirstThread | None
+) -> ThreadStatus:
     record, clock, cancel, journal = context.record, context.clock, context.cancel, context.journal
     chain_deadline = context.chain_deadline
     started = clock.monotonic()
@@ -287,6 +359,7 @@ def _run_thread(plan: ThreadPlan, thread: ThreadRecord, context: _ThreadContext)
                 _limits(plan, chain_deadline, clock),
                 (record.id, plan.name),
                 on_start,
+                ahead.take() if ahead is not None else None,
             )
             thread.exit_code, thread.signal = result.exit_code, result.signal
             status = _attempt_status(result)

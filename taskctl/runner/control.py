@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -62,3 +65,25 @@ def is_alive(pid: int | None, start_ticks: int | None) -> bool:
     if fields is None:
         return not Path("/proc").is_dir()
     return _start_ticks(fields) == start_ticks and fields[0] != "Z"
+
+
+_executing: set[str] = set()  # runs this process is executing now
+_executing_lock = threading.Lock()
+
+
+@contextmanager
+def executing(run_id: str) -> Iterator[None]:
+    """Mark a run as executed by this process while the block runs (the reaper leaves it alone: a runner
+    that runs it records its end itself)."""
+    with _executing_lock:
+        _executing.add(run_id)
+    try:
+        yield
+    finally:
+        with _executing_lock:
+            _executing.discard(run_id)
+
+
+def executing_here(run_id: str) -> bool:
+    """True while this process executes the run `run_id`."""
+    return run_id in _executing

@@ -114,7 +114,7 @@ def spawn(argv: Sequence[str], cwd: Path, env: Mapping[str, str], grace: float) 
             list(argv),
             cwd=cwd,
             env=dict(env),
-            stdin=subprocess.DEVNULL,
+            stdin=_devnull(),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -128,8 +128,23 @@ def spawn(argv: Sequence[str], cwd: Path, env: Mapping[str, str], grace: float) 
 def release(child: subprocess.Popen[bytes]) -> None:
     """Forget a thread's process once it has been waited for and its group is gone."""
     _death_watch().remove(child.pid)
-    with _lock.spawn():  # no scan needs to see this change at once; several releases may run together
-        _leaders.discard(child.pid)
+    _leaders.discard(child.pid)  # reaped already: no scan can find it among the children any more
+
+
+def discard(child: subprocess.Popen[bytes]) -> None:
+    """Stop and forget a thread's process started ahead of its run's bookkeeping that will not be
+    supervised after all (the run failed before it could be): its group is killed, it is reaped."""
+    _signal_group(child.pid, signal.SIGKILL)
+    if child.stdout is not None:
+        child.stdout.close()
+    child.wait()
+    release(child)
+
+
+@functools.cache
+def _devnull() -> int:
+    """/dev/null opened once for the stdin of every thread (not inherited: each child gets it as its fd 0)."""
+    return os.open(os.devnull, os.O_RDONLY)
 
 
 class Leftovers:
@@ -141,11 +156,13 @@ class Leftovers:
         self.escaped: set[int] = set()
         self._signal: int | None = None  # what every process found from now on gets
 
-    def stop(self, signum: int) -> None:
-        """Send `signum` to the group and to every escaped descendant found now or later."""
+    def stop(self, signum: int, scan: bool = True) -> None:
+        """Send `signum` to the group and to every escaped descendant found now (unless not `scan`: the
+        caller calls `remaining` next) or later."""
         self._signal = signum
         _signal_group(self.group, signum)
-        self._find_escaped()
+        if scan:
+            self._find_escaped()
         for pid in self.escaped:
             _signal_tree(pid, signum)
 
@@ -160,23 +177,23 @@ class Leftovers:
         children = _children()
         if children is None:
             return
-        with _lock.scan():
-            for pid in children:
-                if pid in _leaders:
-                    continue
-                stat = _stat(pid)
-                if stat is None:
-                    self.escaped.discard(pid)
-                    continue
-                state, group = stat
-                if state == "Z":
-                    if group == self.group or pid in self.escaped:
-                        _reap(pid)
-                        self.escaped.discard(pid)
-                elif pid not in self.escaped and group != self.group and _has_markers(pid, self.markers):
-                    self.escaped.add(pid)
-                    if self._signal is not None:
-                        _signal_tree(pid, self._signal)
+        zombies: list[int] = []
+        for pid in children:
+            if pid in _leaders:
+                continue
+            stat = _stat(pid)
+            if stat is None:
+                self.escaped.discard(pid)
+                continue
+            state, group = stat
+            if state == "Z":
+                if group == self.group or pid in self.escaped:
+                    zombies.append(pid)
+            elif pid not in self.escaped and group != self.group and _has_markers(pid, self.markers):
+                self.escaped.add(pid)
+                if self._signal is not None:
+                    _signal_tree(pid, self._signal)
+        self.escaped.difference_update(_reap_orphans(zombies))
         self.escaped = {pid for pid in self.escaped if _stat(pid) is not None}
 
 
@@ -229,6 +246,9 @@ class _DeathWatch:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._groups: dict[int, int] = {}  # group -> grace in whole seconds
+        self._changes = 0  # how many times the groups changed
+        self._written = 0  # how many of those changes the file holds
+        self._writing = threading.Lock()  # held by the one thread writing the file
         self._watcher: subprocess.Popen[bytes] | None = None
         self._pipe: int | None = None  # its stdin: end-of-file when this process is gone
         self._file: int | None = None
@@ -236,19 +256,39 @@ class _DeathWatch:
     def add(self, group: int, grace: float) -> None:
         with self._lock:
             self._groups[group] = max(1, math.ceil(grace))
-            self._write()
+            self._changes += 1
+        self._flush()
 
     def remove(self, group: int) -> None:
         with self._lock:
-            if self._groups.pop(group, None) is not None:
-                self._write()
+            if self._groups.pop(group, None) is None:
+                return
+            self._changes += 1
+        self._flush()
 
-    def _write(self) -> None:
+    def _flush(self) -> None:
+        """Bring the file up to date, unless another thread is writing it: that one writes again once done.
+
+        No change waits for another's write (with runs starting and ending by the hundred, threads waiting
+        in turn to write this file made a convoy), and a burst of changes costs a few writes.
+        """
+        while self._written != self._changes:
+            if not self._writing.acquire(blocking=False):
+                return  # the writer checks `_changes` again after it lets go
+            try:
+                with self._lock:
+                    changes, groups = self._changes, dict(self._groups)
+                self._write(groups)
+                self._written = changes
+            finally:
+                self._writing.release()
+
+    def _write(self, groups: dict[int, int]) -> None:
         if (self._watcher is None or self._watcher.poll() is not None) and not self._start():
             return
         assert self._file is not None
-        grace = max(self._groups.values(), default=1)
-        line = " ".join(str(n) for n in (grace, *self._groups)) + "\n"
+        grace = max(groups.values(), default=1)
+        line = " ".join(str(n) for n in (grace, *groups)) + "\n"
         with contextlib.suppress(OSError):
             os.ftruncate(self._file, 0)
             os.pwrite(self._file, line.encode(), 0)
@@ -354,6 +394,22 @@ def _has_markers(pid: int, markers: set[bytes]) -> bool:
     return markers <= entries
 
 
+def _reap_orphans(zombies: list[int]) -> list[int]:
+    """Reap these zombies found among this process's children; returns those reaped.
+
+    They were found without the scan lock (most scans find none, and a scan holding it would keep every
+    spawn waiting); each is reaped under it, if it is still no `Popen`'s child: one found between a spawn's
+    fork and its registration as a leader is left to its `Popen`.
+    """
+    if not zombies:
+        return []
+    with _lock.scan():
+        reaped = [pid for pid in zombies if pid not in _leaders]
+        for pid in reaped:
+            _reap(pid)
+    return reaped
+
+
 def _reap(pid: int) -> None:
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)
@@ -393,11 +449,8 @@ def _group_alive(group: int) -> bool:
     children = _children()
     if not become_subreaper() or children is None:
         return _has_live_member(group)
-    with _lock.scan():
-        zombies = [pid for pid in children if pid not in _leaders and _stat(pid) == ("Z", group)]
-        for pid in zombies:
-            _reap(pid)
-    if not zombies:
+    zombies = [pid for pid in children if pid not in _leaders and _stat(pid) == ("Z", group)]
+    if not _reap_orphans(zombies):
         return True
     try:
         os.killpg(group, 0)

@@ -107,13 +107,19 @@ def run_attempt(
     limits: AttemptLimits,
     owner: tuple[str, str],
     on_start: Callable[[int], None] | None = None,
+    started: subprocess.Popen[bytes] | None = None,
 ) -> AttemptResult:
     """Run `argv` until it and what it started have ended, its deadline passes or `cancel` fires; output goes
-    to `capture`. `owner` is (run id, thread): how its escaped descendants are recognised."""
-    try:
-        child = descendants.spawn(argv, cwd, env, limits.grace)
-    except OSError as exc:
-        return AttemptResult(error=f"cannot start '{argv[0]}': {exc.strerror or exc}")
+    to `capture`. `owner` is (run id, thread): how its escaped descendants are recognised. `started`: `argv`
+    already started with `descendants.spawn` (the daemon starts a run's first thread before its
+    bookkeeping); this attempt supervises it."""
+    if started is not None:
+        child = started
+    else:
+        try:
+            child = descendants.spawn(argv, cwd, env, limits.grace)
+        except OSError as exc:
+            return AttemptResult(error=f"cannot start '{argv[0]}': {exc.strerror or exc}")
     try:
         if on_start is not None:
             on_start(child.pid)
@@ -241,15 +247,17 @@ class _Supervisor:
         self.result.stopped = reason
         self._terminate(now)
 
-    def _terminate(self, now: float) -> None:
+    def _terminate(self, now: float, scan: bool = True) -> None:
         if self.kill_at is None:
-            self.leftovers.stop(signal.SIGTERM)
+            self.leftovers.stop(signal.SIGTERM, scan)
             self.kill_at = now + self.limits.grace
 
     def _leader_exited(self) -> None:
         self.leader_done = True
         now = self.clock.monotonic()
-        self._terminate(now)  # anything left in the group (a `cmd &` in the background) goes too
+        # anything left in the group (a `cmd &` in the background) goes too; the escaped descendants are
+        # found (and get the signal) by the check of the emptying group that follows at once
+        self._terminate(now, scan=False)
         self.next_check = now
 
     def _read(self, pipe: int, selector: selectors.BaseSelector) -> None:

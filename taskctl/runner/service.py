@@ -22,13 +22,16 @@ background; each outcome lands in the run's console log and run.json. A short-li
 calls `wait_for_notifications` before it exits, or the deliveries still going die with it.
 
 How the daemon uses it: at start, `reap()` (runs left running by a dead daemon become interrupted, what is
-left of their processes is stopped); per due slot, `create(definition, RunRequest(trigger, scheduled_for,
-owner=RunOwner.DAEMON))` (SlotTakenError: the slot already has its run), `within=` to advance its cursor in
-the same transaction, `record_missed` for a slot that will not run; a START goes to a worker thread, which
-opens its own service and calls `execute`; a QUEUE or REPLACE run stays in memory and is decided again with
-`admit` when a run of its process ends (after `request_stop` of the blockers for REPLACE); `cancel_requests`
-tells which of its runs `taskctl cancel` asked to stop, and `CancelToken.cancel()` stops one. Notifications
-need nothing more: `execute` sends a run's, `create` a skipped run's (`missed`), `admit` those of a queued run
+left of their processes is stopped); for the slots due at one instant, `claim_slots` (one transaction: per
+slot what `create(definition, RunRequest(trigger, scheduled_for, owner=RunOwner.DAEMON))` does in its own,
+SlotTakenError for a slot that already has its run, `within=` to advance its cursor), then
+`start_first_thread` for each run that starts (all of them before anything else), `make_folder` and
+`execute(first=...)` in a worker thread of its own, whose service records through the daemon's shared
+`GroupWriter`; `record_missed` for a slot that will not run; a QUEUE or REPLACE run stays in memory and is
+decided again with `admit` when a run of its process ends (after `request_stop` of the blockers for REPLACE);
+`cancel_requests` tells which of its runs `taskctl cancel` asked to stop, and `CancelToken.cancel()` stops
+one. Notifications need nothing more: `execute` sends a run's, `make_folder` (and so `create`) a skipped run's
+(`missed`), `admit` those of a queued run
 cancelled while waiting; a slot recorded with `record_missed` is the daemon's to announce
 (`taskctl.notify.Notifier.slot_missed`), and before it exits it calls `wait_for_all_notifications` (the runs
 of every worker's service).
@@ -53,7 +56,7 @@ from zoneinfo import ZoneInfo
 
 from taskctl.clock import SYSTEM_CLOCK, Clock
 from taskctl.errors import NotFoundError, TaskctlError, UsageError, closest, not_found
-from taskctl.runner.control import is_alive, own_start_ticks, this_host
+from taskctl.runner.control import executing_here, is_alive, own_start_ticks, this_host
 from taskctl.runs import (
     RunFields,
     RunId,
@@ -72,6 +75,7 @@ from taskctl.store import (
     IndexCorruptError,
     IndexUnavailableError,
     RebuildReport,
+    RunIndex,
     RunRow,
     Store,
     Transaction,
@@ -84,7 +88,7 @@ from taskctl.workspace import Workspace
 # (`history`, `show`, `logs`, `cancel`) does not, so those are imported where a run is started.
 if TYPE_CHECKING:
     from taskctl.config.loader import ResolvedProcess
-    from taskctl.runner.chain import RunHooks
+    from taskctl.runner.chain import FirstThread, RunHooks
     from taskctl.runner.notices import RunNotices
     from taskctl.runner.overlap import OverlapDecision
     from taskctl.runner.process import CancelToken
@@ -101,6 +105,15 @@ class RunRequest:
     scheduled_for: datetime | None = None  # the slot (aware UTC); one slot, one run
     owner: RunOwner = RunOwner.CLI
     force: bool = False  # start whatever the overlap policy says
+
+
+@dataclass(frozen=True)
+class SlotClaim:
+    """One run to create in `RunService.claim_slots`, with what its transaction adds (`within`)."""
+
+    definition: ResolvedProcess
+    request: RunRequest
+    within: Callable[[Transaction], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -150,11 +163,14 @@ class RunService:
         store: Store,
         clock: Clock = SYSTEM_CLOCK,
         on_warning: Callable[[str], None] | None = None,
+        run_index: RunIndex | None = None,
     ) -> None:
         self.workspace = workspace
         self.store = store
         self.clock = clock
         self.on_warning = on_warning
+        # where executing runs record their changes (the daemon's workers share one GroupWriter)
+        self.run_index: RunIndex = run_index or store
         self._notices: list[RunNotices] = []  # of the runs this service started or ended
 
     # -- starting ------------------------------------------------------------------------------------
@@ -175,7 +191,56 @@ class RunService:
             self.reap(definition.name)
             created = self._insert(definition, request, within, give_way_to_stale=False)
         assert created is not None
-        record, decision = created
+        return self.make_folder(definition, CreatedRun(*created))
+
+    def claim_slots(self, claims: Sequence[SlotClaim]) -> list[CreatedRun | TaskctlError]:
+        """Claim many schedule slots in ONE write transaction: for each, what `create` does in its transaction
+        (admission, id, index row, its `within`), in order, so that a later claim of a process sees the runs
+        of the earlier ones. Nothing is written to disk: call `make_folder` for each run created, before
+        anything else (the reaper creates the folder of a run whose runner died first).
+
+        One result per claim: the run created, SlotTakenError (the slot has its run), or the TaskctlError that
+        kept it from being created (IndexUnavailableError for all of them when the index cannot be written).
+        A claim whose process has an active run needing the reaper is created on its own, after the reaping.
+        """
+        results: list[CreatedRun | TaskctlError | None] = [None] * len(claims)
+        alone: list[int] = []
+        try:
+            with self.store.transaction() as tx:
+                stale: dict[str, bool] = {}
+                for index, claim in enumerate(claims):
+                    name = claim.definition.name
+                    active = tx.active(name)
+                    if name not in stale:
+                        stale[name] = any(self._stale(row) for row in active)
+                    if stale[name]:
+                        alone.append(index)
+                        continue
+                    tx.execute("SAVEPOINT claim")  # a claim that fails leaves nothing of itself
+                    try:
+                        record, decision = self._insert_in(tx, claim.definition, claim.request, active)
+                        if claim.within is not None:
+                            claim.within(tx)
+                    except TaskctlError as error:
+                        tx.execute("ROLLBACK TO claim")
+                        results[index] = error
+                    else:
+                        results[index] = CreatedRun(record, decision)
+                    tx.execute("RELEASE claim")
+        except IndexUnavailableError as error:
+            return [error] * len(claims)
+        for index in alone:
+            claim = claims[index]
+            try:
+                results[index] = self.create(claim.definition, claim.request, claim.within)
+            except TaskctlError as error:
+                results[index] = error
+        return [result for result in results if result is not None]
+
+    def make_folder(self, definition: ResolvedProcess, created: CreatedRun) -> CreatedRun:
+        """Write the folder and run.json of a run just created (`create` does it itself; `claim_slots`
+        leaves it to the caller). Raises TaskctlError, having recorded the run failed, if it cannot."""
+        record, decision = created.record, created.decision
         try:
             record.folder.mkdir(parents=True, exist_ok=True)
             write_run_json(record)
@@ -189,7 +254,7 @@ class RunService:
 
         if decision.admission is Admission.SKIP:
             self._notify_end(definition, record)  # a slot skipped by the overlap policy is a missed one
-        return CreatedRun(record, decision)
+        return created
 
     def _insert(
         self,
@@ -200,32 +265,49 @@ class RunService:
     ) -> tuple[RunRecord, OverlapDecision] | None:
         """The creating transaction: decide admission, insert the row. None (nothing written) if an active run
         must be reaped first and `give_way_to_stale`."""
-        from taskctl.runner.chain import mark_started
-        from taskctl.runner.overlap import ActiveRun, Admission, decide_overlap
 
-        started = self.clock.now()
         with self.store.transaction() as tx:
             active = tx.active(definition.name)
             if give_way_to_stale and any(self._stale(row) for row in active):
                 return None
-            run_id = self._free_id(tx, definition.name, run_stamp(started, ZoneInfo(definition.zone_name)))
-            runs = [ActiveRun(row.id, row.status) for row in active]
-            decision = decide_overlap(definition.overlap, definition.max_instances, runs, request.force)
-            record = self._new_record(definition, request, run_id, started)
-            if decision.admission is Admission.START:
-                mark_started(record, self.clock)
-            elif decision.admission is Admission.SKIP:
-                blockers = ", ".join(decision.blockers)
-                message = f"skipped: {blockers} still active (overlap: {definition.overlap})"
-                _end_unstarted(record, RunStatus.SKIPPED, message, started)
-            tx.insert_run(RunRow.of(record))
+            created = self._insert_in(tx, definition, request, active)
             if within is not None:
                 within(tx)
+        return created
+
+    def _insert_in(
+        self,
+        tx: Transaction,
+        definition: ResolvedProcess,
+        request: RunRequest,
+        active: list[RunRow] | None = None,
+    ) -> tuple[RunRecord, OverlapDecision]:
+        """Within `tx`: decide admission, pick the id, insert the row. Raises SlotTakenError. `active`: the
+        process's active runs, when the caller has just read them in `tx`."""
+        from taskctl.runner.chain import mark_started
+        from taskctl.runner.overlap import ActiveRun, Admission, decide_overlap
+
+        started = self.clock.now()
+        if active is None:
+            active = tx.active(definition.name)
+        run_id = self._free_id(tx, definition.name, run_stamp(started, ZoneInfo(definition.zone_name)))
+        runs = [ActiveRun(row.id, row.status) for row in active]
+        decision = decide_overlap(definition.overlap, definition.max_instances, runs, request.force)
+        record = self._new_record(definition, request, run_id, started)
+        if decision.admission is Admission.START:
+            mark_started(record, self.clock)
+        elif decision.admission is Admission.SKIP:
+            blockers = ", ".join(decision.blockers)
+            message = f"skipped: {blockers} still active (overlap: {definition.overlap})"
+            _end_unstarted(record, RunStatus.SKIPPED, message, started)
+        tx.insert_run(RunRow.of(record))
         return record, decision
 
     def _stale(self, row: RunRow) -> bool:
         """True if the reaper would change this active row (its runner died, or its run.json has finished)."""
         if not row.has_folder or (row.host and row.host != this_host()):
+            return False
+        if executing_here(row.id):  # this process runs it and will record its end
             return False
         if not is_alive(row.pid, row.pid_start):
             return True
@@ -393,13 +475,24 @@ class RunService:
         record: RunRecord,
         cancel: CancelToken | None = None,
         hooks: RunHooks | None = None,
+        first: FirstThread | None = None,
     ) -> RunRecord:
         """Run the threads of a started run; returns the finished record. Its notifications go on in the
-        background (see `wait_for_notifications`)."""
+        background (see `wait_for_notifications`). `first`: its first thread, from `start_first_thread`."""
         from taskctl.runner.chain import execute_run
 
         notices = self._run_notices(definition, record)
-        return execute_run(self.workspace, definition, record, self.store, self.clock, cancel, hooks, notices)
+        return execute_run(
+            self.workspace, definition, record, self.run_index, self.clock, cancel, hooks, notices, first
+        )
+
+    def start_first_thread(self, definition: ResolvedProcess, record: RunRecord) -> FirstThread | None:
+        """Start the first thread of a run created by `claim_slots` and admitted, before its run.json and
+        logs are written (`make_folder`, then `execute(first=...)` follow); None if it must start the usual
+        way. See `taskctl.runner.chain.start_first_thread`."""
+        from taskctl.runner.chain import start_first_thread
+
+        return start_first_thread(self.workspace, definition, record)
 
     def run(
         self,
@@ -718,11 +811,13 @@ def open_service(
     clock: Clock = SYSTEM_CLOCK,
     read_only: bool = False,
     on_warning: Callable[[str], None] | None = None,
+    run_index: RunIndex | None = None,
 ) -> Iterator[RunService]:
     """A run service over the workspace's index, for this thread. `read_only` (commands that only read): when
-    the index cannot be written, read it anyway (or an in-memory copy rebuilt from the run folders)."""
+    the index cannot be written, read it anyway (or an in-memory copy rebuilt from the run folders).
+    `run_index`: where the runs it executes record their changes (default: its own store)."""
     with open_index(workspace, read_only_fallback=read_only) as store:
-        yield RunService(workspace, store, clock, on_warning)
+        yield RunService(workspace, store, clock, on_warning, run_index)
 
 
 def _end_unstarted(record: RunRecord, status: RunStatus, error: str, moment: datetime) -> None:
