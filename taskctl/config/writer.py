@@ -6,9 +6,10 @@ deletes those lines and leaves every other byte as it was: comments, key order, 
 line breaks. Within an entry, a changed key is edited alone, a scalar in place (its end-of-line comment
 stays), and items appended to or removed from a block list alone.
 
-New text is written by ruamel.yaml, with quotes wherever YAML 1.1 or 1.2 would read a plain value as
-something else, so that taskctl, ruamel.yaml and PyYAML all read back exactly the value asked for: every
-snippet is read back under both rule sets, and the whole result is parsed again and compared with the data
+New text is written by ruamel.yaml (plain words, numbers and booleans by `render` itself, exactly as ruamel
+would write them), with quotes wherever YAML 1.1 or 1.2 would read a plain value as something else, so that
+taskctl, ruamel.yaml and PyYAML all read back exactly the value asked for: every snippet is read back under
+both rule sets, and the whole result is parsed again and compared with the data
 expected, before it can be written.
 
 Writing is atomic (a temporary file in the same folder, fsync, rename) and refused if the file changed on
@@ -269,21 +270,105 @@ def render(mapping: dict[str, Any], step: int = 2, dash: int = 2, depth: int = 1
 
     `depth` is the depth of its keys in the file (1: top-level keys), which decides flow style.
     """
-    return _dump_checked(_styled(mapping, None, depth - 1), mapping, step, dash)
+    text = _plain_mapping(mapping, step, dash, depth, "")
+    return _checked(ruamel_render(mapping, step, dash, depth) if text is None else text, mapping)
 
 
 def render_items(items: list[Any], step: int = 2, depth: int = 3) -> str:
     """`items` as block list items (`- ...` at column 0) of a list at `depth`, read back exactly."""
+    text = _plain_items(items, "")
+    return _checked(ruamel_render_items(items, step, depth) if text is None else text, items)
+
+
+def ruamel_render(mapping: dict[str, Any], step: int = 2, dash: int = 2, depth: int = 1) -> str:
+    """`render` by ruamel.yaml, for any value (`render` writes plain values itself, as this would)."""
+    return _dump(_styled(mapping, None, depth - 1), step, dash)
+
+
+def ruamel_render_items(items: list[Any], step: int = 2, depth: int = 3) -> str:
+    """`render_items` by ruamel.yaml, for any value."""
     from ruamel.yaml.comments import CommentedSeq
 
-    styled = CommentedSeq(_styled(item, None, depth + 1) for item in items)
-    return _dump_checked(styled, items, step, 0)
+    return _dump(CommentedSeq(_styled(item, None, depth + 1) for item in items), step, 0)
 
 
-def _dump_checked(styled: Any, expected: Any, step: int, dash: int) -> str:
+# Plain values are written without ruamel.yaml (importing it was a tenth of an edit's start-up): text made of
+# these characters, not read as anything but a string, numbers and booleans, in the layout `_styled` gives
+# them. Anything else goes to ruamel; a test checks that both write the same text.
+_PLAIN_TEXT = re.compile(r"[A-Za-z0-9_(][A-Za-z0-9_.()/+=]*(?: [A-Za-z0-9_.()/+=]+)*")
+_PLAIN_TEXT_MAX = 200  # far below the dumper's width: never folded
+
+
+def _plain_scalar(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return float_text(value)
+    if (
+        isinstance(value, str)
+        and len(value) <= _PLAIN_TEXT_MAX
+        and _PLAIN_TEXT.fullmatch(value)
+        and not _ambiguous_plain(value)
+    ):
+        return value
+    return None
+
+
+def _plain_flow(values: list[Any]) -> str | None:
+    """`a, b` (the inside of a flow list), or None."""
+    texts = [_plain_scalar(v) for v in values]
+    return None if None in texts else ", ".join(t for t in texts if t is not None)
+
+
+def _plain_items(items: list[Any], indent: str) -> str | None:
+    """Block list items of scalars at `indent`, or None."""
+    texts = [_plain_scalar(item) for item in items]
+    if not texts or None in texts:
+        return None
+    return "".join(f"{indent}- {text}\n" for text in texts)
+
+
+def _plain_mapping(mapping: dict[str, Any], step: int, dash: int, depth: int, indent: str) -> str | None:
+    """A block mapping at `indent` whose keys are at `depth`, as `_dumper` writes `_styled(mapping)`; None
+    when any part of it is not plain."""
+    lines: list[str] = []
+    for key, value in mapping.items():
+        key_text = _plain_scalar(key) if isinstance(key, str) else None
+        if key_text is None:
+            return None
+        if isinstance(value, list):
+            if key not in _ALWAYS_BLOCK and _short_scalars(value):
+                inner = _plain_flow(value)
+                text = None if inner is None else f"{indent}{key_text}: [{inner}]\n"
+            else:
+                items = _plain_items(value, indent + " " * dash)
+                text = None if items is None else f"{indent}{key_text}:\n{items}"
+        elif isinstance(value, dict):
+            if depth >= 3 and _short_scalars([*value, *value.values()]):
+                pairs = [(_plain_scalar(k), _plain_scalar(v)) for k, v in value.items()]
+                inner = ", ".join(f"{k}: {v}" for k, v in pairs)
+                text = None if any(None in pair for pair in pairs) else f"{indent}{key_text}: {{{inner}}}\n"
+            else:
+                below = _plain_mapping(value, step, dash, depth + 1, indent + " " * step) if value else None
+                text = None if below is None else f"{indent}{key_text}:\n{below}"
+        else:
+            scalar = _plain_scalar(value)
+            text = None if scalar is None else f"{indent}{key_text}: {scalar}\n"
+        if text is None:
+            return None
+        lines.append(text)
+    return "".join(lines) if lines else None
+
+
+def _dump(styled: Any, step: int, dash: int) -> str:
     out = io.StringIO()
     _dumper(step, dash).dump(styled, out)
-    text = out.getvalue()
+    return out.getvalue()
+
+
+def _checked(text: str, expected: Any) -> str:
     if not (same_value(parse_yaml(text).data, expected) and same_value(yaml.safe_load(text), expected)):
         raise AssertionError(f"the YAML writer wrote {text!r}, which does not read back as {expected!r}")
     return text
