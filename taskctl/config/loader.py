@@ -185,8 +185,9 @@ def load_config(
                 threads[name] = read.threads[name]
             elif name in read.processes and section == "processes":
                 processes[name] = read.processes[name]
-    if not pending.texts:  # an edit not yet written is not what the files will hold
-        cache.save()
+    # An edit not yet written is not what its files hold: their entries stay as they were, the others are
+    # saved (after an upgrade, an edit would otherwise validate every file until another command saves them).
+    cache.save(kept={config_display(workspace, path) for path in pending.texts})
 
     zone_name = settings.timezone or machine_zone_name()
     _check_threads(workspace, threads, origins, lines, problems, pending.new_files)
