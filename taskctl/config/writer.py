@@ -23,7 +23,6 @@ import difflib
 import io
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -67,8 +66,7 @@ MISSING: Any = _Missing()  # "no such key": as a value to set, it removes the ke
 # -- the file as lines and nodes --------------------------------------------------------------------------
 
 
-@dataclass
-class _Layout:
+class _Layout(NamedTuple):
     """A file's text as YAML sees its lines, its nodes, and the indentation style it uses."""
 
     text: str
@@ -377,13 +375,13 @@ def _checked(text: str, expected: Any) -> str:
 # -- edits --------------------------------------------------------------------------------------------
 
 
-@dataclass
 class YamlEdit:
     """The text of one file under edit; each change re-reads it, and is checked against the data expected."""
 
-    text: str
-    display: str
-    _parsed: dict[str, _Layout] = field(default_factory=dict, repr=False)
+    def __init__(self, text: str, display: str) -> None:
+        self.text = text
+        self.display = display
+        self._parsed: dict[str, _Layout] = {}
 
     def _layout(self) -> _Layout:
         """The current text parsed (once: the last parse is kept; callers never change its data)."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -133,17 +132,26 @@ def describe_value(value: Any) -> str:
     return repr(value)
 
 
-@dataclass
 class YamlDocument:
     """One parsed file: its data, the 1-based line of each key path (`()` is the document), its problems
     (errors) and warnings, the bytes read, and the composed node tree (for the writer's positions)."""
 
-    data: Any
-    lines: dict[PathKey, int] = field(default_factory=dict)
-    problems: list[ConfigProblem] = field(default_factory=list)
-    warnings: list[ConfigProblem] = field(default_factory=list)
-    raw: bytes = b""
-    node: yaml.Node | None = None
+    # A plain class: a dataclass costs about a millisecond to create at import, and start-up counts.
+    def __init__(
+        self,
+        data: Any,
+        lines: dict[PathKey, int] | None = None,
+        problems: list[ConfigProblem] | None = None,
+        warnings: list[ConfigProblem] | None = None,
+        raw: bytes = b"",
+        node: yaml.Node | None = None,
+    ) -> None:
+        self.data = data
+        self.lines = {} if lines is None else lines
+        self.problems = [] if problems is None else problems
+        self.warnings = [] if warnings is None else warnings
+        self.raw = raw
+        self.node = node
 
     def line_of(self, path: PathKey) -> int | None:
         """The line of `path`, or of its nearest ancestor that has one."""
