@@ -26,9 +26,8 @@ import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import yaml
-
 from taskctl.config.models import same_value
+from taskctl.config.pyyaml import yaml
 from taskctl.config.yamlfile import (
     STR_TAG,
     UnreadableFile,
@@ -269,13 +268,17 @@ def render(mapping: dict[str, Any], step: int = 2, dash: int = 2, depth: int = 1
     `depth` is the depth of its keys in the file (1: top-level keys), which decides flow style.
     """
     text = _plain_mapping(mapping, step, dash, depth, "")
-    return _checked(ruamel_render(mapping, step, dash, depth) if text is None else text, mapping)
+    if text is None:
+        return _checked(ruamel_render(mapping, step, dash, depth), mapping, yaml.SafeLoader)
+    return _checked(text, mapping, _YAML11_READER)
 
 
 def render_items(items: list[Any], step: int = 2, depth: int = 3) -> str:
     """`items` as block list items (`- ...` at column 0) of a list at `depth`, read back exactly."""
     text = _plain_items(items, "")
-    return _checked(ruamel_render_items(items, step, depth) if text is None else text, items)
+    if text is None:
+        return _checked(ruamel_render_items(items, step, depth), items, yaml.SafeLoader)
+    return _checked(text, items, _YAML11_READER)
 
 
 def ruamel_render(mapping: dict[str, Any], step: int = 2, dash: int = 2, depth: int = 1) -> str:
@@ -366,8 +369,15 @@ def _dump(styled: Any, step: int, dash: int) -> str:
     return out.getvalue()
 
 
-def _checked(text: str, expected: Any) -> str:
-    if not (same_value(parse_yaml(text).data, expected) and same_value(yaml.safe_load(text), expected)):
+# What ruamel writes is read back by PyYAML's own `safe_load` (its pure-Python reader). Plain text (words,
+# numbers, booleans, `[a, b]`) reads alike in every YAML parser; only how YAML 1.1 resolves it is in doubt,
+# which is PyYAML's resolver in either of its loaders: libyaml's spares compiling the pure reader's pattern.
+_YAML11_READER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _checked(text: str, expected: Any, yaml11: type[yaml.SafeLoader]) -> str:
+    """`text`, after checking that taskctl and PyYAML (with `yaml11`) read it as `expected`."""
+    if not (same_value(parse_yaml(text).data, expected) and same_value(yaml.load(text, yaml11), expected)):
         raise AssertionError(f"the YAML writer wrote {text!r}, which does not read back as {expected!r}")
     return text
 

@@ -21,9 +21,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from taskctl.config.models import same_value as same_value
+from taskctl.config.pyyaml import yaml
 from taskctl.config.rawfile import MAX_FILE_BYTES as MAX_FILE_BYTES
 from taskctl.config.rawfile import PathKey as PathKey
 from taskctl.config.rawfile import UnreadableFile as UnreadableFile
@@ -98,7 +97,7 @@ _Loader.add_constructor(_FLOAT_TAG, _construct_float)
 
 # What a YAML 1.1 reader (PyYAML's safe_load) makes of a plain scalar, to report values that differ.
 _YAML11_RESOLVER = yaml.resolver.Resolver()
-_YAML11_LOADER = yaml.SafeLoader("")
+_YAML11_CONSTRUCTOR = yaml.constructor.SafeConstructor()  # (a SafeLoader without its reader)
 
 
 class _Unreadable:
@@ -112,7 +111,7 @@ def _construct_plain(tag: str, text: str, constructors: dict[Any, Any]) -> Any:
     if tag == STR_TAG:
         return text
     try:
-        return constructors[tag](_YAML11_LOADER, yaml.ScalarNode(tag, text))
+        return constructors[tag](_YAML11_CONSTRUCTOR, yaml.ScalarNode(tag, text))
     except (KeyError, ValueError, yaml.YAMLError):
         return _Unreadable()
 
