@@ -13,7 +13,7 @@ import importlib
 import os
 import sys
 import types
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Collection, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -56,64 +56,16 @@ COMMANDS: dict[str, str] = {
 ROOT_HELP = "The workspace folder (default: $TASKCTL_ROOT, else the nearest folder with config/)."
 
 
-class _LazyCommands(MutableMapping[str, _click.Command]):
-    """The root's subcommands, by name: each built from its module when first looked up.
+class _CommandsOnDemand(MutableMapping[str, _click.Command]):
+    """Commands by name (`names`, in order), each built when first looked up (`_build`).
 
-    While the root's `--help` lists them (`listing`), a command not built yet is looked up as a summary: its
-    name and help text, without the parameters typer would build for it and every command below it (building
-    them all was a fifth of `taskctl --help`).
+    While a `--help` lists them (`listing`), a command not built yet is looked up as a summary (`_summary`):
+    its name and help text, without the parameters typer would build for it and every command below it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, names: Collection[str]) -> None:
+        self._names = names
         self._built: dict[str, _click.Command] = {}
-        self._summaries: dict[str, _click.Command] = {}
-        self._registered: dict[str, typer.Typer] = {}
-        self.listing = False
-
-    def __getitem__(self, name: str) -> _click.Command:
-        if name in self._built:
-            return self._built[name]
-        if name not in COMMANDS:
-            raise KeyError(name)
-        if self.listing:
-            if name not in self._summaries:
-                self._summaries.update(_summaries(self._registered_by(COMMANDS[name])))
-            return self._summaries[name]
-        for built, command in _commands(self._registered_by(COMMANDS[name])):
-            _accept_root_option(command)
-            self._built.setdefault(built, command)
-        return self._built[name]
-
-    def _registered_by(self, module: str) -> typer.Typer:
-        """A typer app holding the commands `module` registers (not built)."""
-        if module not in self._registered:
-            staging = typer.Typer()
-            importlib.import_module(f"taskctl.cli.{module}").register(staging)
-            self._registered[module] = staging
-        return self._registered[module]
-
-    def __setitem__(self, name: str, command: _click.Command) -> None:
-        self._built[name] = command
-
-    def __delitem__(self, name: str) -> None:
-        del self._built[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter([*COMMANDS, *(n for n in self._built if n not in COMMANDS)])
-
-    def __len__(self) -> int:
-        return len(set(COMMANDS) | set(self._built))
-
-
-class _GroupCommands(MutableMapping[str, _click.Command]):
-    """The subcommands of a group (`taskctl thread`), by name: each built when first looked up, so that
-    `taskctl thread add` builds the parameters of `add` alone; while the group's `--help` lists them
-    (`listing`), summaries, as the root's."""
-
-    def __init__(self, registered: typer.Typer) -> None:
-        self._registered = registered
-        self._built: dict[str, _click.Command] = {}
-        self._names = [name for name, _ in _summaries(registered)]
         self.listing = False
 
     def __getitem__(self, name: str) -> _click.Command:
@@ -121,12 +73,18 @@ class _GroupCommands(MutableMapping[str, _click.Command]):
             return self._built[name]
         if name not in self._names:
             raise KeyError(name)
-        if self.listing:
-            return dict(_summaries(self._registered))[name]
-        for built, command in _commands(self._registered, only=name):
+        return self._summary(name) if self.listing else self._build(name)
+
+    def _summary(self, name: str) -> _click.Command:
+        raise NotImplementedError
+
+    def _build(self, name: str) -> _click.Command:
+        raise NotImplementedError
+
+    def _keep(self, built: Iterator[tuple[str, _click.Command]]) -> None:
+        for name, command in built:
             _accept_root_option(command)
-            self._built[built] = command
-        return self._built[name]
+            self._built.setdefault(name, command)
 
     def __setitem__(self, name: str, command: _click.Command) -> None:
         self._built[name] = command
@@ -141,12 +99,55 @@ class _GroupCommands(MutableMapping[str, _click.Command]):
         return len(set(self._names) | set(self._built))
 
 
+class _LazyCommands(_CommandsOnDemand):
+    """The root's subcommands (`COMMANDS`): a module's commands are built when one of them is first looked up
+    (building them all was a fifth of `taskctl --help`)."""
+
+    def __init__(self) -> None:
+        super().__init__(COMMANDS)
+        self._summaries: dict[str, _click.Command] = {}
+        self._registered: dict[str, typer.Typer] = {}
+
+    def _summary(self, name: str) -> _click.Command:
+        if name not in self._summaries:
+            self._summaries.update(_summaries(self._registered_by(COMMANDS[name])))
+        return self._summaries[name]
+
+    def _build(self, name: str) -> _click.Command:
+        self._keep(_commands(self._registered_by(COMMANDS[name])))
+        return self._built[name]
+
+    def _registered_by(self, module: str) -> typer.Typer:
+        """A typer app holding the commands `module` registers (not built)."""
+        if module not in self._registered:
+            staging = typer.Typer()
+            importlib.import_module(f"taskctl.cli.{module}").register(staging)
+            self._registered[module] = staging
+        return self._registered[module]
+
+
+class _GroupCommands(_CommandsOnDemand):
+    """The subcommands of a group (`taskctl thread`): `taskctl thread add` builds the parameters of `add`
+    alone."""
+
+    def __init__(self, registered: typer.Typer) -> None:
+        super().__init__([name for name, _ in _summaries(registered)])
+        self._registered = registered
+
+    def _summary(self, name: str) -> _click.Command:
+        return dict(_summaries(self._registered))[name]
+
+    def _build(self, name: str) -> _click.Command:
+        self._keep(_commands(self._registered, only=name))
+        return self._built[name]
+
+
 class _LazyGroup(TyperGroup):
     """A group whose subcommands are built on demand: its `--help` lists them from summaries."""
 
     def format_help(self, ctx: _click.Context, formatter: _click.HelpFormatter) -> None:
         commands = self.commands
-        if not isinstance(commands, _LazyCommands | _GroupCommands):
+        if not isinstance(commands, _CommandsOnDemand):
             return super().format_help(ctx, formatter)
         commands.listing = True
         try:
