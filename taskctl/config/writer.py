@@ -9,8 +9,8 @@ stays), and items appended to or removed from a block list alone.
 New text is written by ruamel.yaml (plain words, numbers and booleans by `render` itself, exactly as ruamel
 would write them), with quotes wherever YAML 1.1 or 1.2 would read a plain value as something else, so that
 taskctl, ruamel.yaml and PyYAML all read back exactly the value asked for: every snippet is read back under
-both rule sets, and the whole result is parsed again and compared with the data
-expected, before it can be written.
+both rule sets, and the whole result is parsed again and compared with the data expected, before it can be
+written.
 
 Writing is atomic (a temporary file in the same folder, fsync, rename) and refused if the file changed on
 disk since it was read.
