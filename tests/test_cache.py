@@ -263,3 +263,17 @@ def test_the_cache_is_kept_in_the_workspace_state_folder(empty_workspace: Worksp
 
     assert [p.name for p in ws.state_dir.iterdir()] == [config_cache.CACHE_FILE]
     assert Path(ws.state_dir / config_cache.CACHE_FILE).stat().st_size > 0
+
+
+def test_a_pending_edit_saves_the_other_files_for_the_next_load(
+    empty_workspace: Workspace, parsed: list[str]
+) -> None:
+    ws = workspace(empty_workspace)  # no cache yet, as after an upgrade
+
+    changed = PendingChanges(texts={ws.config_dir / "threads.yaml": THREADS.replace("5m", "9m")})
+    load_config(ws, pending=changed)
+    parsed.clear()
+    config = load_config(ws)
+
+    assert parsed == ["config/threads.yaml"]  # the edit was not written: the file on disk is new to the cache
+    assert config.threads["fetch"].timeout == 300.0

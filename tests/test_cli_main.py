@@ -113,15 +113,57 @@ def test_help_lists_each_command_as_it_reads_once_built(monkeypatch: pytest.Monk
     assert re.search(r"─ More ─+╮\n│ pair +A group of two\. +│", summarised)
 
 
-def test_help_builds_no_command(monkeypatch: pytest.MonkeyPatch) -> None:
+def built_commands(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The commands typer builds from here on (their parameters and all), by name; "command" holds --root."""
     built: list[str] = []
-    build = typer.main.get_group
-    monkeypatch.setattr(typer.main, "get_group", lambda app: built.append("group") or build(app))
+    build = typer.main.get_command_from_info
+
+    def spy(info: typer.models.CommandInfo, **settings: object) -> object:
+        command = build(info, **settings)  # type: ignore[arg-type]
+        if command.name != "command":
+            built.append(command.name or "")
+        return command
+
+    monkeypatch.setattr(typer.main, "get_command_from_info", spy)
+    return built
+
+
+def test_help_builds_no_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    built = built_commands(monkeypatch)
 
     assert runner.invoke(app, ["--help"]).exit_code == 0
-    assert built == ["group"]  # the root itself
+    assert built == []
     assert runner.invoke(app, ["validate", "--help"]).exit_code == 0
-    assert built == ["group", "group", "group"]  # the root, and config_cmds's commands
+    assert built == ["init", "validate", "schema", "upcoming"]  # config_cmds's commands
+    assert runner.invoke(app, ["thread", "--help"]).exit_code == 0
+    assert built == ["init", "validate", "schema", "upcoming"]
+
+
+@pytest.mark.parametrize("group", ["thread", "process", "sku", "pair"])
+def test_a_groups_help_lists_each_subcommand_as_it_reads_once_built(
+    monkeypatch: pytest.MonkeyPatch, group: str
+) -> None:
+    module = types.ModuleType("taskctl.cli.more_for_test")
+    module.register = _register_more  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setitem(COMMANDS, "pair", "more_for_test")
+    summarised = runner.invoke(app, [group, "--help"])
+    monkeypatch.setattr(main._LazyGroup, "format_help", TyperGroup.format_help)
+    built = runner.invoke(app, [group, "--help"])
+
+    assert (summarised.exit_code, built.exit_code) == (0, 0)
+    assert summarised.stdout == built.stdout
+    assert re.search(r"^│ (list|one) ", summarised.stdout, re.M)
+
+
+def test_a_subcommand_of_a_group_is_built_alone(monkeypatch: pytest.MonkeyPatch, example: Workspace) -> None:
+    built = built_commands(monkeypatch)
+    args = ["thread", "add", "extra", "--code", "print(1)", "--dry-run", "--root", str(example.root)]
+    result = runner.invoke(app, args)
+
+    assert result.exit_code == 0, result.output
+    assert "+  extra:\n+    code: print(1)\n" in result.stdout
+    assert built == ["add"]
 
 
 def test_a_misspelt_command_is_a_usage_error_with_a_suggestion() -> None:

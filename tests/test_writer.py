@@ -21,6 +21,9 @@ from taskctl.config.writer import (
     YamlEdit,
     read_file_text,
     render,
+    render_items,
+    ruamel_render,
+    ruamel_render_items,
     unified_diff,
     write_atomically,
 )
@@ -278,3 +281,48 @@ def test_a_file_that_cannot_be_written_is_one_sentence(tmp_path: Path) -> None:
     with pytest.raises(EditError) as caught:
         write_atomically(before, "threads: {}\n")
     assert caught.value.message == "cannot write config/threads.yaml (File exists); nothing was written"
+
+
+# -- plain values are written without ruamel.yaml, as it would write them ----------------------------------
+
+plain_words = st.from_regex(r"[a-z0-9_(][a-z0-9_.()/+=]{0,6}( [a-z0-9_.()]{1,4}){0,2}", fullmatch=True)
+plain_scalars = st.one_of(
+    plain_words, st.integers(-(10**6), 10**6), st.floats(allow_nan=False), st.booleans()
+)
+plain_values = st.one_of(
+    plain_scalars,
+    st.lists(plain_scalars, max_size=4),
+    st.lists(plain_words, min_size=1, max_size=30),  # too long for one flow line
+    st.dictionaries(plain_words, plain_scalars, max_size=3),
+    st.dictionaries(plain_words, st.dictionaries(plain_words, plain_scalars, max_size=3), max_size=2),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    entry=st.dictionaries(
+        st.one_of(plain_words, st.sampled_from(["schedule", "tags"])), plain_values, max_size=5
+    ),
+    step=st.sampled_from([2, 4]),
+    dash=st.sampled_from([0, 2]),
+    depth=st.integers(1, 3),
+)
+def test_plain_values_are_written_as_ruamel_writes_them(
+    entry: dict[str, Any], step: int, dash: int, depth: int
+) -> None:
+    mapping = {"t": entry}
+    assert render(mapping, step, dash, depth) == ruamel_render(mapping, step, dash, depth)
+    items = [v for v in entry.values() if not isinstance(v, list | dict)]
+    assert render_items(items, step, depth) == ruamel_render_items(items, step, depth)
+
+
+@pytest.mark.parametrize(
+    ("mapping", "expected"),
+    [
+        ({"extra": {"code": "print(1)"}}, "extra:\n  code: print(1)\n"),
+        ({"tags": ["example", "x"]}, "tags: [example, x]\n"),
+        ({"schedule": ["daily at 10:00", "hourly"]}, "schedule:\n  - daily at 10:00\n  - hourly\n"),
+    ],
+)
+def test_plain_and_other_values_are_written_alike(mapping: dict[str, Any], expected: str) -> None:
+    assert render(mapping) == ruamel_render(mapping) == expected

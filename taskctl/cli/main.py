@@ -2,7 +2,8 @@
 
 Start-up is most of what a command costs, so only what the command line names is imported and built:
 `COMMANDS` says which module registers each top-level command or group (each module has `register(app)`),
-and a command is built the first time it is looked up. Each command imports what it needs when it runs.
+and a command is built the first time it is looked up; so is each subcommand of a group (`taskctl thread add`
+builds `add` alone). Each command imports what it needs when it runs.
 A new command module adds its names here (a test checks that every registered name is listed).
 """
 
@@ -12,13 +13,14 @@ import importlib
 import os
 import sys
 import types
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Collection, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
 import typer
 from typer import _click
 from typer.core import TyperGroup
+from typer.models import DefaultPlaceholder
 
 from taskctl import OWN_ENV, __version__
 from taskctl.cli import common, drop_stdout, typer_compat
@@ -54,32 +56,65 @@ COMMANDS: dict[str, str] = {
 ROOT_HELP = "The workspace folder (default: $TASKCTL_ROOT, else the nearest folder with config/)."
 
 
-class _LazyCommands(MutableMapping[str, _click.Command]):
-    """The root's subcommands, by name: each built from its module when first looked up.
+class _CommandsOnDemand(MutableMapping[str, _click.Command]):
+    """Commands by name (`names`, in order), each built when first looked up (`_build`).
 
-    While the root's `--help` lists them (`listing`), a command not built yet is looked up as a summary: its
-    name and help text, without the parameters typer would build for it and every command below it (building
-    them all was a fifth of `taskctl --help`).
+    While a `--help` lists them (`listing`), a command not built yet is looked up as a summary (`_summary`):
+    its name and help text, without the parameters typer would build for it and every command below it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, names: Collection[str]) -> None:
+        self._names = names
         self._built: dict[str, _click.Command] = {}
-        self._summaries: dict[str, _click.Command] = {}
-        self._registered: dict[str, typer.Typer] = {}
         self.listing = False
 
     def __getitem__(self, name: str) -> _click.Command:
         if name in self._built:
             return self._built[name]
-        if name not in COMMANDS:
+        if name not in self._names:
             raise KeyError(name)
-        if self.listing:
-            if name not in self._summaries:
-                self._summaries.update(_summaries(self._registered_by(COMMANDS[name])))
-            return self._summaries[name]
-        for built, command in typer.main.get_group(self._registered_by(COMMANDS[name])).commands.items():
+        return self._summary(name) if self.listing else self._build(name)
+
+    def _summary(self, name: str) -> _click.Command:
+        raise NotImplementedError
+
+    def _build(self, name: str) -> _click.Command:
+        raise NotImplementedError
+
+    def _keep(self, built: Iterator[tuple[str, _click.Command]]) -> None:
+        for name, command in built:
             _accept_root_option(command)
-            self._built.setdefault(built, command)
+            self._built.setdefault(name, command)
+
+    def __setitem__(self, name: str, command: _click.Command) -> None:
+        self._built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*self._names, *(n for n in self._built if n not in self._names)])
+
+    def __len__(self) -> int:
+        return len(set(self._names) | set(self._built))
+
+
+class _LazyCommands(_CommandsOnDemand):
+    """The root's subcommands (`COMMANDS`): a module's commands are built when one of them is first looked up
+    (building them all was a fifth of `taskctl --help`)."""
+
+    def __init__(self) -> None:
+        super().__init__(COMMANDS)
+        self._summaries: dict[str, _click.Command] = {}
+        self._registered: dict[str, typer.Typer] = {}
+
+    def _summary(self, name: str) -> _click.Command:
+        if name not in self._summaries:
+            self._summaries.update(_summaries(self._registered_by(COMMANDS[name])))
+        return self._summaries[name]
+
+    def _build(self, name: str) -> _click.Command:
+        self._keep(_commands(self._registered_by(COMMANDS[name])))
         return self._built[name]
 
     def _registered_by(self, module: str) -> typer.Typer:
@@ -90,36 +125,44 @@ class _LazyCommands(MutableMapping[str, _click.Command]):
             self._registered[module] = staging
         return self._registered[module]
 
-    def __setitem__(self, name: str, command: _click.Command) -> None:
-        self._built[name] = command
 
-    def __delitem__(self, name: str) -> None:
-        del self._built[name]
+class _GroupCommands(_CommandsOnDemand):
+    """The subcommands of a group (`taskctl thread`): `taskctl thread add` builds the parameters of `add`
+    alone."""
 
-    def __iter__(self) -> Iterator[str]:
-        return iter([*COMMANDS, *(n for n in self._built if n not in COMMANDS)])
+    def __init__(self, registered: typer.Typer) -> None:
+        super().__init__([name for name, _ in _summaries(registered)])
+        self._registered = registered
 
-    def __len__(self) -> int:
-        return len(set(COMMANDS) | set(self._built))
+    def _summary(self, name: str) -> _click.Command:
+        return dict(_summaries(self._registered))[name]
+
+    def _build(self, name: str) -> _click.Command:
+        self._keep(_commands(self._registered, only=name))
+        return self._built[name]
 
 
-class _Root(TyperGroup):
-    """Builds subcommands on demand; turns expected failures into one line on stderr and an exit code (bugs
-    keep their traceback); a closed stdout ends the command quietly."""
-
-    def __init__(self, **attrs: Any) -> None:
-        super().__init__(**attrs)
-        self.commands = _LazyCommands()
+class _LazyGroup(TyperGroup):
+    """A group whose subcommands are built on demand: its `--help` lists them from summaries."""
 
     def format_help(self, ctx: _click.Context, formatter: _click.HelpFormatter) -> None:
         commands = self.commands
-        if not isinstance(commands, _LazyCommands):
+        if not isinstance(commands, _CommandsOnDemand):
             return super().format_help(ctx, formatter)
         commands.listing = True
         try:
             return super().format_help(ctx, formatter)
         finally:
             commands.listing = False
+
+
+class _Root(_LazyGroup):
+    """Builds subcommands on demand; turns expected failures into one line on stderr and an exit code (bugs
+    keep their traceback); a closed stdout ends the command quietly."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = _LazyCommands()
 
     def invoke(self, ctx: _click.Context) -> Any:
         from taskctl.errors import ConfigError, TaskctlError
@@ -139,6 +182,49 @@ class _Root(TyperGroup):
         except BrokenPipeError:
             drop_stdout()
             raise typer.Exit(0) from None
+
+
+def _commands(registered: typer.Typer, only: str | None = None) -> Iterator[tuple[str, _click.Command]]:
+    """The commands and groups of `registered` (or the one named `only`), as `typer.main.get_group` builds
+    them, except that a group builds its own subcommands when they are looked up."""
+    import copy
+
+    from typer.main import (
+        get_command_from_info,
+        get_command_name,
+        get_group_from_info,
+        solve_typer_info_defaults,
+    )
+
+    for info in registered.registered_commands:
+        assert info.callback is not None, "a command has a function"
+        if only is None or (info.name or get_command_name(info.callback.__name__)) == only:
+            command = get_command_from_info(
+                info,
+                pretty_exceptions_short=registered.pretty_exceptions_short,
+                rich_markup_mode=registered.rich_markup_mode,
+            )
+            yield command.name or "", command
+    for group_info in registered.registered_groups:
+        below = group_info.typer_instance
+        name = solve_typer_info_defaults(group_info).name
+        assert below is not None and name, "a group is a named typer app"
+        if only is not None and name != only:
+            continue
+        assert isinstance(group_info.cls, DefaultPlaceholder), "taskctl's groups are _LazyGroup"
+        # The group built from its own callback and settings, with no subcommands; they come on demand.
+        hollow = copy.copy(below)
+        hollow.registered_commands, hollow.registered_groups = [], []
+        shell = copy.copy(group_info)
+        shell.typer_instance, shell.cls = hollow, _LazyGroup
+        group = get_group_from_info(
+            shell,
+            pretty_exceptions_short=registered.pretty_exceptions_short,
+            rich_markup_mode=registered.rich_markup_mode,
+            suggest_commands=registered.suggest_commands,
+        )
+        group.commands = _GroupCommands(below)
+        yield name, group
 
 
 def _summaries(registered: typer.Typer) -> Iterator[tuple[str, _click.Command]]:
@@ -206,8 +292,10 @@ def _accept_root_option(command: _click.Command) -> None:
         _ROOT_OPTION.append(_root_option())
     if not any("--root" in p.opts for p in command.params):
         command.params.append(_ROOT_OPTION[0])
-    for sub in getattr(command, "commands", {}).values():
-        _accept_root_option(sub)
+    commands = getattr(command, "commands", {})
+    if not isinstance(commands, _GroupCommands):  # (those get it as they are built)
+        for sub in commands.values():
+            _accept_root_option(sub)
 
 
 app = typer.Typer(

@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import sys
+from collections.abc import Collection
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,7 @@ class ConfigCache:
         self._fingerprint = fingerprint
         self._files = files  # config file as displayed -> {"key": ..., "data": ...}
         self._used: dict[str, Any] = {}
-        self._changed = False
+        self._put: set[str] = set()  # files whose entries this load made
 
     @classmethod
     def open(cls, workspace: Workspace) -> ConfigCache:
@@ -108,16 +109,26 @@ class ConfigCache:
             exact = False
         if exact:
             self._used[display] = {"key": _key(settings_file, raw), "data": data}
-            self._changed = True
+            self._put.add(display)
 
-    def save(self) -> None:
+    def save(self, kept: Collection[str] = ()) -> None:
         """Write the entries of this load (files gone from config/ are dropped), if anything changed; a
-        workspace that cannot be written keeps no cache."""
-        if not self._changed and self._used.keys() == self._files.keys():
+        workspace that cannot be written keeps no cache.
+
+        The files in `kept` keep the entries stored before: a load of an edit not yet written (maybe never:
+        a dry run) read other bytes than those on disk.
+        """
+        used = dict(self._used)
+        for display in kept:
+            if display in self._files:
+                used[display] = self._files[display]
+            else:
+                used.pop(display, None)
+        if not (self._put - set(kept)) and used.keys() == self._files.keys():
             return
         import tempfile  # only when writing (it imports random)
 
-        document = {"format": _FORMAT, "code": self._fingerprint, "files": self._used}
+        document = {"format": _FORMAT, "code": self._fingerprint, "files": used}
         with contextlib.suppress(OSError):
             self.path.parent.mkdir(exist_ok=True)
             fd, temporary = tempfile.mkstemp(prefix=f".{CACHE_FILE}.", dir=self.path.parent)

@@ -9,7 +9,6 @@ refusing if a file changed on disk since it was read, and undoing its copies if 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -76,20 +75,33 @@ class FileEdit(NamedTuple):
     after: str
 
 
-@dataclass
 class ConfigChange:
     """A planned, validated change of the config, not yet applied."""
 
-    action: EditAction
-    section: Section
-    name: str
-    file: str  # the file holding the entry
-    edits: list[FileEdit] = field(default_factory=list)  # in the order they are written
-    entry: dict[str, Any] | None = None  # the entry as it reads after the change (None when removed)
-    copies: list[FileCopy] = field(default_factory=list)
-    remove_folder: Path | None = None
-    notes: list[str] = field(default_factory=list)
-    warnings: list[ConfigProblem] = field(default_factory=list)
+    # A plain class: a dataclass costs about a millisecond to create at import, and start-up counts.
+    def __init__(
+        self,
+        action: EditAction,
+        section: Section,
+        name: str,
+        file: str,  # the file holding the entry
+        edits: list[FileEdit] | None = None,  # in the order they are written
+        entry: dict[str, Any] | None = None,  # the entry as it reads after the change (None when removed)
+        copies: list[FileCopy] | None = None,
+        remove_folder: Path | None = None,
+        notes: list[str] | None = None,
+        warnings: list[ConfigProblem] | None = None,
+    ) -> None:
+        self.action = action
+        self.section = section
+        self.name = name
+        self.file = file
+        self.edits = [] if edits is None else edits
+        self.entry = entry
+        self.copies = [] if copies is None else copies
+        self.remove_folder = remove_folder
+        self.notes = [] if notes is None else notes
+        self.warnings = [] if warnings is None else warnings
 
     @property
     def changed(self) -> bool:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -78,8 +78,7 @@ class ResolvedProcess(NamedTuple):
     notify: tuple[tuple[str, NotifyTarget], ...] = ()  # the targets the process names, in its order
 
 
-@dataclass(frozen=True)
-class LoadedConfig:
+class LoadedConfig(NamedTuple):
     """A whole, valid config. Processes include one-thread processes for scheduled threads."""
 
     workspace: Workspace
@@ -90,10 +89,10 @@ class LoadedConfig:
     zone_name: str
     revision: str
     files: list[str]
-    origins: dict[tuple[str, str], Origin] = field(default_factory=dict)
-    implicit: set[str] = field(default_factory=set)  # processes that are scheduled threads
-    warnings: list[ConfigProblem] = field(default_factory=list)
-    definitions: dict[str, ResolvedProcess] = field(default_factory=dict)  # every runnable name, resolved
+    origins: dict[tuple[str, str], Origin]
+    implicit: set[str]  # processes that are scheduled threads
+    warnings: list[ConfigProblem]
+    definitions: dict[str, ResolvedProcess]  # every runnable name, resolved
 
     def zone_of(self, process: str) -> ZoneInfo:
         return ZoneInfo(self.processes[process].timezone or self.zone_name)
@@ -126,11 +125,10 @@ class LoadedConfig:
         return self.definitions[name]
 
 
-@dataclass(frozen=True)
-class PendingChanges:
+class PendingChanges(NamedTuple):
     """Edits not yet on disk, so that a change is checked as a whole before anything is written."""
 
-    texts: Mapping[Path, str] = field(default_factory=dict)  # config file -> its text after the change
+    texts: Mapping[Path, str] = MappingProxyType({})  # config file -> its text after the change
     new_files: frozenset[Path] = frozenset()  # files (resolved paths) the change will create in threads/
 
 
@@ -185,8 +183,9 @@ def load_config(
                 threads[name] = read.threads[name]
             elif name in read.processes and section == "processes":
                 processes[name] = read.processes[name]
-    if not pending.texts:  # an edit not yet written is not what the files will hold
-        cache.save()
+    # An edit not yet written is not what its files hold: their entries stay as they were, the others are
+    # saved (after an upgrade, an edit would otherwise validate every file until another command saves them).
+    cache.save(kept={config_display(workspace, path) for path in pending.texts})
 
     zone_name = settings.timezone or machine_zone_name()
     _check_threads(workspace, threads, origins, lines, problems, pending.new_files)
@@ -332,32 +331,49 @@ class InvalidEntry(NamedTuple):
         return None if key in self.bad_keys else self.raw.get(key)
 
 
-@dataclass
+# FileEntries and _ReadFile are plain classes: a dataclass costs about a millisecond to create at import.
+
+
 class FileEntries:
     """What one config file declares: its valid entries as plain data (`taskctl.config.spec.plain`), every
     well-named entry, and those that failed validation."""
 
-    settings: dict[str, Any] | None = None
-    threads: dict[str, dict[str, Any]] = field(default_factory=dict)
-    processes: dict[str, dict[str, Any]] = field(default_factory=dict)
-    declared: list[tuple[str, str]] = field(default_factory=list)  # every well-named entry, valid or not
-    thread_refs: dict[str, list[str]] = field(default_factory=dict)  # process -> threads, valid or not
-    invalid: dict[tuple[str, str], InvalidEntry] = field(default_factory=dict)
+    def __init__(
+        self,
+        settings: dict[str, Any] | None = None,
+        threads: dict[str, dict[str, Any]] | None = None,
+        processes: dict[str, dict[str, Any]] | None = None,
+        declared: list[tuple[str, str]] | None = None,
+        thread_refs: dict[str, list[str]] | None = None,
+        invalid: dict[tuple[str, str], InvalidEntry] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.threads = {} if threads is None else threads
+        self.processes = {} if processes is None else processes
+        self.declared = [] if declared is None else declared  # every well-named entry, valid or not
+        self.thread_refs = {} if thread_refs is None else thread_refs  # process -> threads, valid or not
+        self.invalid = {} if invalid is None else invalid
 
 
-@dataclass
 class _ReadFile:
     """One config file read: its bytes, the line of each key path, its problems and warnings, and its
     entries (None when it could not be read or parsed) with the valid ones built."""
 
-    raw: bytes
-    lines: dict[PathKey, int] = field(default_factory=dict)
-    problems: list[ConfigProblem] = field(default_factory=list)
-    warnings: list[ConfigProblem] = field(default_factory=list)
-    entries: FileEntries | None = None
-    settings: Settings | None = None
-    threads: dict[str, ThreadConfig] = field(default_factory=dict)
-    processes: dict[str, ProcessConfig] = field(default_factory=dict)
+    def __init__(
+        self,
+        raw: bytes,
+        lines: dict[PathKey, int] | None = None,
+        problems: list[ConfigProblem] | None = None,
+        warnings: list[ConfigProblem] | None = None,
+    ) -> None:
+        self.raw = raw
+        self.lines = {} if lines is None else lines
+        self.problems = [] if problems is None else problems
+        self.warnings = [] if warnings is None else warnings
+        self.entries: FileEntries | None = None
+        self.settings: Settings | None = None
+        self.threads: dict[str, ThreadConfig] = {}
+        self.processes: dict[str, ProcessConfig] = {}
 
     def build(self, entries: FileEntries) -> None:
         """Take `entries` and build their valid ones."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -85,11 +84,11 @@ def unused_file_notes(workspace: Workspace, name: str, before: Any, after: dict[
     return notes
 
 
-@dataclass
 class CopiedFiles:
     """Files copied into place, which can still be put back as they were."""
 
-    done: list[tuple[Path, Path | None]] = field(default_factory=list)  # (target, backup of what it replaced)
+    def __init__(self) -> None:
+        self.done: list[tuple[Path, Path | None]] = []  # (target, backup of what it replaced)
 
     def undo(self) -> None:
         for target, backup in reversed(self.done):

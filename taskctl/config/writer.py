@@ -6,10 +6,11 @@ deletes those lines and leaves every other byte as it was: comments, key order, 
 line breaks. Within an entry, a changed key is edited alone, a scalar in place (its end-of-line comment
 stays), and items appended to or removed from a block list alone.
 
-New text is written by ruamel.yaml, with quotes wherever YAML 1.1 or 1.2 would read a plain value as
-something else, so that taskctl, ruamel.yaml and PyYAML all read back exactly the value asked for: every
-snippet is read back under both rule sets, and the whole result is parsed again and compared with the data
-expected, before it can be written.
+New text is written by ruamel.yaml (plain words, numbers and booleans by `render` itself, exactly as ruamel
+would write them), with quotes wherever YAML 1.1 or 1.2 would read a plain value as something else, so that
+taskctl, ruamel.yaml and PyYAML all read back exactly the value asked for: every snippet is read back under
+both rule sets, and the whole result is parsed again and compared with the data expected, before it can be
+written.
 
 Writing is atomic (a temporary file in the same folder, fsync, rename) and refused if the file changed on
 disk since it was read.
@@ -22,13 +23,11 @@ import difflib
 import io
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import yaml
-
 from taskctl.config.models import same_value
+from taskctl.config.pyyaml import yaml
 from taskctl.config.yamlfile import (
     STR_TAG,
     UnreadableFile,
@@ -66,8 +65,7 @@ MISSING: Any = _Missing()  # "no such key": as a value to set, it removes the ke
 # -- the file as lines and nodes --------------------------------------------------------------------------
 
 
-@dataclass
-class _Layout:
+class _Layout(NamedTuple):
     """A file's text as YAML sees its lines, its nodes, and the indentation style it uses."""
 
     text: str
@@ -269,22 +267,117 @@ def render(mapping: dict[str, Any], step: int = 2, dash: int = 2, depth: int = 1
 
     `depth` is the depth of its keys in the file (1: top-level keys), which decides flow style.
     """
-    return _dump_checked(_styled(mapping, None, depth - 1), mapping, step, dash)
+    text = _plain_mapping(mapping, step, dash, depth, "")
+    if text is None:
+        return _checked(ruamel_render(mapping, step, dash, depth), mapping, yaml.SafeLoader)
+    return _checked(text, mapping, _YAML11_READER)
 
 
 def render_items(items: list[Any], step: int = 2, depth: int = 3) -> str:
     """`items` as block list items (`- ...` at column 0) of a list at `depth`, read back exactly."""
+    text = _plain_items(items, "")
+    if text is None:
+        return _checked(ruamel_render_items(items, step, depth), items, yaml.SafeLoader)
+    return _checked(text, items, _YAML11_READER)
+
+
+def ruamel_render(mapping: dict[str, Any], step: int = 2, dash: int = 2, depth: int = 1) -> str:
+    """`render` by ruamel.yaml, for any value (`render` writes plain values itself, as this would)."""
+    return _dump(_styled(mapping, None, depth - 1), step, dash)
+
+
+def ruamel_render_items(items: list[Any], step: int = 2, depth: int = 3) -> str:
+    """`render_items` by ruamel.yaml, for any value."""
     from ruamel.yaml.comments import CommentedSeq
 
-    styled = CommentedSeq(_styled(item, None, depth + 1) for item in items)
-    return _dump_checked(styled, items, step, 0)
+    return _dump(CommentedSeq(_styled(item, None, depth + 1) for item in items), step, 0)
 
 
-def _dump_checked(styled: Any, expected: Any, step: int, dash: int) -> str:
+# Plain values are written without ruamel.yaml (importing it was a tenth of an edit's start-up): text made of
+# these characters, not read as anything but a string, numbers and booleans, in the layout `_styled` gives
+# them. Anything else goes to ruamel; a test checks that both write the same text.
+_PLAIN_TEXT = re.compile(r"[A-Za-z0-9_(][A-Za-z0-9_.()/+=]*(?: [A-Za-z0-9_.()/+=]+)*")
+_PLAIN_TEXT_MAX = 200  # far below the dumper's width: never folded
+
+
+def _plain_scalar(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return float_text(value)
+    if (
+        isinstance(value, str)
+        and len(value) <= _PLAIN_TEXT_MAX
+        and _PLAIN_TEXT.fullmatch(value)
+        and not _ambiguous_plain(value)
+    ):
+        return value
+    return None
+
+
+def _plain_flow(values: list[Any]) -> str | None:
+    """`a, b` (the inside of a flow list), or None."""
+    texts = [_plain_scalar(v) for v in values]
+    return None if None in texts else ", ".join(t for t in texts if t is not None)
+
+
+def _plain_items(items: list[Any], indent: str) -> str | None:
+    """Block list items of scalars at `indent`, or None."""
+    texts = [_plain_scalar(item) for item in items]
+    if not texts or None in texts:
+        return None
+    return "".join(f"{indent}- {text}\n" for text in texts)
+
+
+def _plain_mapping(mapping: dict[str, Any], step: int, dash: int, depth: int, indent: str) -> str | None:
+    """A block mapping at `indent` whose keys are at `depth`, as `_dumper` writes `_styled(mapping)`; None
+    when any part of it is not plain."""
+    lines: list[str] = []
+    for key, value in mapping.items():
+        key_text = _plain_scalar(key) if isinstance(key, str) else None
+        if key_text is None:
+            return None
+        if isinstance(value, list):
+            if key not in _ALWAYS_BLOCK and _short_scalars(value):
+                inner = _plain_flow(value)
+                text = None if inner is None else f"{indent}{key_text}: [{inner}]\n"
+            else:
+                items = _plain_items(value, indent + " " * dash)
+                text = None if items is None else f"{indent}{key_text}:\n{items}"
+        elif isinstance(value, dict):
+            if depth >= 3 and _short_scalars([*value, *value.values()]):
+                pairs = [(_plain_scalar(k), _plain_scalar(v)) for k, v in value.items()]
+                inner = ", ".join(f"{k}: {v}" for k, v in pairs)
+                text = None if any(None in pair for pair in pairs) else f"{indent}{key_text}: {{{inner}}}\n"
+            else:
+                below = _plain_mapping(value, step, dash, depth + 1, indent + " " * step) if value else None
+                text = None if below is None else f"{indent}{key_text}:\n{below}"
+        else:
+            scalar = _plain_scalar(value)
+            text = None if scalar is None else f"{indent}{key_text}: {scalar}\n"
+        if text is None:
+            return None
+        lines.append(text)
+    return "".join(lines) if lines else None
+
+
+def _dump(styled: Any, step: int, dash: int) -> str:
     out = io.StringIO()
     _dumper(step, dash).dump(styled, out)
-    text = out.getvalue()
-    if not (same_value(parse_yaml(text).data, expected) and same_value(yaml.safe_load(text), expected)):
+    return out.getvalue()
+
+
+# What ruamel writes is read back by PyYAML's own `safe_load` (its pure-Python reader). Plain text (words,
+# numbers, booleans, `[a, b]`) reads alike in every YAML parser; only how YAML 1.1 resolves it is in doubt,
+# which is PyYAML's resolver in either of its loaders: libyaml's spares compiling the pure reader's pattern.
+_YAML11_READER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _checked(text: str, expected: Any, yaml11: type[yaml.SafeLoader]) -> str:
+    """`text`, after checking that taskctl and PyYAML (with `yaml11`) read it as `expected`."""
+    if not (same_value(parse_yaml(text).data, expected) and same_value(yaml.load(text, yaml11), expected)):
         raise AssertionError(f"the YAML writer wrote {text!r}, which does not read back as {expected!r}")
     return text
 
@@ -292,13 +385,13 @@ def _dump_checked(styled: Any, expected: Any, step: int, dash: int) -> str:
 # -- edits --------------------------------------------------------------------------------------------
 
 
-@dataclass
 class YamlEdit:
     """The text of one file under edit; each change re-reads it, and is checked against the data expected."""
 
-    text: str
-    display: str
-    _parsed: dict[str, _Layout] = field(default_factory=dict, repr=False)
+    def __init__(self, text: str, display: str) -> None:
+        self.text = text
+        self.display = display
+        self._parsed: dict[str, _Layout] = {}
 
     def _layout(self) -> _Layout:
         """The current text parsed (once: the last parse is kept; callers never change its data)."""

@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from taskctl.config.models import same_value as same_value
+from taskctl.config.pyyaml import yaml
 from taskctl.config.rawfile import MAX_FILE_BYTES as MAX_FILE_BYTES
 from taskctl.config.rawfile import PathKey as PathKey
 from taskctl.config.rawfile import UnreadableFile as UnreadableFile
@@ -99,7 +97,7 @@ _Loader.add_constructor(_FLOAT_TAG, _construct_float)
 
 # What a YAML 1.1 reader (PyYAML's safe_load) makes of a plain scalar, to report values that differ.
 _YAML11_RESOLVER = yaml.resolver.Resolver()
-_YAML11_LOADER = yaml.SafeLoader("")
+_YAML11_CONSTRUCTOR = yaml.constructor.SafeConstructor()  # (a SafeLoader without its reader)
 
 
 class _Unreadable:
@@ -113,7 +111,7 @@ def _construct_plain(tag: str, text: str, constructors: dict[Any, Any]) -> Any:
     if tag == STR_TAG:
         return text
     try:
-        return constructors[tag](_YAML11_LOADER, yaml.ScalarNode(tag, text))
+        return constructors[tag](_YAML11_CONSTRUCTOR, yaml.ScalarNode(tag, text))
     except (KeyError, ValueError, yaml.YAMLError):
         return _Unreadable()
 
@@ -133,17 +131,26 @@ def describe_value(value: Any) -> str:
     return repr(value)
 
 
-@dataclass
 class YamlDocument:
     """One parsed file: its data, the 1-based line of each key path (`()` is the document), its problems
     (errors) and warnings, the bytes read, and the composed node tree (for the writer's positions)."""
 
-    data: Any
-    lines: dict[PathKey, int] = field(default_factory=dict)
-    problems: list[ConfigProblem] = field(default_factory=list)
-    warnings: list[ConfigProblem] = field(default_factory=list)
-    raw: bytes = b""
-    node: yaml.Node | None = None
+    # A plain class: a dataclass costs about a millisecond to create at import, and start-up counts.
+    def __init__(
+        self,
+        data: Any,
+        lines: dict[PathKey, int] | None = None,
+        problems: list[ConfigProblem] | None = None,
+        warnings: list[ConfigProblem] | None = None,
+        raw: bytes = b"",
+        node: yaml.Node | None = None,
+    ) -> None:
+        self.data = data
+        self.lines = {} if lines is None else lines
+        self.problems = [] if problems is None else problems
+        self.warnings = [] if warnings is None else warnings
+        self.raw = raw
+        self.node = node
 
     def line_of(self, path: PathKey) -> int | None:
         """The line of `path`, or of its nearest ancestor that has one."""
