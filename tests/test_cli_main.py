@@ -326,6 +326,33 @@ def test_a_dry_run_imports_neither_the_run_index_nor_the_process_machinery(
 # -- Ctrl-C while the libraries load ---------------------------------------------------------------
 
 
+def test_the_garbage_collector_is_off_while_the_command_line_loads_and_on_for_the_command(
+    example: Workspace,
+) -> None:
+    probe = (
+        "import gc, sys\n"
+        "from taskctl.cli import console_script, main\n"
+        "original = main._Root.invoke\n"
+        "def invoke(self, ctx):\n"
+        "    print('loading:', gc.isenabled(), file=sys.stderr)\n"
+        "    result = original(self, ctx)\n"
+        "    print('command:', gc.isenabled(), file=sys.stderr)\n"
+        "    return result\n"
+        "main._Root.invoke = invoke\n"
+        "console_script()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, "validate"],
+        cwd=example.root,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "loading: False\ncommand: True\n" in result.stderr
+
+
 def test_ctrl_c_while_the_libraries_load_is_one_word_and_exit_130(tmp_path: Path) -> None:
     # A Ctrl-C arriving while typer is imported, the first ~0.3 s of every command.
     write(

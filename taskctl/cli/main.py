@@ -9,6 +9,7 @@ A new command module adds its names here (a test checks that every registered na
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import sys
@@ -167,6 +168,7 @@ class _Root(_LazyGroup):
     def invoke(self, ctx: _click.Context) -> Any:
         from taskctl.errors import ConfigError, TaskctlError
 
+        gc.enable()  # off while the command line loaded (see taskctl.cli): a command may run for days
         try:
             return super().invoke(ctx)
         except ConfigError as exc:
