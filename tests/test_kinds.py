@@ -180,6 +180,8 @@ def test_a_missing_module_fails_with_pythons_own_words(funcs: Workspace) -> None
 def test_a_test_thread_records_the_counts_keeps_the_junit_and_fails_on_a_failure(
     empty_workspace: Workspace,
 ) -> None:
+    # The user's suite, as the thread runs it: one test passes, one fails and one is skipped on purpose, so that
+    # each count below is told apart from the others.
     write(
         empty_workspace.thread_dir("nightly_tests") / "tests" / "test_shop.py",
         "import pytest\n\n"

@@ -132,11 +132,12 @@ class _GroupCommands(_CommandsOnDemand):
     alone."""
 
     def __init__(self, registered: typer.Typer) -> None:
-        super().__init__([name for name, _ in _summaries(registered)])
+        self._summaries = dict(_summaries(registered))
+        super().__init__(list(self._summaries))
         self._registered = registered
 
     def _summary(self, name: str) -> _click.Command:
-        return dict(_summaries(self._registered))[name]
+        return self._summaries[name]
 
     def _build(self, name: str) -> _click.Command:
         self._keep(_commands(self._registered, only=name))

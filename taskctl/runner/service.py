@@ -265,7 +265,6 @@ class RunService:
     ) -> tuple[RunRecord, OverlapDecision] | None:
         """The creating transaction: decide admission, insert the row. None (nothing written) if an active run
         must be reaped first and `give_way_to_stale`."""
-
         with self.store.transaction() as tx:
             active = tx.active(definition.name)
             if give_way_to_stale and any(self._stale(row) for row in active):
@@ -280,16 +279,14 @@ class RunService:
         tx: Transaction,
         definition: ResolvedProcess,
         request: RunRequest,
-        active: list[RunRow] | None = None,
+        active: list[RunRow],
     ) -> tuple[RunRecord, OverlapDecision]:
         """Within `tx`: decide admission, pick the id, insert the row. Raises SlotTakenError. `active`: the
-        process's active runs, when the caller has just read them in `tx`."""
+        process's active runs, as the caller has just read them in `tx`."""
         from taskctl.runner.chain import mark_started
         from taskctl.runner.overlap import ActiveRun, Admission, decide_overlap
 
         started = self.clock.now()
-        if active is None:
-            active = tx.active(definition.name)
         run_id = self._free_id(tx, definition.name, run_stamp(started, ZoneInfo(definition.zone_name)))
         runs = [ActiveRun(row.id, row.status) for row in active]
         decision = decide_overlap(definition.overlap, definition.max_instances, runs, request.force)

@@ -331,9 +331,7 @@ def _apply_edit(
 ) -> Response:
     try:
         with uploaded(call.site.workspace, name, uploads or {}) as files:
-            with_files = EntryEdit(
-                changes.unset, changes.set, changes.add_items, changes.remove_items, changes.enabled, files
-            )
+            with_files = changes._replace(files=files)
             change = run_change(call, lambda ws, now: plan_edit(ws, section, name, with_files, now), dry_run)
     except TaskctlError as error:
         if call.api:
