@@ -40,6 +40,11 @@ REPO = Path(__file__).resolve().parents[1]
 WARM_UP = 4  # seconds of slots before the window (the worker pool grows, caches fill)
 SETTLE = 3.0  # seconds after the window for the last starts to be recorded
 TICKS = os.sysconf("SC_CLK_TCK")
+# Workspaces are removed when the script ends, not between measurements: deleting a finished side's thousands
+# of run files right before the next side starts would slow the daemon's file creation only (on ext4 without a
+# journal the inode allocator skips every inode deleted in the last minute, one by one; the ideal creates no
+# files), so a side would pay for the harness's clean-up of the one before.
+WORKSPACES: list[Path] = []
 
 # The thread records "<slot id> <start>" with one append (atomic for a short line): bash's $EPOCHREALTIME, so
 # that what is measured is the scheduler and the spawn, not an interpreter's start-up (a Python script costs
@@ -115,42 +120,40 @@ def read_starts(path: Path) -> dict[str, list[float]]:
 
 def run_daemon(n: int, seconds: int) -> Figures:
     root = Path(tempfile.mkdtemp(prefix="taskctl-latency-"))
-    try:
-        out = root / "starts.txt"
-        (root / "threads").mkdir()
-        (root / "config").mkdir()
-        (root / "config" / "taskctl.yaml").write_text(
-            f"max_parallel_runs: {max(4, 2 * n)}\n"
-            f"threads:\n  record:\n    command: [bash, -c, '{RECORD}']\n    env: {{BENCH_OUT: '{out}'}}\n"
-            "processes:\n" + "".join(f"  p{i:03d}: {{threads: [record], {EVERY_SECOND}}}\n" for i in range(n))
-        )
-        log = (root / "daemon.log").open("wb")
-        daemon = subprocess.Popen(
-            [sys.executable, "-m", "taskctl", "--root", str(root), "daemon"],
-            stderr=log,
-            stdout=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-        )
-        first = math.ceil(time.time()) + WARM_UP + 1
-        window = range(first, first + seconds)
-        time.sleep(max(0.0, first - time.time() - 0.5))
-        cpu_before = cpu_seconds(daemon.pid)
-        time.sleep(max(0.0, window.stop - time.time()))
-        cpu = cpu_seconds(daemon.pid) - cpu_before
-        time.sleep(SETTLE)
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(120)
-        log.close()
-        db = sqlite3.connect(root / ".taskctl" / "state.db")
-        rows = db.execute("SELECT id, process, scheduled_for FROM runs WHERE has_folder = 1").fetchall()
-        slots = {
-            run_id: (process, datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp())
-            for run_id, process, at in rows
-        }
-        db.close()
-        return window_figures("daemon", n, read_starts(out), slots, window, cpu)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    WORKSPACES.append(root)
+    out = root / "starts.txt"
+    (root / "threads").mkdir()
+    (root / "config").mkdir()
+    (root / "config" / "taskctl.yaml").write_text(
+        f"max_parallel_runs: {max(4, 2 * n)}\n"
+        f"threads:\n  record:\n    command: [bash, -c, '{RECORD}']\n    env: {{BENCH_OUT: '{out}'}}\n"
+        "processes:\n" + "".join(f"  p{i:03d}: {{threads: [record], {EVERY_SECOND}}}\n" for i in range(n))
+    )
+    log = (root / "daemon.log").open("wb")
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "taskctl", "--root", str(root), "daemon"],
+        stderr=log,
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    first = math.ceil(time.time()) + WARM_UP + 1
+    window = range(first, first + seconds)
+    time.sleep(max(0.0, first - time.time() - 0.5))
+    cpu_before = cpu_seconds(daemon.pid)
+    time.sleep(max(0.0, window.stop - time.time()))
+    cpu = cpu_seconds(daemon.pid) - cpu_before
+    time.sleep(SETTLE)
+    daemon.send_signal(signal.SIGTERM)
+    daemon.wait(120)
+    log.close()
+    db = sqlite3.connect(root / ".taskctl" / "state.db")
+    rows = db.execute("SELECT id, process, scheduled_for FROM runs WHERE has_folder = 1").fetchall()
+    slots = {
+        run_id: (process, datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp())
+        for run_id, process, at in rows
+    }
+    db.close()
+    return window_figures("daemon", n, read_starts(out), slots, window, cpu)
 
 
 # -- the ideal -----------------------------------------------------------------------------------------
@@ -158,44 +161,42 @@ def run_daemon(n: int, seconds: int) -> Figures:
 
 def run_ideal(n: int, seconds: int) -> Figures:
     root = Path(tempfile.mkdtemp(prefix="taskctl-ideal-"))
-    try:
-        out = root / "starts.txt"
-        slots: dict[str, tuple[str, float]] = {}
-        output = _Drain(root / "output.log")
+    WORKSPACES.append(root)
+    out = root / "starts.txt"
+    slots: dict[str, tuple[str, float]] = {}
+    output = _Drain(root / "output.log")
 
-        def spawn(process: str, second: int) -> None:
-            slot_id = f"{process}@{second}"
-            env = {**os.environ, "BENCH_OUT": str(out), "BENCH_SLOT": slot_id}
-            # what a scheduler must do too: its own session, output captured on a pipe, read to the end
-            child = subprocess.Popen(
-                ["bash", "-c", RECORD],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                bufsize=0,
-            )
-            output.add(child)
+    def spawn(process: str, second: int) -> None:
+        slot_id = f"{process}@{second}"
+        env = {**os.environ, "BENCH_OUT": str(out), "BENCH_SLOT": slot_id}
+        # what a scheduler must do too: its own session, output captured on a pipe, read to the end
+        child = subprocess.Popen(
+            ["bash", "-c", RECORD],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            bufsize=0,
+        )
+        output.add(child)
 
-        first = math.ceil(time.time()) + WARM_UP + 1
-        window = range(first, first + seconds)
-        cpu_before = time.process_time()
-        with ThreadPoolExecutor(4) as pool:
-            second = math.ceil(time.time())
-            while second < window.stop:
-                time.sleep(max(0.0, second - time.time()))
-                for i in range(n):
-                    process = f"p{i:03d}"
-                    slots[f"{process}@{second}"] = (process, float(second))
-                    pool.submit(spawn, process, second)
-                second += 1
-        cpu = time.process_time() - cpu_before
-        time.sleep(SETTLE)
-        output.close()
-        return window_figures("ideal", n, read_starts(out), slots, window, cpu)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    first = math.ceil(time.time()) + WARM_UP + 1
+    window = range(first, first + seconds)
+    cpu_before = time.process_time()
+    with ThreadPoolExecutor(4) as pool:
+        second = math.ceil(time.time())
+        while second < window.stop:
+            time.sleep(max(0.0, second - time.time()))
+            for i in range(n):
+                process = f"p{i:03d}"
+                slots[f"{process}@{second}"] = (process, float(second))
+                pool.submit(spawn, process, second)
+            second += 1
+    cpu = time.process_time() - cpu_before
+    time.sleep(SETTLE)
+    output.close()
+    return window_figures("ideal", n, read_starts(out), slots, window, cpu)
 
 
 class _Drain:
@@ -263,12 +264,16 @@ def main() -> None:
         + " ".join(f"{name:>{width}}" for name, width in zip(columns, widths, strict=True))
     )
     results: dict[int, dict[str, list[Figures]]] = {}
-    for _ in range(args.repeat):
-        for n in args.sizes:  # interleaved: each size measures both sides in turn
-            for side, measure in (("daemon", run_daemon), ("ideal", run_ideal)):
-                figures = measure(n, args.seconds)
-                results.setdefault(n, {}).setdefault(side, []).append(figures)
-                print(figures.row(), flush=True)
+    try:
+        for _ in range(args.repeat):
+            for n in args.sizes:  # interleaved: each size measures both sides in turn
+                for side, measure in (("daemon", run_daemon), ("ideal", run_ideal)):
+                    figures = measure(n, args.seconds)
+                    results.setdefault(n, {}).setdefault(side, []).append(figures)
+                    print(figures.row(), flush=True)
+    finally:
+        for root in WORKSPACES:
+            shutil.rmtree(root, ignore_errors=True)
     print()
     for n, sides in results.items():
         daemon_p99 = statistics.median(f.p99 for f in sides["daemon"])
