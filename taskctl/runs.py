@@ -131,7 +131,10 @@ def utc_text(moment: datetime | None) -> str | None:
     """A UTC instant as fixed-width ISO-8601 ending in Z (sorts as text, as the index relies on)."""
     if moment is None:
         return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    # isoformat ("...ffffff+00:00"), not strftime: a third faster, and the daemon formats several per run
+    return f"{moment.isoformat(timespec='microseconds')[:26]}Z"
 
 
 def parse_utc(text: str | None) -> datetime | None:
@@ -396,7 +399,12 @@ def _optional(decode: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return lambda value: None if value is None else decode(value)
 
 
-_PLAIN = Codec(lambda v: v, lambda v: v)
+def same(value: Any) -> Any:
+    """The encoder of values that JSON and SQLite keep as they are."""
+    return value
+
+
+_PLAIN = Codec(same, same)
 _CODECS: dict[object, Codec] = {
     datetime: Codec(utc_text, parse_utc),
     RunId: Codec(str, RunId),

@@ -11,6 +11,7 @@ one per thread. Write transactions are short: nothing sleeps, waits for a proces
 
 from __future__ import annotations
 
+import operator
 import os
 import sqlite3
 import threading
@@ -34,6 +35,7 @@ from taskctl.runs import (
     TestCounts,
     field_codecs,
     read_run_json,
+    same,
     utc_text,
 )
 from taskctl.workspace import Workspace
@@ -227,10 +229,19 @@ _SAVE_RUN = f"{_INSERT_RUN} ON CONFLICT (id) DO UPDATE SET " + ", ".join(
 _NEWEST_FIRST = "ORDER BY started DESC, length(id) DESC, id DESC"  # `-10` after `-9` in the same second
 
 
+# The saved columns but `duration` (last), read in one call, and the encoder of each that needs one.
+_GET_SAVED = operator.attrgetter(*_SAVED[:-1])
+_ENCODE_SAVED = [
+    None if _ROW_CODECS[name].encode is same else _ROW_CODECS[name].encode for name in _SAVED[:-1]
+]
+
+
 def _values(row: RunRow) -> list[Any]:
-    encoded = {name: codec.encode(getattr(row, name)) for name, codec in _ROW_CODECS.items()}
-    encoded["duration"] = row.duration
-    return [encoded[name] for name in _SAVED]
+    values = [
+        v if encode is None else encode(v) for v, encode in zip(_GET_SAVED(row), _ENCODE_SAVED, strict=True)
+    ]
+    values.append(row.duration)
+    return values
 
 
 def _row(values: Sequence[Any]) -> RunRow:
@@ -329,6 +340,21 @@ class _Queries:
         """Runs that are queued or running (oldest first), of one process or all."""
         return self.runs(process, ACTIVE_STATUSES, limit=None)[::-1]
 
+    def active_of(self, processes: Iterable[str]) -> dict[str, list[RunRow]]:
+        """`active(process)` of each of `processes`, in one query."""
+        found: dict[str, list[RunRow]] = {name: [] for name in processes}
+        if found:
+            statuses = [str(s) for s in ACTIVE_STATUSES]
+            rows = self._rows(
+                f"{_SELECT} WHERE status IN ({', '.join('?' for _ in statuses)}) "
+                f"AND process IN ({', '.join('?' for _ in found)}) {_NEWEST_FIRST}",
+                [*statuses, *found],
+            )
+            for values in reversed(rows):
+                row = _row(values)
+                found[row.process].append(row)
+        return found
+
     def ids_with_prefix(self, prefix: str, limit: int | None = 20) -> list[RunId]:
         """Run ids starting with `prefix` (an index range scan, not LIKE), in run order."""
         rows = self._rows(
@@ -341,12 +367,23 @@ class _Queries:
         """The highest `-N` among the runs of `process` whose folder is `stamp` or `stamp-N` (1 for `stamp`
         alone, 0 for none)."""
         base = RunId.of(process, stamp)
-        rows = self._rows(
-            "SELECT MAX(CASE WHEN id = ?1 THEN 1 ELSE CAST(substr(id, length(?1) + 2) AS INTEGER) END) "
-            "FROM runs WHERE id >= ?1 AND id < ?1 || '.'",  # '.' sorts right after '-': this second's ids
-            (base,),
-        )
-        return int(rows[0][0] or 0)
+        return self.highest_numbers([base])[base]
+
+    def highest_numbers(self, bases: Iterable[RunId]) -> dict[RunId, int]:
+        """`highest_number` of each run id `<process>/<stamp>` of `bases`, in one query."""
+        found = dict.fromkeys(bases, 0)
+        if found:
+            rows = self._rows(
+                f"WITH base (id) AS (VALUES {', '.join('(?)' for _ in found)}) "
+                "SELECT base.id, MAX(CASE WHEN runs.id = base.id THEN 1 "
+                "ELSE CAST(substr(runs.id, length(base.id) + 2) AS INTEGER) END) FROM base "
+                "JOIN runs ON runs.id >= base.id AND runs.id < base.id || '.' "  # '.' sorts right after '-'
+                "GROUP BY base.id",
+                list(found),
+            )
+            for base, number in rows:
+                found[RunId(base)] = int(number or 0)
+        return found
 
     def latest_id(self, process: str) -> RunId | None:
         """The id of the newest run of `process`, or None."""

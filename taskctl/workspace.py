@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 from dataclasses import dataclass
@@ -37,27 +38,27 @@ class Workspace:
 
     root: Path
 
-    @property
+    @functools.cached_property
     def config_dir(self) -> Path:
         return self.root / "config"
 
-    @property
+    @functools.cached_property
     def threads_dir(self) -> Path:
         return self.root / "threads"
 
-    @property
+    @functools.cached_property
     def process_dir(self) -> Path:
         return self.root / "process"
 
-    @property
+    @functools.cached_property
     def state_dir(self) -> Path:
         return self.root / ".taskctl"
 
-    @property
+    @functools.cached_property
     def state_db(self) -> Path:
         return self.state_dir / "state.db"
 
-    @property
+    @functools.cached_property
     def sku_db(self) -> Path:
         return self.root / "skus.db"
 
@@ -69,7 +70,7 @@ class Workspace:
 
     def run_folder(self, run_id: RunId) -> Path:
         """The folder of the run `run_id`: `process/<process>/<stamp>/`."""
-        return self.process_dir / run_id.process / run_id.stamp
+        return self.process_dir / run_id  # `<process>/<stamp>`: one join (the daemon makes several per run)
 
     def relative(self, path: Path) -> str:
         """`path` relative to the root when inside it, for messages; absolute otherwise."""

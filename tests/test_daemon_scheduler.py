@@ -56,11 +56,13 @@ class Loop:
         self.state = state or InMemorySchedulerState()
         self.scheduler = Scheduler(self.state, {p.name: p for p in processes}, self.clock.now())
         self.runs: list[DueRun] = []
+        self.offered: list[DueRun] = []  # every due slot, claimed or not
         self.missed: list[MissedSlots] = []
         self.wakes = 0
 
     def tick(self) -> Tick:
         tick = self.scheduler.tick(self.clock.now())
+        self.offered.extend(tick.due)
         for run in tick.due:
             if self.state.claim(run.process, run.scheduled_for):
                 self.runs.append(run)
@@ -557,6 +559,47 @@ def test_a_crash_between_claim_and_commit_runs_nothing_twice() -> None:
     loop.restart(hourly, at=berlin(2027, 6, 1, 9, 0, 30))
     assert loop.tick().due == ()
     assert loop.missed == []
+
+
+class CountingState(InMemorySchedulerState):
+    """Counts the ledger lookups of the scheduler."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lookups: Counter[str] = Counter()
+
+    def claimed_slots(self, process: str, after: datetime, until: datetime) -> set[datetime]:
+        self.lookups[process] += 1
+        return super().claimed_slots(process, after, until)
+
+
+def test_the_ledger_is_read_only_for_slots_a_run_may_already_fill() -> None:
+    # 200 processes every second: a tick looks nothing up in the ledger once it knows no slot ahead is taken
+    state = CountingState()
+    state.claim("p0", berlin(2027, 6, 1, 8, 0, 1))  # left by a daemon that died before saving its cursor
+    processes = [process(f"p{i}", "every 1 seconds") for i in range(200)]
+    loop = Loop(berlin(2027, 6, 1, 8, 0), *processes, state=state)
+    loop.run_until(berlin(2027, 6, 1, 8, 0, 5))
+    assert Counter(run.process for run in loop.runs) == {f"p{i}": 5 if i else 4 for i in range(200)}
+    assert len(loop.offered) == len(loop.runs)  # the taken slot was never offered
+    assert state.lookups == {"p0": 1}
+
+
+def test_a_process_added_back_after_the_clock_stepped_back_skips_its_taken_slots() -> None:
+    ticker = process("ticker", "every 10 seconds")
+    state = CountingState()
+    loop = Loop(berlin(2027, 6, 1, 8, 0), ticker, state=state)
+    loop.run_until(berlin(2027, 6, 1, 8, 1))
+    offered = len(loop.offered)
+    loop.scheduler.apply({}, loop.clock.now())  # removed ...
+    loop.clock.set(berlin(2027, 6, 1, 8, 0, 30))  # ... the clock steps back half a minute ...
+    loop.scheduler.apply({"ticker": ticker}, loop.clock.now())  # ... and it is back, from now
+    loop.run_until(berlin(2027, 6, 1, 8, 1, 20))
+    # 08:00:40 to 08:01:00 had their runs already: only 08:01:10 and 08:01:20 are offered
+    assert [run.scheduled_for for run in loop.offered[offered:]] == [
+        berlin(2027, 6, 1, 8, 1, 10),
+        berlin(2027, 6, 1, 8, 1, 20),
+    ]
 
 
 # --- from a loaded config ------------------------------------------------------------------------------

@@ -229,6 +229,39 @@ def test_active_runs_are_the_queued_and_running_ones(tmp_path: Path) -> None:
         assert [r.id for r in store.active("p")] == ["p/2026-11-22_13-01-00", "p/2026-11-22_13-02-00"]
 
 
+def test_the_active_runs_of_several_processes_are_read_together(tmp_path: Path) -> None:
+    with Store(tmp_path / "state.db") as store:
+        store.save_many(
+            [
+                record("p", 1, RunStatus.RUNNING),
+                record("q", 2, RunStatus.QUEUED),
+                record("p", 3, RunStatus.QUEUED),
+                record("r", 4, RunStatus.RUNNING),
+                record("q", 5),
+            ]
+        )
+        with store.transaction() as tx:
+            together = tx.active_of(["p", "q", "idle"])
+
+        assert together == {"p": store.active("p"), "q": store.active("q"), "idle": []}
+        assert [r.id for r in together["p"]] == ["p/2026-11-22_13-01-00", "p/2026-11-22_13-03-00"]
+
+
+def test_the_highest_numbers_of_a_second_are_read_together(tmp_path: Path) -> None:
+    second = "2026-11-22_13-01-00"
+    with Store(tmp_path / "state.db") as store:
+        rows = [record("p", 1), record("q", 1), record("r", 1), record("p-x", 1)]
+        for run, suffix in zip(rows[1:3], ("-2", "-12"), strict=True):
+            run.id = RunId.of(run.process, second + suffix)
+        store.save_many(rows)
+        bases = [RunId.of(name, second) for name in ("p", "q", "r", "p-x", "none")]
+        with store.transaction() as tx:
+            together = tx.highest_numbers(bases)
+            one_by_one = {base: tx.highest_number(base.process, second) for base in bases}
+
+        assert together == one_by_one == dict(zip(bases, (1, 2, 12, 1, 0), strict=True))
+
+
 def test_rebuild_recreates_the_index_from_run_folders_and_reports_bad_ones(tmp_path: Path) -> None:
     process_dir = tmp_path / "process"
     in_its_folder(record("nightly", 1, folder=process_dir))

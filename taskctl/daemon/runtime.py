@@ -162,6 +162,9 @@ class _HeldState:
     def claimed_slots(self, process: str, after: datetime, until: datetime) -> set[datetime]:
         return self.state.claimed_slots(process, after, until)
 
+    def latest_claim(self, process: str) -> datetime | None:
+        return self.state.latest_claim(process)
+
 
 @dataclass
 class _WaitingRun:

@@ -159,6 +159,10 @@ class SchedulerState(Protocol):
         """The slots of `process` in (after, until] that already have a run (or a skipped row)."""
         ...
 
+    def latest_claim(self, process: str) -> datetime | None:
+        """The newest slot of `process` that has a run (or a skipped row), None if none has."""
+        ...
+
 
 class InMemorySchedulerState:
     """A `SchedulerState` in dictionaries: for tests, and for a daemon that may forget everything."""
@@ -186,6 +190,9 @@ class InMemorySchedulerState:
 
     def claimed_slots(self, process: str, after: datetime, until: datetime) -> set[datetime]:
         return {at for name, at in self.claims if name == process and after < at <= until}
+
+    def latest_claim(self, process: str) -> datetime | None:
+        return max((at for name, at in self.claims if name == process), default=None)
 
     def claim(self, process: str, scheduled_for: datetime) -> bool:
         """Claim a slot as the run service would: False if it already has a run."""
@@ -225,6 +232,9 @@ class Scheduler:
         self._next: dict[CursorKey, Fire | None] = {}
         # Each scheduled process's schedules by key (one entry per key: a schedule written twice is one).
         self._keyed: dict[str, list[tuple[CursorKey, Schedule]]] = {}
+        # No slot of a process after this one can have a run yet: the ledger as read once, and the slots
+        # ticks have handed out since (only the daemon claims slots). A due slot after it needs no lookup.
+        self._claimed_until: dict[str, datetime | None] = {}
         self.apply(processes, now)
 
     @property
@@ -287,6 +297,7 @@ class Scheduler:
         one_shots: dict[OneShotKey, datetime] = {}
         more = False
         work = 0
+        after: dict[tuple[str, datetime], Fire | None] = {}  # schedules shared by processes: computed once
         for process in self._processes.values():
             ready = [
                 (key, s) for key, s in self._keyed.get(process.name, ()) if _due(self._next.get(key), now)
@@ -296,7 +307,7 @@ class Scheduler:
             if budget is not None and work >= budget:
                 more = True
                 break
-            runs, lost, cost = self._process_tick(process, ready, now, cursors, following, one_shots)
+            runs, lost, cost = self._process_tick(process, ready, now, cursors, following, one_shots, after)
             work += cost
             due.extend(runs)
             if lost is not None:
@@ -359,43 +370,62 @@ class Scheduler:
         cursors: dict[CursorKey, datetime],
         following: dict[CursorKey, Fire | None],
         one_shots: dict[OneShotKey, datetime],
+        after: dict[tuple[str, datetime], Fire | None],
     ) -> tuple[list[DueRun], MissedSlots | None, int]:
-        """The runs and missed slots of one process, and the work it cost (due slots looked at)."""
+        """The runs and missed slots of one process, and the work it cost (due slots looked at). `after`:
+        the fire after an instant, by schedule key, as this tick has computed them."""
         # The newest slots are all a policy needs: those on time, and the late ones it may start.
         keep = CATCH_UP_LIMIT + 2 if process.catch_up is CatchUp.ALL else 2
         slots: dict[datetime, _Slot] = {}
         total = 0
         cost = 0
         for key, schedule in ready:
-            count, tail, after = self._due_fires(process, key, schedule, now, keep)
+            count, tail, next_fire = self._due_fires(process, key, schedule, now, keep, after)
             total += count
             cost += len(tail)
             for due_fire in tail:
                 slot = slots.setdefault(due_fire.at, _Slot(due_fire.at, [], due_fire.note))
                 slot.schedules.append(schedule.text)
                 slot.note = slot.note or due_fire.note
-            cursors[key], following[key] = tail[-1].at, after
+            cursors[key], following[key] = tail[-1].at, next_fire
             if schedule.kind == "once":
                 one_shots[(process.name, schedule.text)] = tail[-1].at
         # Two schedules firing at one instant are one slot (counted once among the newest slots).
         total -= sum(len(slot.schedules) - 1 for slot in slots.values())
         first = min(fire.at for key, _ in ready if (fire := self._next[key]))
         since = min(self._cursors[key] for key, _ in ready)
-        for at in self._state.claimed_slots(process.name, since, now) & slots.keys():
-            del slots[at]  # it ran before a restart that came before its cursor was saved
-            total -= 1
+        if process.name not in self._claimed_until:
+            self._claimed_until[process.name] = self._state.latest_claim(process.name)
+        claimed_until = self._claimed_until[process.name]
+        if claimed_until is not None and claimed_until > since:
+            for at in self._state.claimed_slots(process.name, since, now) & slots.keys():
+                del slots[at]  # it ran before a restart that came before its cursor was saved
+                total -= 1
         ordered = sorted(slots.values(), key=lambda slot: slot.at)
         if not ordered:
             return [], None, cost
+        # Claimed or recorded missed by the loop from now on (if the tick is not committed, the next looks).
+        self._claimed_until[process.name] = max(ordered[-1].at, claimed_until or ordered[-1].at)
         return (*_apply_policy(process, ordered, max(total, len(ordered)), first, now), cost)
 
     def _due_fires(
-        self, process: ScheduledProcess, key: CursorKey, schedule: Schedule, now: datetime, keep: int
+        self,
+        process: ScheduledProcess,
+        key: CursorKey,
+        schedule: Schedule,
+        now: datetime,
+        keep: int,
+        after: dict[tuple[str, datetime], Fire | None],
     ) -> tuple[int, list[Fire], Fire | None]:
         """How many fires of one schedule are due, the newest `keep` of them, and the fire after them."""
         first = self._next[key]
         assert first is not None
-        after_first = next(fires(schedule, process.zone, first.at), None)
+        if (
+            key[1],
+            first.at,
+        ) not in after:  # the key names the schedule and its zone: fires depend on no more
+            after[(key[1], first.at)] = next(fires(schedule, process.zone, first.at), None)
+        after_first = after[(key[1], first.at)]
         if after_first is None or after_first.at > now:  # the usual case: exactly one slot is due
             return 1, [first], after_first
         cursor = self._cursors[key]
@@ -418,6 +448,8 @@ def _apply_policy(
 ) -> tuple[list[DueRun], MissedSlots | None]:
     """Which of the due `slots` start, and what is missed. `slots` are the newest due slots, oldest first;
     `total` slots are due in all, the oldest at `first`."""
+    if len(slots) == 1 and total == 1 and now - slots[0].at <= ON_TIME:  # the usual tick: one slot, on time
+        return [_run(process, slots[0], Trigger.SCHEDULE)], None
     on_time = [slot for slot in slots if now - slot.at <= ON_TIME]
     late = slots[: len(slots) - len(on_time)]
     startable = [slot for slot in late if now - slot.at <= process.misfire_grace]

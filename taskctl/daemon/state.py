@@ -90,6 +90,12 @@ class SqliteSchedulerState:
         )
         return {_instant(at) for (at,) in rows}
 
+    def latest_claim(self, process: str) -> datetime | None:
+        rows = self._store.query(
+            "SELECT MAX(scheduled_for) FROM runs WHERE process = ? AND scheduled_for IS NOT NULL", (process,)
+        )
+        return parse_utc(rows[0][0])
+
 
 def _instant(text: str) -> datetime:
     at = parse_utc(text)

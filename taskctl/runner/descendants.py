@@ -246,6 +246,7 @@ class _DeathWatch:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._groups: dict[int, int] = {}  # group -> grace in whole seconds
+        self._texts: dict[int, str] = {}  # group -> the group as text (the file is rewritten on each change)
         self._changes = 0  # how many times the groups changed
         self._written = 0  # how many of those changes the file holds
         self._writing = threading.Lock()  # held by the one thread writing the file
@@ -256,6 +257,7 @@ class _DeathWatch:
     def add(self, group: int, grace: float) -> None:
         with self._lock:
             self._groups[group] = max(1, math.ceil(grace))
+            self._texts[group] = str(group)
             self._changes += 1
         self._flush()
 
@@ -263,6 +265,7 @@ class _DeathWatch:
         with self._lock:
             if self._groups.pop(group, None) is None:
                 return
+            del self._texts[group]
             self._changes += 1
         self._flush()
 
@@ -277,18 +280,19 @@ class _DeathWatch:
                 return  # the writer checks `_changes` again after it lets go
             try:
                 with self._lock:
-                    changes, groups = self._changes, dict(self._groups)
-                self._write(groups)
+                    changes = self._changes
+                    grace = max(self._groups.values(), default=1)
+                    line = " ".join([str(grace), *self._texts.values()]) + "\n"
+                self._write(line)
                 self._written = changes
             finally:
                 self._writing.release()
 
-    def _write(self, groups: dict[int, int]) -> None:
+    def _write(self, line: str) -> None:
+        """Write `line`, "<grace> <group> <group>...", for the watcher to read."""
         if (self._watcher is None or self._watcher.poll() is not None) and not self._start():
             return
         assert self._file is not None
-        grace = max(groups.values(), default=1)
-        line = " ".join(str(n) for n in (grace, *groups)) + "\n"
         with contextlib.suppress(OSError):
             os.ftruncate(self._file, 0)
             os.pwrite(self._file, line.encode(), 0)

@@ -208,9 +208,18 @@ class RunService:
         try:
             with self.store.transaction() as tx:
                 stale: dict[str, bool] = {}
+                # Read together; a process's second claim reads them again, with the run its first added.
+                first_active = tx.active_of({claim.definition.name for claim in claims})
+                now = self.clock.now()  # a claim made in the next second reads its own
+                numbers = tx.highest_numbers(
+                    {
+                        RunId.of(c.definition.name, run_stamp(now, ZoneInfo(c.definition.zone_name)))
+                        for c in claims
+                    }
+                )
                 for index, claim in enumerate(claims):
                     name = claim.definition.name
-                    active = tx.active(name)
+                    active = first_active.pop(name) if name in first_active else tx.active(name)
                     if name not in stale:
                         stale[name] = any(self._stale(row) for row in active)
                     if stale[name]:
@@ -218,7 +227,9 @@ class RunService:
                         continue
                     tx.execute("SAVEPOINT claim")  # a claim that fails leaves nothing of itself
                     try:
-                        record, decision = self._insert_in(tx, claim.definition, claim.request, active)
+                        record, decision = self._insert_in(
+                            tx, claim.definition, claim.request, active, numbers
+                        )
                         if claim.within is not None:
                             claim.within(tx)
                     except TaskctlError as error:
@@ -280,14 +291,18 @@ class RunService:
         definition: ResolvedProcess,
         request: RunRequest,
         active: list[RunRow],
+        numbers: dict[RunId, int] | None = None,
     ) -> tuple[RunRecord, OverlapDecision]:
         """Within `tx`: decide admission, pick the id, insert the row. Raises SlotTakenError. `active`: the
-        process's active runs, as the caller has just read them in `tx`."""
+        process's active runs, as the caller has just read them in `tx`; `numbers`: `tx.highest_numbers` read
+        for several runs (each used once)."""
         from taskctl.runner.chain import mark_started
         from taskctl.runner.overlap import ActiveRun, Admission, decide_overlap
 
         started = self.clock.now()
-        run_id = self._free_id(tx, definition.name, run_stamp(started, ZoneInfo(definition.zone_name)))
+        run_id = self._free_id(
+            tx, definition.name, run_stamp(started, ZoneInfo(definition.zone_name)), numbers
+        )
         runs = [ActiveRun(row.id, row.status) for row in active]
         decision = decide_overlap(definition.overlap, definition.max_instances, runs, request.force)
         record = self._new_record(definition, request, run_id, started)
@@ -311,12 +326,15 @@ class RunService:
         record = _read_or_none(self.workspace.run_folder(row.id))
         return record is not None and record.status.finished
 
-    def _free_id(self, tx: Transaction, process: str, stamp: str) -> RunId:
+    def _free_id(
+        self, tx: Transaction, process: str, stamp: str, numbers: dict[RunId, int] | None = None
+    ) -> RunId:
         """The first id of this second after those the index has, whose folder does not exist either."""
-        number = tx.highest_number(process, stamp) + 1
+        base = RunId.of(process, stamp)
+        number = (numbers.pop(base) if numbers and base in numbers else tx.highest_number(process, stamp)) + 1
         while True:
             run_id = RunId.of(process, stamp if number == 1 else f"{stamp}-{number}")
-            if not self.workspace.run_folder(run_id).exists():
+            if not os.path.lexists(f"{self.workspace.process_dir}/{run_id}"):  # no Path: the daemon does 100s
                 return run_id
             number += 1
 
