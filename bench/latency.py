@@ -18,6 +18,9 @@ Targets (issue 8): 0 missed and 0 duplicates at N = 200; p99 <= 1.5x the ideal's
 from __future__ import annotations
 
 import argparse
+import array
+import contextlib
+import fcntl
 import math
 import os
 import selectors
@@ -40,11 +43,31 @@ REPO = Path(__file__).resolve().parents[1]
 WARM_UP = 4  # seconds of slots before the window (the worker pool grows, caches fill)
 SETTLE = 3.0  # seconds after the window for the last starts to be recorded
 TICKS = os.sysconf("SC_CLK_TCK")
-# Workspaces are removed when the script ends, not between measurements: deleting a finished side's thousands
-# of run files right before the next side starts would slow the daemon's file creation only (on ext4 without a
-# journal the inode allocator skips every inode deleted in the last minute, one by one; the ideal creates no
-# files), so a side would pay for the harness's clean-up of the one before.
-WORKSPACES: list[Path] = []
+# Where the workspaces of both sides go, removed when the script ends (not between sides). On ext4 creating a
+# file scans past every inode deleted in the last minute or so in its block group, one by one (perf on this
+# machine, whose ext4 has no journal: after a clean-up of ~25,000 files `find_inode_bit`/`recently_deleted`
+# took ~20% of the daemon's CPU, and p50 latency at N = 200 grew from 0.24 to 1.7 s within 40 s). Only the
+# daemon creates files (run folders, logs, run.json); the ideal creates none. So the parent is flagged TOPDIR
+# (`chattr +T`, a no-op where unsupported), which makes ext4 put each workspace in a block group of its own,
+# away from what other work (a test suite, an earlier bench, the side before) deleted in /tmp.
+_FS_IOC_GETFLAGS, _FS_IOC_SETFLAGS, _FS_TOPDIR_FL = 0x80086601, 0x40086602, 0x00020000
+PARENT: list[Path] = []
+
+
+def new_workspace(prefix: str) -> Path:
+    if not PARENT:
+        PARENT.append(Path(tempfile.mkdtemp(prefix="taskctl-latency-bench-")))
+        with contextlib.suppress(OSError):
+            fd = os.open(PARENT[0], os.O_RDONLY)
+            try:
+                flags = array.array("l", [0])
+                fcntl.ioctl(fd, _FS_IOC_GETFLAGS, flags, True)
+                flags[0] |= _FS_TOPDIR_FL
+                fcntl.ioctl(fd, _FS_IOC_SETFLAGS, flags, True)
+            finally:
+                os.close(fd)
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=PARENT[0]))
+
 
 # The thread records "<slot id> <start>" with one append (atomic for a short line): bash's $EPOCHREALTIME, so
 # that what is measured is the scheduler and the spawn, not an interpreter's start-up (a Python script costs
@@ -119,8 +142,7 @@ def read_starts(path: Path) -> dict[str, list[float]]:
 
 
 def run_daemon(n: int, seconds: int) -> Figures:
-    root = Path(tempfile.mkdtemp(prefix="taskctl-latency-"))
-    WORKSPACES.append(root)
+    root = new_workspace("daemon-")
     out = root / "starts.txt"
     (root / "threads").mkdir()
     (root / "config").mkdir()
@@ -160,8 +182,7 @@ def run_daemon(n: int, seconds: int) -> Figures:
 
 
 def run_ideal(n: int, seconds: int) -> Figures:
-    root = Path(tempfile.mkdtemp(prefix="taskctl-ideal-"))
-    WORKSPACES.append(root)
+    root = new_workspace("ideal-")
     out = root / "starts.txt"
     slots: dict[str, tuple[str, float]] = {}
     output = _Drain(root / "output.log")
@@ -272,8 +293,8 @@ def main() -> None:
                     results.setdefault(n, {}).setdefault(side, []).append(figures)
                     print(figures.row(), flush=True)
     finally:
-        for root in WORKSPACES:
-            shutil.rmtree(root, ignore_errors=True)
+        for parent in PARENT:
+            shutil.rmtree(parent, ignore_errors=True)
     print()
     for n, sides in results.items():
         daemon_p99 = statistics.median(f.p99 for f in sides["daemon"])

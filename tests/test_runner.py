@@ -16,7 +16,7 @@ import pytest
 from taskctl.config import LoadedConfig, load_config
 from taskctl.deps import environment_for
 from taskctl.errors import ConfigError
-from taskctl.runner import CancelToken, RunHooks, RunRequest, RunService, open_service
+from taskctl.runner import CancelToken, RunHooks, RunRequest, RunService, chain, open_service
 from taskctl.runner.capture import parse_progress
 from taskctl.runner.chain import FirstThread
 from taskctl.runner.service import CreatedRun, SlotClaim
@@ -702,6 +702,61 @@ def test_a_first_thread_started_ahead_of_the_records_runs_as_usual(empty_workspa
     assert console.index("[taskctl: attempt 1 of 2]") < console.index("hello | hi there")
     assert console.index("hi there") < console.index("then me")
     assert read_run_json(record.folder).status is RunStatus.SUCCEEDED
+    service.store.close()
+
+
+def test_a_run_started_ahead_and_ending_at_once_writes_its_run_json_once(
+    empty_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = workspace_with(empty_workspace, "  quick:\n    command: [echo, done]\n")
+    service, created = claimed(ws, "quick")
+    definition = load_config(ws).resolved("quick")
+    writes: list[RunStatus] = []
+    real_write = chain.write_run_json
+
+    def counted(record: RunRecord) -> None:
+        writes.append(record.status)
+        real_write(record)
+
+    monkeypatch.setattr(chain, "write_run_json", counted)
+    first = service.start_first_thread(definition, created.record)
+    assert first is not None
+    service.make_folder(definition, created, first)
+    assert not (created.record.folder / "run.json").exists()  # the index has the run meanwhile
+    record = service.execute(definition, created.record, first=first)
+
+    assert record.status is RunStatus.SUCCEEDED
+    assert writes == [RunStatus.SUCCEEDED]  # one write, no temporary file replacing an earlier one
+    assert read_run_json(record.folder).threads[0].status is ThreadStatus.SUCCEEDED
+    service.store.close()
+
+
+def test_a_run_started_ahead_and_still_running_writes_its_run_json_a_moment_later(
+    empty_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(chain, "FIRST_RECORD_DELAY", 0.3)
+    ws = workspace_with(empty_workspace, "  slow:\n    command: [sleep, '1.5']\n")
+    service, created = claimed(ws, "slow")
+    definition = load_config(ws).resolved("slow")
+    first = service.start_first_thread(definition, created.record)
+    assert first is not None
+    service.make_folder(definition, created, first)
+    seen: list[RunStatus] = []  # the first run.json another reader finds, while the run goes on here
+    run_json = created.record.folder / "run.json"
+
+    def watch() -> None:
+        while not run_json.exists():
+            threading.Event().wait(0.02)
+        seen.append(read_run_json(created.record.folder).status)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    record = service.execute(definition, created.record, first=first)
+    watcher.join(5)
+
+    assert seen == [RunStatus.RUNNING]  # written while it ran, a moment after its start
+    assert record.status is RunStatus.SUCCEEDED
+    assert read_run_json(created.record.folder).status is RunStatus.SUCCEEDED
     service.store.close()
 
 

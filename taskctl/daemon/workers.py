@@ -257,7 +257,7 @@ class WorkerPool:
 
     def _start(self, service: RunService | None, job: StartJob) -> None:
         """The folder and run.json of a run that starts, then its execution."""
-        if service is not None and self._created(service, job.slot, job.created):
+        if service is not None and self._created(service, job.slot, job.created, job.first):
             self._execute(service, job.created.record, job.slot.definition, job.token, job.first)
             return
         if job.first is not None:
@@ -272,11 +272,13 @@ class WorkerPool:
                 )
             )
 
-    def _created(self, service: RunService, slot: CreateJob, created: CreatedRun) -> bool:
+    def _created(
+        self, service: RunService, slot: CreateJob, created: CreatedRun, first: FirstThread | None = None
+    ) -> bool:
         """Write the folder of a claimed run and tell the loop what became of its slot; False if the folder
-        could not be written (the run is recorded failed)."""
+        could not be written (the run is recorded failed). `first`: its first thread, started ahead."""
         try:
-            service.make_folder(slot.definition, created)
+            service.make_folder(slot.definition, created, first)
         except TaskctlError as error:
             self._events.put(SlotHandled(slot.due, Created.FAILED, slot.definition, error=error.message))
             return False

@@ -49,6 +49,10 @@ from taskctl.store import IndexCorruptError, IndexUnavailableError, RunIndex
 from taskctl.workspace import Workspace
 
 PROGRESS_SAVE_INTERVAL = 1.0  # seconds between records of progress alone
+# A run whose first thread was started ahead has its first run.json written this long after, by the attempt
+# supervising it, or at its end if that comes first: a run of a few milliseconds writes run.json once, with no
+# temporary file replaced (on ext4 each deleted inode slows the creation of files near it for a minute).
+FIRST_RECORD_DELAY = 1.0
 _RUN_STATUS_OF = {ThreadStatus.TIMED_OUT: RunStatus.TIMED_OUT, ThreadStatus.CANCELLED: RunStatus.CANCELLED}
 _STOPPED_RUN_STATUS = {StopReason.CHAIN_TIMEOUT: RunStatus.TIMED_OUT, StopReason.TIMEOUT: RunStatus.TIMED_OUT}
 
@@ -75,6 +79,9 @@ class FirstThread:
     def __init__(self, plans: list[ThreadPlan], child: subprocess.Popen[bytes]) -> None:
         self.plans = plans
         self._child: subprocess.Popen[bytes] | None = child
+        # True when the caller wrote no run.json for the run: its supervision writes the first one
+        # (FIRST_RECORD_DELAY after the start, or at the end); until then the index shows the run.
+        self.unrecorded = False
 
     def take(self) -> subprocess.Popen[bytes] | None:
         """The started process, to the first attempt (None after that)."""
@@ -137,8 +144,15 @@ class RunJournal:
     hooks: RunHooks
     warned: list[str] = field(default_factory=list)
     notices: RunNotices | None = None  # the run's notifications, whose outcomes each save records
+    unsaved: bool = False  # no run.json yet (see FirstThread.unrecorded)
+
+    def save_if_unsaved(self) -> None:
+        """The first run.json of a run started ahead, if nothing has written one since."""
+        if self.unsaved:
+            self.save()
 
     def save(self) -> None:
+        self.unsaved = False
         if self.notices is not None:
             self.notices.flush()
         try:
@@ -197,7 +211,9 @@ def execute_run(
     hooks = hooks or RunHooks()
     own_cancel = cancel is None
     cancel = cancel or CancelToken()
-    journal = RunJournal(record, store, hooks, notices=notices)
+    journal = RunJournal(
+        record, store, hooks, notices=notices, unsaved=first is not None and first.unrecorded
+    )
     if notices is not None:
         notices.started()
     try:
@@ -360,6 +376,9 @@ def _run_attempts(
                 (record.id, plan.name),
                 on_start,
                 ahead.take() if ahead is not None else None,
+                (clock.monotonic() + FIRST_RECORD_DELAY, journal.save_if_unsaved)
+                if journal.unsaved
+                else None,
             )
             thread.exit_code, thread.signal = result.exit_code, result.signal
             status = _attempt_status(result)

@@ -108,11 +108,13 @@ def run_attempt(
     owner: tuple[str, str],
     on_start: Callable[[int], None] | None = None,
     started: subprocess.Popen[bytes] | None = None,
+    call_at: tuple[float, Callable[[], None]] | None = None,
 ) -> AttemptResult:
     """Run `argv` until it and what it started have ended, its deadline passes or `cancel` fires; output goes
     to `capture`. `owner` is (run id, thread): how its escaped descendants are recognised. `started`: `argv`
     already started with `descendants.spawn` (the daemon starts a run's first thread before its
-    bookkeeping); this attempt supervises it."""
+    bookkeeping); this attempt supervises it. `call_at`: (monotonic instant, function) to call then, on this
+    thread, if the attempt still runs."""
     if started is not None:
         child = started
     else:
@@ -124,7 +126,7 @@ def run_attempt(
         if on_start is not None:
             on_start(child.pid)
         leftovers = descendants.Leftovers(child.pid, *owner)
-        return _Supervisor(child, leftovers, capture, clock, cancel, limits).run()
+        return _Supervisor(child, leftovers, capture, clock, cancel, limits, call_at).run()
     finally:
         descendants.release(child)
 
@@ -140,8 +142,10 @@ class _Supervisor:
         clock: Clock,
         cancel: CancelToken,
         limits: AttemptLimits,
+        call_at: tuple[float, Callable[[], None]] | None = None,
     ) -> None:
         self.child = child
+        self.call_at = call_at
         self.leftovers = leftovers
         self.capture = capture
         self.clock = clock
@@ -198,6 +202,9 @@ class _Supervisor:
         return self.result
 
     def _apply_timers(self, now: float) -> None:
+        if self.call_at is not None and now >= self.call_at[0]:
+            call, self.call_at = self.call_at[1], None
+            call()
         if not self.leader_done and self.result.stopped is None:
             if self.cancel.is_set():
                 self.capture.note(f"stopping: {self.cancel.reason}")
@@ -227,6 +234,8 @@ class _Supervisor:
 
     def _timeout(self, now: float, poll_leader: bool) -> float | None:
         moments: list[float] = []
+        if self.call_at is not None:
+            moments.append(self.call_at[0])
         if not self.leader_done:
             if self.result.stopped is None and self.limits.deadline is not None:
                 moments.append(self.limits.deadline)

@@ -248,13 +248,21 @@ class RunService:
                 results[index] = error
         return [result for result in results if result is not None]
 
-    def make_folder(self, definition: ResolvedProcess, created: CreatedRun) -> CreatedRun:
+    def make_folder(
+        self, definition: ResolvedProcess, created: CreatedRun, first: FirstThread | None = None
+    ) -> CreatedRun:
         """Write the folder and run.json of a run just created (`create` does it itself; `claim_slots`
-        leaves it to the caller). Raises TaskctlError, having recorded the run failed, if it cannot."""
+        leaves it to the caller). Raises TaskctlError, having recorded the run failed, if it cannot.
+
+        `first`: the run's first thread, started ahead: its run.json is left to the run's execution
+        (`FirstThread.unrecorded`), which writes it a second later or at the end."""
         record, decision = created.record, created.decision
         try:
             record.folder.mkdir(parents=True, exist_ok=True)
-            write_run_json(record)
+            if first is None:
+                write_run_json(record)
+            else:
+                first.unrecorded = True
         except OSError as exc:
             error = f"cannot create the run folder {self.workspace.relative(record.folder)}/: {exc.strerror}"
             _end_unstarted(record, RunStatus.FAILED, error, self.clock.now())
