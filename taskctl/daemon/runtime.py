@@ -581,9 +581,9 @@ class Daemon:
         if self.dispatcher.last_claim(due):
             cursors = self.scheduler.cursors_of(due.process)
             moves = self._uncommitted.cursors if self._uncommitted is not None else {}
-            for key, at in moves.items():  # the tick that found the slot is committed after this
-                if key[0] == due.process and key in cursors:
-                    cursors[key] = max(cursors[key], at)
+            for key in cursors:  # the tick that found the slot is committed after this
+                if key in moves:
+                    cursors[key] = max(cursors[key], moves[key])
         return CreateJob(due, self.config.definitions[due.process], cursors)
 
     def _admit(self, run_id: str) -> None:
