@@ -722,7 +722,9 @@ def test_a_run_started_ahead_and_ending_at_once_writes_its_run_json_once(
     first = service.start_first_thread(definition, created.record)
     assert first is not None
     service.make_folder(definition, created, first)
-    assert not (created.record.folder / "run.json").exists()  # the index has the run meanwhile
+    assert not (created.record.folder / "run.json").exists()
+    loaded = service.load(created.record.id)  # `show` meanwhile: what the index has, without a warning
+    assert (loaded.record.status, loaded.problem) == (RunStatus.RUNNING, None)
     record = service.execute(definition, created.record, first=first)
 
     assert record.status is RunStatus.SUCCEEDED

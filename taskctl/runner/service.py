@@ -58,6 +58,7 @@ from taskctl.clock import SYSTEM_CLOCK, Clock
 from taskctl.errors import NotFoundError, TaskctlError, UsageError, closest, not_found
 from taskctl.runner.control import executing_here, is_alive, own_start_ticks, this_host
 from taskctl.runs import (
+    RUN_JSON,
     RunFields,
     RunId,
     RunJsonError,
@@ -665,6 +666,8 @@ class RunService:
         try:
             return LoadedRun(read_run_json(folder))
         except RunJsonError as exc:
+            if row is not None and not row.status.finished and not (folder / RUN_JSON).exists():
+                return LoadedRun(_record_of(row, folder))  # a daemon run's first second: the index has it
             if row is None:
                 raise TaskctlError(
                     f"{exc}; the run's record is lost (the run index does not know it either): "
