@@ -762,6 +762,33 @@ def test_a_run_started_ahead_and_still_running_writes_its_run_json_a_moment_late
     service.store.close()
 
 
+def test_a_run_started_ahead_waiting_to_try_again_has_its_run_json(empty_workspace: Workspace) -> None:
+    ws = workspace_with(
+        empty_workspace, "  flaky:\n    command: ['false']\n    retries: {count: 1, delay: 1.5}\n"
+    )
+    service, created = claimed(ws, "flaky")
+    definition = load_config(ws).resolved("flaky")
+    first = service.start_first_thread(definition, created.record)
+    assert first is not None
+    service.make_folder(definition, created, first)
+    seen: list[RunStatus] = []
+    run_json = created.record.folder / "run.json"
+
+    def watch() -> None:
+        while not run_json.exists():
+            threading.Event().wait(0.02)
+        seen.append(read_run_json(created.record.folder).status)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    record = service.execute(definition, created.record, first=first)
+    watcher.join(5)
+
+    assert seen == [RunStatus.RUNNING]  # written before the wait for the second attempt
+    assert record.status is RunStatus.FAILED and record.threads[0].attempts == 2
+    service.store.close()
+
+
 def test_a_first_thread_needing_work_before_it_starts_is_not_started_ahead(
     empty_workspace: Workspace,
 ) -> None:

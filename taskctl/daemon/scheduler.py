@@ -420,12 +420,10 @@ class Scheduler:
         """How many fires of one schedule are due, the newest `keep` of them, and the fire after them."""
         first = self._next[key]
         assert first is not None
-        if (
-            key[1],
-            first.at,
-        ) not in after:  # the key names the schedule and its zone: fires depend on no more
-            after[(key[1], first.at)] = next(fires(schedule, process.zone, first.at), None)
-        after_first = after[(key[1], first.at)]
+        shared = (key[1], first.at)  # the key names the schedule and its zone: its fires depend on no more
+        if shared not in after:
+            after[shared] = next(fires(schedule, process.zone, first.at), None)
+        after_first = after[shared]
         if after_first is None or after_first.at > now:  # the usual case: exactly one slot is due
             return 1, [first], after_first
         cursor = self._cursors[key]

@@ -356,6 +356,7 @@ def _run_attempts(
             thread.attempts = attempt
             thread.error = None  # what went wrong is what went wrong last
             if attempt > 1:
+                journal.save_if_unsaved()  # a run waiting to try again has its run.json meanwhile
                 capture.note(f"attempt {attempt} of {plan.retries + 1} in {delay:g}s")
                 if chain_deadline is not None and clock.monotonic() + delay >= chain_deadline:
                     cancel.cancel(StopReason.CHAIN_TIMEOUT)
@@ -490,6 +491,7 @@ def _after_attempts(
     if status is not ThreadStatus.SUCCEEDED:
         capture.note(f"{plan.output.file} not imported into the SKU table: the thread {status}")
         return status
+    context.journal.save_if_unsaved()  # a run importing its output has its run.json meanwhile
     imported = kinds.import_output(
         context.workspace, plan.output, context.record.folder, capture.note, context.clock
     )
