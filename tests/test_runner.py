@@ -733,41 +733,11 @@ def test_a_run_started_ahead_and_ending_at_once_writes_its_run_json_once(
     service.store.close()
 
 
-def test_a_run_started_ahead_and_still_running_writes_its_run_json_a_moment_later(
-    empty_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(chain, "FIRST_RECORD_DELAY", 0.3)
-    ws = workspace_with(empty_workspace, "  slow:\n    command: [sleep, '1.5']\n")
-    service, created = claimed(ws, "slow")
-    definition = load_config(ws).resolved("slow")
-    first = service.start_first_thread(definition, created.record)
-    assert first is not None
-    service.make_folder(definition, created, first)
-    seen: list[RunStatus] = []  # the first run.json another reader finds, while the run goes on here
-    run_json = created.record.folder / "run.json"
-
-    def watch() -> None:
-        while not run_json.exists():
-            threading.Event().wait(0.02)
-        seen.append(read_run_json(created.record.folder).status)
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    record = service.execute(definition, created.record, first=first)
-    watcher.join(5)
-
-    assert seen == [RunStatus.RUNNING]  # written while it ran, a moment after its start
-    assert record.status is RunStatus.SUCCEEDED
-    assert read_run_json(created.record.folder).status is RunStatus.SUCCEEDED
-    service.store.close()
-
-
-def test_a_run_started_ahead_waiting_to_try_again_has_its_run_json(empty_workspace: Workspace) -> None:
-    ws = workspace_with(
-        empty_workspace, "  flaky:\n    command: ['false']\n    retries: {count: 1, delay: 1.5}\n"
-    )
-    service, created = claimed(ws, "flaky")
-    definition = load_config(ws).resolved("flaky")
+def executed_ahead(ws: Workspace, name: str) -> tuple[RunRecord, list[RunStatus]]:
+    """Run `name` as the daemon does (claimed, first thread started ahead, no run.json written) while another
+    thread waits for its first run.json: the run's outcome, and the status that first run.json had."""
+    service, created = claimed(ws, name)
+    definition = load_config(ws).resolved(name)
     first = service.start_first_thread(definition, created.record)
     assert first is not None
     service.make_folder(definition, created, first)
@@ -783,10 +753,32 @@ def test_a_run_started_ahead_waiting_to_try_again_has_its_run_json(empty_workspa
     watcher.start()
     record = service.execute(definition, created.record, first=first)
     watcher.join(5)
+    service.store.close()
+    return record, seen
+
+
+def test_a_run_started_ahead_and_still_running_writes_its_run_json_a_moment_later(
+    empty_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(chain, "FIRST_RECORD_DELAY", 0.3)
+    ws = workspace_with(empty_workspace, "  slow:\n    command: [sleep, '1.5']\n")
+
+    record, seen = executed_ahead(ws, "slow")
+
+    assert seen == [RunStatus.RUNNING]  # written while it ran, a moment after its start
+    assert record.status is RunStatus.SUCCEEDED
+    assert read_run_json(record.folder).status is RunStatus.SUCCEEDED
+
+
+def test_a_run_started_ahead_waiting_to_try_again_has_its_run_json(empty_workspace: Workspace) -> None:
+    ws = workspace_with(
+        empty_workspace, "  flaky:\n    command: ['false']\n    retries: {count: 1, delay: 1.5}\n"
+    )
+
+    record, seen = executed_ahead(ws, "flaky")
 
     assert seen == [RunStatus.RUNNING]  # written before the wait for the second attempt
     assert record.status is RunStatus.FAILED and record.threads[0].attempts == 2
-    service.store.close()
 
 
 def test_a_first_thread_needing_work_before_it_starts_is_not_started_ahead(
