@@ -181,13 +181,13 @@ def test_a_test_thread_records_the_counts_keeps_the_junit_and_fails_on_a_failure
     empty_workspace: Workspace,
 ) -> None:
     # The user's suite, as the thread runs it: one test passes, one fails and one is skipped on purpose, so that
-    # each count below is told apart from the others.
+    # each count below is told apart from the others (the skipped one would fail if pytest ran it).
     write(
         empty_workspace.thread_dir("nightly_tests") / "tests" / "test_shop.py",
         "import pytest\n\n"
         "def test_prices_add_up():\n    assert 1 + 1 == 2\n\n"
         "def test_the_kettle_is_rated():\n    assert None == 3.8\n\n"
-        "@pytest.mark.skip(reason='not today')\ndef test_later():\n    pass\n",
+        "@pytest.mark.skip(reason='not today')\ndef test_later():\n    assert False, 'skipped: never run'\n",
     )
     ws = workspace_with(empty_workspace, "  nightly_tests:\n    test: tests/\n    args: ['-q']\n")
 
