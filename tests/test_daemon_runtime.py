@@ -31,7 +31,7 @@ T = TypeVar("T")
 SETTINGS = "timezone: Europe/Berlin\ndefaults: {kill_grace: 0.5}\ndaemon: {shutdown_grace: 30s}\n"
 THREADS = """\
 threads:
-  hello: {code: "print('hello')"}
+  hello: {code: "import time; print('hello at', repr(time.time()))"}
   nap: {code: "import os, time; open(os.environ['TASKCTL_RUN_DIR'] + '/pid', 'w').write(str(os.getpid())); print('::progress 40/100', flush=True); time.sleep(300)"}
 """
 
@@ -150,7 +150,12 @@ def test_every_second_schedules_make_runs_each_in_its_slot(ws: Workspace, daemon
     for row in done:
         assert row.trigger is Trigger.SCHEDULE
         assert row.scheduled_for is not None and row.scheduled_for.microsecond == 0
-        assert "hello" in (ws.run_folder(row.id) / "console.log").read_text()
+        console = (ws.run_folder(row.id) / "console.log").read_text()
+        assert "hello at" in console
+        # claimed ahead of its slot, but started at it, never before: the thread reads the slot's second
+        thread_started = float(console.split("hello at ")[1].split()[0])
+        assert thread_started >= row.scheduled_for.timestamp()
+        assert row.started >= row.scheduled_for
     assert daemon.stop() == 0
     assert "taskctl daemon stopped" in daemon.log
 
@@ -272,6 +277,12 @@ def test_cancel_of_a_daemon_run_stops_it(ws: Workspace, daemons: list[Daemon]) -
     # the thread's progress line is read a moment after it started
     status = wait_for("its progress in status", lambda: _with_progress(cli(ws, "status").stdout))
     assert row.id in status and "nap" in status
+    # its next slots are skipped (overlap: skip), each recorded at its instant, not before it
+    skipped = wait_for(
+        "a skipped slot", lambda: [r for r in rows(ws, "sleepy") if r.status is RunStatus.SKIPPED]
+    )
+    assert skipped[0].scheduled_for is not None and skipped[0].started >= skipped[0].scheduled_for
+    assert skipped[0].error is not None and row.id in skipped[0].error
     result = cli(ws, "cancel", row.id)
     assert (result.returncode, result.stdout, result.stderr) == (0, f"run {row.id} cancelled\n", "")
     pid = int((ws.run_folder(row.id) / "pid").read_text())

@@ -803,7 +803,7 @@ def test_a_thread_started_ahead_is_stopped_when_its_run_fails_before_supervising
     assert first is not None
     child = first.take()
     assert child is not None
-    first = FirstThread(first.plans, child)  # handed back: the run's execution owns it
+    first = FirstThread(first.plans, child, first.spawned)  # handed back: the run's execution owns it
     pid = child.pid
 
     def no_logs(path: Path, mode: str) -> BinaryIO:

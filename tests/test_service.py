@@ -6,7 +6,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -15,7 +15,7 @@ from taskctl.config import load_config
 from taskctl.config.loader import ResolvedProcess
 from taskctl.errors import NotFoundError, TaskctlError, UsageError
 from taskctl.runner import Admission, CancelOutcome, CancelToken, RunRequest, RunService, open_service
-from taskctl.runner.service import CreatedRun, SlotClaim
+from taskctl.runner.service import ClaimLater, CreatedRun, SlotClaim
 from taskctl.runs import (
     RunId,
     RunOwner,
@@ -168,6 +168,43 @@ def test_slots_claimed_together_are_one_transaction_that_writes_no_folder(ws: Wo
     for claimed in created:
         svc.make_folder(definition(ws, claimed.record.process), claimed)
     assert read_run_json(created[2].record.folder).status is RunStatus.SKIPPED
+
+
+def test_slots_claimed_early_start_at_their_instant_or_wait_to_be_claimed_then(ws: Workspace) -> None:
+    write(
+        ws.config_dir / "processes.yaml",
+        "processes:\n  busy:\n    threads: [job]\n    overlap: skip\n  behind:\n    threads: [job]\n",
+    )
+    svc = service(ws, FakeClock(NIGHT - timedelta(seconds=0.2)))  # 03:29:59.8 in Berlin
+    ahead = RunRequest(Trigger.SCHEDULE, NIGHT, owner=RunOwner.DAEMON)
+    late = RunRequest(Trigger.CATCH_UP, NIGHT - timedelta(minutes=1), owner=RunOwner.DAEMON)
+    blocker = svc.create(definition(ws, "busy"), RunRequest())  # still running
+    notes: list[str] = []
+
+    results = svc.claim_slots(
+        [
+            SlotClaim(definition(ws, "behind"), late),
+            SlotClaim(definition(ws, "busy"), ahead, lambda tx: notes.append("busy")),
+            SlotClaim(definition(ws), ahead),
+        ],
+        early=True,
+    )
+
+    caught_up, later, early = results
+    # a slot already due is claimed as always, at the clock's second
+    assert isinstance(caught_up, CreatedRun) and caught_up.record.started == NIGHT - timedelta(seconds=0.2)
+    assert str(caught_up.record.id) == "behind/2026-11-22_03-29-59"
+    # a slot ahead: its run starts at the slot, named by it
+    assert isinstance(early, CreatedRun) and early.decision.admission is Admission.START
+    assert early.record.started == NIGHT and early.record.threads[0].started == NIGHT
+    assert str(early.record.id) == "job/2026-11-22_03-30-00"
+    # one that would be skipped now is not decided ahead: the run in its way may end before its instant
+    assert isinstance(later, ClaimLater) and later.slot == NIGHT
+    assert notes == []
+    assert [row.id for row in svc.store.runs("busy", limit=None)] == [blocker.record.id]
+    # claimed again at its instant (without early, as the daemon does), the policy decides
+    [skipped] = svc.claim_slots([SlotClaim(definition(ws, "busy"), ahead)])
+    assert isinstance(skipped, CreatedRun) and skipped.decision.admission is Admission.SKIP
 
 
 def test_a_missed_slot_is_a_skipped_row_without_a_folder_that_claims_the_slot(ws: Workspace) -> None:

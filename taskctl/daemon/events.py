@@ -55,6 +55,7 @@ class SlotHandled:
     decision: OverlapDecision | None = None
     saved_cursors: Mapping[CursorKey, datetime] | None = None  # saved in the claiming transaction
     error: str | None = None  # FAILED: why
+    started_at: datetime | None = None  # STARTED: when its first thread was started, if known
 
 
 @dataclass(frozen=True)

@@ -277,7 +277,7 @@ def render_status(report: StatusReport) -> list[str]:
                 str(row.status),
                 row.current_thread or "-",
                 row.progress or "-",
-                format_duration((report.now - row.started).total_seconds()),
+                format_duration(_elapsed(report.now, row.started)),
             ]
             for row in report.active
         ]
@@ -378,7 +378,7 @@ def status_json(report: StatusReport) -> dict[str, Any]:
                 "thread": row.current_thread,
                 "progress": row.progress,
                 "started": utc_text(row.started),
-                "elapsed": round((report.now - row.started).total_seconds(), 3),
+                "elapsed": round(_elapsed(report.now, row.started), 3),
             }
             for row in report.active
         ],
@@ -436,3 +436,8 @@ def current_status(
     with open_service(workspace, read_only=True) as service:
         service.reap()
         return status_report(workspace, service.store, view, now, tags, notes)
+
+
+def _elapsed(now: datetime, started: datetime) -> float:
+    """Seconds a run has run; 0 for one the daemon claimed ahead of its slot, which starts at the slot."""
+    return max(0.0, (now - started).total_seconds())

@@ -3,9 +3,11 @@
 Each worker opens its own run service (a Store belongs to the thread that opened it) and keeps it for its
 life. A job is one of:
 
-- the due slots the loop hands out together (all those due at one instant): one worker claims them all in
-  ONE write transaction (each slot's run row, and the cursors the loop gave, as `RunService.claim_slots`
-  does), then hands each run that starts to a worker of its own;
+- the due slots the loop hands out together (all those due at one instant, handed out `ahead` of it): one
+  worker claims them all in ONE write transaction (each slot's run row, and the cursors the loop gave, as
+  `RunService.claim_slots` does), waits for their instant, starts their first threads, then hands each run
+  that starts to a worker of its own; a slot whose run would not start when claimed ahead (overlap) is
+  claimed again at its instant;
 - a run just claimed that starts: its folder and run.json, then its execution;
 - a waiting run the loop has admitted.
 
@@ -20,12 +22,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
+import time
 import traceback
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from queue import SimpleQueue
 from typing import TYPE_CHECKING
 
@@ -37,7 +40,14 @@ from taskctl.errors import TaskctlError
 from taskctl.runner.chain import FirstThread, RunHooks
 from taskctl.runner.overlap import Admission
 from taskctl.runner.process import CancelToken
-from taskctl.runner.service import CreatedRun, RunRequest, RunService, SlotClaim, open_service
+from taskctl.runner.service import (
+    ClaimLater,
+    CreatedRun,
+    RunRequest,
+    RunService,
+    SlotClaim,
+    open_service,
+)
 from taskctl.runs import RunOwner, RunRecord, RunStatus, write_run_json
 from taskctl.store import GroupWriter, SlotTakenError
 
@@ -97,8 +107,10 @@ class WorkerPool:
         events: SimpleQueue[DaemonEvent],
         log: DaemonLog,
         clock: Clock = SYSTEM_CLOCK,
+        ahead: timedelta = timedelta(0),
     ) -> None:
         self._workspace = workspace
+        self._ahead = ahead  # how early the loop hands slots out: a claimed run waits at most this long
         self._events = events
         self._log = log
         self._clock = clock
@@ -200,8 +212,12 @@ class WorkerPool:
             self._log.error(f"a worker cannot open the run index: {error.message}")
             return None
 
-    def _claim(self, service: RunService | None, job: ClaimJob) -> None:
-        """Claim the slots of `job` together; report each (a slot handed out is always reported)."""
+    def _claim(self, service: RunService | None, job: ClaimJob, early: bool = True) -> None:
+        """Claim the slots of `job` together; report each (a slot handed out is always reported).
+
+        A slot still ahead of its instant (the loop hands them out `ahead` early) is claimed at once, and its
+        run started at its instant; one whose run would not start yet is claimed at its instant instead.
+        """
         try:
             if service is None:
                 raise TaskctlError("the run index cannot be opened")
@@ -213,31 +229,53 @@ class WorkerPool:
                 )
                 for slot in job.slots
             ]
-            results = service.claim_slots(claims)
+            results = service.claim_slots(claims, early=early)
         except Exception as error:
             reason = error.message if isinstance(error, TaskctlError) else _one_line(error)
             for slot in job.slots:
                 self._events.put(SlotHandled(slot.due, Created.FAILED, slot.definition, error=reason))
             return
-        # The threads of the runs that start go first (the spawner threads start several at once), before any
-        # worker is woken to write their records: the last of them starts as soon as it can. Each StartJob
-        # reports its slot.
-        starting = [
-            (slot, claimed)
-            for slot, claimed in zip(job.slots, results, strict=True)
-            if isinstance(claimed, CreatedRun) and claimed.decision.admission is Admission.START
-        ]
-        tokens = [self._register(created.record.id) for _, created in starting]
-        firsts = self._spawners().map(lambda claimed: self._start_first(service, *claimed), starting)
-        for (slot, created), token, first in zip(starting, tokens, list(firsts), strict=True):
-            self._submit(StartJob(slot, created, token, first))
+        assert service is not None
+        starting: dict[datetime, list[tuple[CreateJob, CreatedRun]]] = {}
+        later: list[CreateJob] = []
+        for slot, result in zip(job.slots, results, strict=True):
+            if isinstance(result, ClaimLater):
+                later.append(slot)
+            elif isinstance(result, CreatedRun) and result.decision.admission is Admission.START:
+                starting.setdefault(result.record.started, []).append((slot, result))
+        for at in sorted(starting):
+            self._wait_until(at)
+            self._start_firsts(service, starting[at])
         for slot, result in zip(job.slots, results, strict=True):
             if isinstance(result, SlotTakenError):
                 self._events.put(SlotHandled(slot.due, Created.TAKEN, slot.definition))
             elif isinstance(result, TaskctlError):
                 self._events.put(SlotHandled(slot.due, Created.FAILED, slot.definition, error=result.message))
-            elif result.decision.admission is not Admission.START:
+            elif isinstance(result, CreatedRun) and result.decision.admission is not Admission.START:
                 self._created(service, slot, result)
+        if later:
+            self._wait_until(max(slot.due.scheduled_for for slot in later))
+            self._claim(service, ClaimJob(tuple(later)), early=False)
+
+    def _start_firsts(self, service: RunService, starting: list[tuple[CreateJob, CreatedRun]]) -> None:
+        """Start the first threads of runs just claimed, several at once (the spawner threads), before any
+        worker is woken to write their records: the last of them starts as soon as it can. Each StartJob
+        reports its slot."""
+        tokens = [self._register(created.record.id) for _, created in starting]
+        firsts = self._spawners().map(lambda claimed: self._start_first(service, *claimed), starting)
+        for (slot, created), token, first in zip(starting, tokens, list(firsts), strict=True):
+            self._submit(StartJob(slot, created, token, first))
+
+    def _wait_until(self, at: datetime) -> None:
+        """Sleep until the wall clock reads `at`, so that a run claimed ahead starts at its slot, never
+        before it (its thread may name files by the time it reads); at most `ahead` (the wall clock may be
+        stepped meanwhile)."""
+        left = (at - self._clock.now()).total_seconds()
+        if left <= 0:
+            return
+        deadline = self._clock.monotonic() + min(left, self._ahead.total_seconds())
+        while (left := min(deadline - self._clock.monotonic(), (at - self._clock.now()).total_seconds())) > 0:
+            time.sleep(left)
 
     def _spawners(self) -> ThreadPoolExecutor:
         """The threads that start the first threads of runs claimed together, several at once (a spawn waits
@@ -287,7 +325,15 @@ class WorkerPool:
             return False
         outcome = _OUTCOME.get(created.decision.admission, Created.WAITING)
         self._events.put(
-            SlotHandled(slot.due, outcome, slot.definition, created.record, created.decision, slot.cursors)
+            SlotHandled(
+                slot.due,
+                outcome,
+                slot.definition,
+                created.record,
+                created.decision,
+                slot.cursors,
+                started_at=first.spawned if first is not None else self._clock.now(),
+            )
         )
         return True
 

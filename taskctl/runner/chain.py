@@ -16,6 +16,7 @@ import stat
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
@@ -76,9 +77,10 @@ class FirstThread:
     """A run's first thread, started ahead of the run's bookkeeping (see `start_first_thread`): its plans and
     its process, handed once to the attempt that supervises it."""
 
-    def __init__(self, plans: list[ThreadPlan], child: subprocess.Popen[bytes]) -> None:
+    def __init__(self, plans: list[ThreadPlan], child: subprocess.Popen[bytes], spawned: datetime) -> None:
         self.plans = plans
         self._child: subprocess.Popen[bytes] | None = child
+        self.spawned = spawned  # when its process was started
         # True when the caller wrote no run.json for the run: its supervision writes the first one
         # (FIRST_RECORD_DELAY after the start, or at the end); until then the index shows the run.
         self.unrecorded = False
@@ -96,7 +98,7 @@ class FirstThread:
 
 
 def start_first_thread(
-    workspace: Workspace, definition: ResolvedProcess, record: RunRecord
+    workspace: Workspace, definition: ResolvedProcess, record: RunRecord, clock: Clock = SYSTEM_CLOCK
 ) -> FirstThread | None:
     """Start the first thread of a run just created and admitted, before anything of the run but its folder is
     written: what the thread needs to start is its folder and its environment; run.json, the logs and the
@@ -120,19 +122,20 @@ def start_first_thread(
         child = descendants.spawn(plan.argv, plan.cwd, {**inherited_env(), **plan.env}, plan.kill_grace)
     except OSError:
         return None
-    return FirstThread(plans, child)
+    return FirstThread(plans, child, clock.now())
 
 
-def mark_started(record: RunRecord, clock: Clock) -> None:
-    """The run is admitted: it and its first thread are running (recorded by the caller's next write)."""
+def mark_started(record: RunRecord, at: datetime) -> None:
+    """The run is admitted: it and its first thread are running from `at` (recorded by the caller's next
+    write)."""
     record.status = RunStatus.RUNNING
     if record.threads:
-        _thread_starts(record.threads[0], clock)
+        _thread_starts(record.threads[0], at)
 
 
-def _thread_starts(thread: ThreadRecord, clock: Clock) -> None:
+def _thread_starts(thread: ThreadRecord, at: datetime) -> None:
     thread.status = ThreadStatus.RUNNING
-    thread.started = clock.now()
+    thread.started = at
 
 
 @dataclass
@@ -255,7 +258,7 @@ def _execute(
     try:
         for index, (plan, thread) in enumerate(zip(plans, record.threads, strict=True)):
             if thread.status is not ThreadStatus.RUNNING:
-                _thread_starts(thread, clock)
+                _thread_starts(thread, clock.now())
             status = _run_thread(plan, thread, context)
             if status is not ThreadStatus.SUCCEEDED and outcome is None:
                 outcome = _RUN_STATUS_OF.get(status, RunStatus.FAILED)
@@ -267,7 +270,7 @@ def _execute(
                 break
             if outcome is not None and (definition.on_failure is OnFailure.STOP or record.error is not None):
                 break  # a log that cannot be written stops the chain even with on_failure: continue
-            _thread_starts(record.threads[index + 1], clock)
+            _thread_starts(record.threads[index + 1], clock.now())
             journal.save()  # a boundary: this thread's end and the next one's start, in one write
     finally:
         if notices is not None:

@@ -129,6 +129,14 @@ class CreatedRun:
     decision: OverlapDecision
 
 
+class ClaimLater(Exception):
+    """A slot claimed ahead of its instant whose run would not start now (see `RunService.claim_slots`)."""
+
+    def __init__(self, slot: datetime) -> None:
+        super().__init__(f"the slot {slot.isoformat()} is claimed at its instant")
+        self.slot = slot
+
+
 class CancelOutcome(StrEnum):
     CANCELLED = "cancelled"  # the runner stopped it and recorded it
     REQUESTED = "requested"  # the runner was asked and is still stopping it
@@ -194,17 +202,25 @@ class RunService:
         assert created is not None
         return self.make_folder(definition, CreatedRun(*created))
 
-    def claim_slots(self, claims: Sequence[SlotClaim]) -> list[CreatedRun | TaskctlError]:
+    def claim_slots(
+        self, claims: Sequence[SlotClaim], early: bool = False
+    ) -> list[CreatedRun | TaskctlError | ClaimLater]:
         """Claim many schedule slots in ONE write transaction: for each, what `create` does in its transaction
         (admission, id, index row, its `within`), in order, so that a later claim of a process sees the runs
         of the earlier ones. Nothing is written to disk: call `make_folder` for each run created, before
         anything else (the reaper creates the folder of a run whose runner died first).
 
-        One result per claim: the run created, SlotTakenError (the slot has its run), or the TaskctlError that
-        kept it from being created (IndexUnavailableError for all of them when the index cannot be written).
-        A claim whose process has an active run needing the reaper is created on its own, after the reaping.
+        `early`: slots may be claimed ahead of their instant. Such a run is created as starting at its slot
+        (its id and `started` are the slot's), to be started then by the caller; one that would not start now
+        (the overlap policy, with the runs active now, which may end before its instant) is not created:
+        ClaimLater, claim it again at its instant.
+
+        One result per claim: the run created, SlotTakenError (the slot has its run), ClaimLater, or the
+        TaskctlError that kept it from being created (IndexUnavailableError for all of them when the index
+        cannot be written). A claim whose process has an active run needing the reaper is created on its own,
+        after the reaping.
         """
-        results: list[CreatedRun | TaskctlError | None] = [None] * len(claims)
+        results: list[CreatedRun | TaskctlError | ClaimLater | None] = [None] * len(claims)
         alone: list[int] = []
         try:
             with self.store.transaction() as tx:
@@ -229,11 +245,11 @@ class RunService:
                     tx.execute("SAVEPOINT claim")  # a claim that fails leaves nothing of itself
                     try:
                         record, decision = self._insert_in(
-                            tx, claim.definition, claim.request, active, numbers
+                            tx, claim.definition, claim.request, active, numbers, early
                         )
                         if claim.within is not None:
                             claim.within(tx)
-                    except TaskctlError as error:
+                    except (TaskctlError, ClaimLater) as error:
                         tx.execute("ROLLBACK TO claim")
                         results[index] = error
                     else:
@@ -301,22 +317,28 @@ class RunService:
         request: RunRequest,
         active: list[RunRow],
         numbers: dict[RunId, int] | None = None,
+        early: bool = False,
     ) -> tuple[RunRecord, OverlapDecision]:
-        """Within `tx`: decide admission, pick the id, insert the row. Raises SlotTakenError. `active`: the
-        process's active runs, as the caller has just read them in `tx`; `numbers`: `tx.highest_numbers` read
-        for several runs (each used once)."""
+        """Within `tx`: decide admission, pick the id, insert the row. Raises SlotTakenError, or ClaimLater
+        if `early` (see `claim_slots`). `active`: the process's active runs, as the caller has just read them
+        in `tx`; `numbers`: `tx.highest_numbers` read for several runs (each used once)."""
         from taskctl.runner.chain import mark_started
         from taskctl.runner.overlap import ActiveRun, Admission, decide_overlap
 
         started = self.clock.now()
+        runs = [ActiveRun(row.id, row.status) for row in active]
+        decision = decide_overlap(definition.overlap, definition.max_instances, runs, request.force)
+        slot = request.scheduled_for
+        if early and slot is not None and slot > started:
+            if decision.admission is not Admission.START:
+                raise ClaimLater(slot)
+            started = slot
         run_id = self._free_id(
             tx, definition.name, run_stamp(started, ZoneInfo(definition.zone_name)), numbers
         )
-        runs = [ActiveRun(row.id, row.status) for row in active]
-        decision = decide_overlap(definition.overlap, definition.max_instances, runs, request.force)
         record = self._new_record(definition, request, run_id, started)
         if decision.admission is Admission.START:
-            mark_started(record, self.clock)
+            mark_started(record, started)
         elif decision.admission is Admission.SKIP:
             blockers = ", ".join(decision.blockers)
             message = f"skipped: {blockers} still active (overlap: {definition.overlap})"
@@ -453,7 +475,7 @@ class RunService:
                     definition.overlap, definition.max_instances, active, waiting=record.id
                 )
                 if decision.admission is Admission.START:
-                    mark_started(record, self.clock)
+                    mark_started(record, self.clock.now())
                     tx.save_run(record)
         if decision.admission is Admission.START:
             self._write(record)
@@ -516,7 +538,7 @@ class RunService:
         way. See `taskctl.runner.chain.start_first_thread`."""
         from taskctl.runner.chain import start_first_thread
 
-        return start_first_thread(self.workspace, definition, record)
+        return start_first_thread(self.workspace, definition, record, self.clock)
 
     def run(
         self,
