@@ -37,7 +37,7 @@ from taskctl.daemon.dispatch import Created
 from taskctl.daemon.events import DaemonEvent, RunEnded, SlotHandled
 from taskctl.daemon.state import save_cursors_in
 from taskctl.errors import TaskctlError
-from taskctl.runner.chain import FirstThread, RunHooks
+from taskctl.runner.chain import FirstLaunch, FirstThread, RunHooks
 from taskctl.runner.overlap import Admission
 from taskctl.runner.process import CancelToken
 from taskctl.runner.service import (
@@ -244,8 +244,13 @@ class WorkerPool:
             elif isinstance(result, CreatedRun) and result.decision.admission is Admission.START:
                 starting.setdefault(result.record.started, []).append((slot, result))
         for at in sorted(starting):
+            group = starting[at]
+            # Ahead of the instant, all but the spawns is done now, in this thread.
+            launches = None
+            if at > self._clock.now():
+                launches = [self._prepare(service, slot, created) for slot, created in group]
             self._wait_until(at)
-            self._start_firsts(service, starting[at])
+            self._start_firsts(service, group, launches)
         for slot, result in zip(job.slots, results, strict=True):
             if isinstance(result, SlotTakenError):
                 self._events.put(SlotHandled(slot.due, Created.TAKEN, slot.definition))
@@ -257,12 +262,20 @@ class WorkerPool:
             self._wait_until(max(slot.due.scheduled_for for slot in later))
             self._claim(service, ClaimJob(tuple(later)), early=False)
 
-    def _start_firsts(self, service: RunService, starting: list[tuple[CreateJob, CreatedRun]]) -> None:
+    def _start_firsts(
+        self,
+        service: RunService,
+        starting: list[tuple[CreateJob, CreatedRun]],
+        launches: list[FirstLaunch | None] | None,
+    ) -> None:
         """Start the first threads of runs just claimed, several at once (the spawner threads), before any
         worker is woken to write their records: the last of them starts as soon as it can. Each StartJob
-        reports its slot."""
+        reports its slot. `launches`: the threads as `_prepare` made them ready (None: not done yet)."""
         tokens = [self._register(created.record.id) for _, created in starting]
-        firsts = self._spawners().map(lambda claimed: self._start_first(service, *claimed), starting)
+        if launches is None:
+            firsts = self._spawners().map(lambda claimed: self._start_first(service, *claimed), starting)
+        else:
+            firsts = self._spawners().map(functools.partial(self._launch, service), starting, launches)
         for (slot, created), token, first in zip(starting, tokens, list(firsts), strict=True):
             self._submit(StartJob(slot, created, token, first))
 
@@ -287,10 +300,27 @@ class WorkerPool:
 
     def _start_first(self, service: RunService, slot: CreateJob, created: CreatedRun) -> FirstThread | None:
         """Start the first thread of a run ahead of its records; None: its worker starts it."""
+        launch = self._prepare(service, slot, created)
+        return None if launch is None else self._launch(service, (slot, created), launch)
+
+    def _prepare(self, service: RunService, slot: CreateJob, created: CreatedRun) -> FirstLaunch | None:
+        """`_start_first` but the spawn; None: its worker starts it."""
         try:
-            return service.start_first_thread(slot.definition, created.record)
+            return service.prepare_first_thread(slot.definition, created.record)
         except Exception as error:  # the worker starts it the usual way, and meets the problem again
             self._log.warning(f"run {created.record.id}: {_one_line(error)}")
+            return None
+
+    def _launch(
+        self, service: RunService, claimed: tuple[CreateJob, CreatedRun], launch: FirstLaunch | None
+    ) -> FirstThread | None:
+        """The spawn of `_start_first`; None: its worker starts it."""
+        if launch is None:
+            return None
+        try:
+            return service.launch_first_thread(launch)
+        except Exception as error:
+            self._log.warning(f"run {claimed[1].record.id}: {_one_line(error)}")
             return None
 
     def _start(self, service: RunService | None, job: StartJob) -> None:

@@ -109,6 +109,23 @@ def start_first_thread(
     None, with nothing started, when the thread needs work before it starts (an input to copy or build, its
     own environment, a problem to report) or cannot be started now: `execute_run` does it all as usual.
     """
+    launch = prepare_first_thread(workspace, definition, record)
+    return None if launch is None else launch_first_thread(launch, clock)
+
+
+@dataclass(frozen=True)
+class FirstLaunch:
+    """A run's first thread ready to start (its folder made, its plan checked, its environment built)."""
+
+    plans: list[ThreadPlan]
+    env: dict[str, str]
+
+
+def prepare_first_thread(
+    workspace: Workspace, definition: ResolvedProcess, record: RunRecord
+) -> FirstLaunch | None:
+    """All that `start_first_thread` does before the spawn (a daemon does it before the run's instant);
+    None if the thread cannot be started ahead."""
     plans = plan_chain(workspace, definition, record.folder, record.id)
     if not plans:
         return None
@@ -119,10 +136,19 @@ def start_first_thread(
         record.folder.mkdir(parents=True, exist_ok=True)
         if _check_before_start(plan, record.folder) is not None:
             return None
-        child = descendants.spawn(plan.argv, plan.cwd, {**inherited_env(), **plan.env}, plan.kill_grace)
     except OSError:
         return None
-    return FirstThread(plans, child, clock.now())
+    return FirstLaunch(plans, {**inherited_env(), **plan.env})
+
+
+def launch_first_thread(launch: FirstLaunch, clock: Clock = SYSTEM_CLOCK) -> FirstThread | None:
+    """Start a thread prepared by `prepare_first_thread`; None if it cannot be started now."""
+    plan = launch.plans[0]
+    try:
+        child = descendants.spawn(plan.argv, plan.cwd, launch.env, plan.kill_grace)
+    except OSError:
+        return None
+    return FirstThread(launch.plans, child, clock.now())
 
 
 def mark_started(record: RunRecord, at: datetime) -> None:

@@ -89,7 +89,7 @@ from taskctl.workspace import Workspace
 # (`history`, `show`, `logs`, `cancel`) does not, so those are imported where a run is started.
 if TYPE_CHECKING:
     from taskctl.config.loader import ResolvedProcess
-    from taskctl.runner.chain import FirstThread, RunHooks
+    from taskctl.runner.chain import FirstLaunch, FirstThread, RunHooks
     from taskctl.runner.notices import RunNotices
     from taskctl.runner.overlap import OverlapDecision
     from taskctl.runner.process import CancelToken
@@ -539,6 +539,18 @@ class RunService:
         from taskctl.runner.chain import start_first_thread
 
         return start_first_thread(self.workspace, definition, record, self.clock)
+
+    def prepare_first_thread(self, definition: ResolvedProcess, record: RunRecord) -> FirstLaunch | None:
+        """`start_first_thread` in two steps: all but the spawn (None: it must start the usual way)..."""
+        from taskctl.runner.chain import prepare_first_thread
+
+        return prepare_first_thread(self.workspace, definition, record)
+
+    def launch_first_thread(self, launch: FirstLaunch) -> FirstThread | None:
+        """...then the spawn (None: it must start the usual way)."""
+        from taskctl.runner.chain import launch_first_thread
+
+        return launch_first_thread(launch, self.clock)
 
     def run(
         self,
