@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import os
 import re
 import sqlite3
 import sys
 import tempfile
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -186,6 +188,29 @@ def test_an_interrupted_import_leaves_the_table_as_it_was(table: SkuTable, tmp_p
     assert other.count() == 0
     assert other.import_csv(many).new == 70_000
     assert other.query(SkuQuery(search="name 69999")).skus[0].sku == "N069999"
+
+
+def test_a_first_import_syncs_its_pages_while_it_runs_and_stops_after(
+    table: SkuTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced = threading.Event()
+    database = os.stat(tmp_path / "skus.db").st_ino
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if os.fstat(fd).st_ino == database:
+            synced.set()
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(taskctl.skus.table, "_SYNC_EVERY_SECONDS", 0.001)
+
+    def wait_for_a_sync(phase: str, done: int, total: int) -> None:
+        assert synced.wait(30), "the import did not sync the database file while it ran"
+
+    assert table.import_csv(csv_file(tmp_path, SHIRTS), progress=wait_for_a_sync).new == 3
+    assert "taskctl-sku-import-sync" not in {thread.name for thread in threading.enumerate()}
+    assert len(all_rows(table)) == 3
 
 
 def test_not_utf8_names_the_line_and_the_byte(table: SkuTable, tmp_path: Path) -> None:
