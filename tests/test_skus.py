@@ -213,6 +213,36 @@ def test_a_first_import_syncs_its_pages_while_it_runs_and_stops_after(
     assert len(all_rows(table)) == 3
 
 
+def test_indexes_sorted_in_many_runs_agree_with_the_table_and_find_a_late_duplicate(
+    table: SkuTable, tmp_path: Path
+) -> None:
+    # 40,000 rows hold several MB of index keys: each index build sorts them in runs on threads of SQLite's.
+    count = 40_000
+    order = [n * 7919 % count for n in range(count)]  # keys in no order at all
+    body = "".join(
+        f"S{k:05d},Product {k % 997:03d} {'x' * 30},F{k % 50},,{k % 51 / 10},{k % 7}\n" for k in order
+    )
+    assert table.import_csv(csv_file(tmp_path, body)).new == count
+    conn = sqlite3.connect(tmp_path / "skus.db")
+    assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]  # every index entry matches its row
+    for sort, key in (
+        ("sku", lambda k: f"S{k:05d}"),
+        ("name", lambda k: k % 997),
+        ("rating", lambda k: k % 51),
+    ):
+        expected = sorted(range(count), key=lambda position: (key(order[position]), position))[:100]
+        assert skus(table, sort=sort, limit=100) == [f"S{order[position]:05d}" for position in expected]
+    assert table._conn.execute("PRAGMA threads").fetchone()[0] == 0  # as it was before the import
+    other = SkuTable.open(tmp_path / "other.db")
+    late = csv_file(tmp_path, body + f"S{order[5]:05d},Again,,,,\n", name="late.csv")
+    assert (
+        rejected(other, late)[0]
+        == f"{late}:{count + 2}: sku 'S{order[5]:05d}' appears twice (first on line 7)"
+    )
+    assert other.count() == 0
+    other.close()
+
+
 def test_not_utf8_names_the_line_and_the_byte(table: SkuTable, tmp_path: Path) -> None:
     path = tmp_path / "latin1.csv"
     path.write_bytes((HEADER + "B07,Shirt,,,,\nK12,Kr\u00fcg,,,,\n").encode("latin-1"))
