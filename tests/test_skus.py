@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import os
 import re
 import sqlite3
 import sys
 import tempfile
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -186,6 +188,59 @@ def test_an_interrupted_import_leaves_the_table_as_it_was(table: SkuTable, tmp_p
     assert other.count() == 0
     assert other.import_csv(many).new == 70_000
     assert other.query(SkuQuery(search="name 69999")).skus[0].sku == "N069999"
+
+
+def test_a_first_import_syncs_its_pages_while_it_runs_and_stops_after(
+    table: SkuTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced = threading.Event()
+    database = os.stat(tmp_path / "skus.db").st_ino
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if os.fstat(fd).st_ino == database:
+            synced.set()
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(taskctl.skus.table, "_SYNC_EVERY_SECONDS", 0.001)
+
+    def wait_for_a_sync(phase: str, done: int, total: int) -> None:
+        assert synced.wait(30), "the import did not sync the database file while it ran"
+
+    assert table.import_csv(csv_file(tmp_path, SHIRTS), progress=wait_for_a_sync).new == 3
+    assert "taskctl-sku-import-sync" not in {thread.name for thread in threading.enumerate()}
+    assert len(all_rows(table)) == 3
+
+
+def test_indexes_sorted_in_many_runs_agree_with_the_table_and_find_a_late_duplicate(
+    table: SkuTable, tmp_path: Path
+) -> None:
+    # 40,000 rows hold several MB of index keys: each index build sorts them in runs on threads of SQLite's.
+    count = 40_000
+    order = [n * 7919 % count for n in range(count)]  # keys in no order at all
+    body = "".join(
+        f"S{k:05d},Product {k % 997:03d} {'x' * 30},F{k % 50},,{k % 51 / 10},{k % 7}\n" for k in order
+    )
+    assert table.import_csv(csv_file(tmp_path, body)).new == count
+    conn = sqlite3.connect(tmp_path / "skus.db")
+    assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]  # every index entry matches its row
+    for sort, key in (
+        ("sku", lambda k: f"S{k:05d}"),
+        ("name", lambda k: k % 997),
+        ("rating", lambda k: k % 51),
+    ):
+        expected = sorted(range(count), key=lambda position: (key(order[position]), position))[:100]
+        assert skus(table, sort=sort, limit=100) == [f"S{order[position]:05d}" for position in expected]
+    assert table._conn.execute("PRAGMA threads").fetchone()[0] == 0  # as it was before the import
+    other = SkuTable.open(tmp_path / "other.db")
+    late = csv_file(tmp_path, body + f"S{order[5]:05d},Again,,,,\n", name="late.csv")
+    assert (
+        rejected(other, late)[0]
+        == f"{late}:{count + 2}: sku 'S{order[5]:05d}' appears twice (first on line 7)"
+    )
+    assert other.count() == 0
+    other.close()
 
 
 def test_not_utf8_names_the_line_and_the_byte(table: SkuTable, tmp_path: Path) -> None:

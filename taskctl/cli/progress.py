@@ -13,9 +13,10 @@ import os
 import shutil
 import sys
 from dataclasses import dataclass, field
-from typing import BinaryIO, TextIO
+from typing import TYPE_CHECKING, BinaryIO, TextIO
 
-from taskctl.runs import RunRecord, RunStatus, ThreadRecord, ThreadStatus
+if TYPE_CHECKING:  # taskctl.runs is heavy to import, and `sku import` shows a WorkBar without it
+    from taskctl.runs import RunRecord, RunStatus, ThreadRecord, ThreadStatus
 
 BAR_WIDTH = 24
 _CLEAR = "\r\x1b[K"
@@ -151,6 +152,7 @@ class RunDisplay:
         return _CLEAR.encode() if self.fancy and self.shown else b""
 
     def _ended_line(self, record: RunRecord, thread: ThreadRecord) -> str:
+        from taskctl.runs import ThreadStatus
         from taskctl.units import format_duration
 
         step = _step(record, thread)

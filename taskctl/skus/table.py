@@ -7,6 +7,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -571,7 +572,8 @@ class SkuTable:
         import into an empty table the rollback journal instead of the WAL: every page of a new table is then
         written once, straight into the database, where the WAL would write it twice (itself, then the
         checkpoint). The import stays atomic either way; readers wait while it commits. If another
-        connection has the database open, SQLite keeps the WAL, and so does the import."""
+        connection has the database open, SQLite keeps the WAL, and so does the import. Through the rollback
+        journal, the pages SQLite writes are also sent to the disk while the import goes on (`_syncing`)."""
         conn = self._conn
         (cache_size,) = conn.execute("PRAGMA cache_size").fetchone()
         (mmap_size,) = conn.execute("PRAGMA mmap_size").fetchone()
@@ -583,7 +585,11 @@ class SkuTable:
             with suppress(sqlite3.OperationalError):  # busy: another connection uses the WAL now
                 (journal,) = conn.execute("PRAGMA journal_mode = DELETE").fetchone()
         try:
-            yield
+            if journal == "delete":
+                with _syncing(self.path):
+                    yield
+            else:
+                yield
         finally:
             if journal == "delete":
                 with suppress(sqlite3.OperationalError):  # SkuTable.open sets WAL again in any case
@@ -602,6 +608,39 @@ class SkuTable:
             total = self._conn.execute("SELECT count(*) FROM skus").fetchone()[0]
             rows = _reporting(rows, total, progress)
         return (write_json if format == "json" else write_csv)(rows, out)
+
+
+# How often the pages an import has written so far are sent to the disk (see _syncing).
+_SYNC_EVERY_SECONDS = 0.1
+
+
+@contextmanager
+def _syncing(path: Path) -> Iterator[None]:
+    """While the block runs, a thread syncs the database file every _SYNC_EVERY_SECONDS: the disk then writes
+    the pages of a big import as SQLite hands them over, while the CPU reads rows and builds indexes, instead
+    of all of them in the commit's own sync at the end (~0.3 s of a 300,000-row import). An extra sync changes
+    nothing SQLite relies on: it syncs its journal before it writes any page into the database file. The
+    commit syncs as always; a sync that fails here is left for it to report."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        yield
+        return
+    done = threading.Event()
+
+    def sync() -> None:
+        with suppress(OSError):
+            while not done.wait(_SYNC_EVERY_SECONDS):
+                os.fsync(fd)
+
+    thread = threading.Thread(target=sync, name="taskctl-sku-import-sync", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+        os.close(fd)
 
 
 def _reporting(skus: Iterator[Sku], total: int, progress: Progress) -> Iterator[Sku]:
