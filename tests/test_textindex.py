@@ -171,3 +171,27 @@ def test_a_version_2_database_gets_the_search_text_of_its_rows(tmp_path: Path) -
     conn.close()
     SkuTable.open(tmp_path / "skus.db").close()
     assert check_search_text(tmp_path / "skus.db") == 1
+
+
+@given(
+    values=st.lists(
+        st.tuples(st.text("abAB -", max_size=6), st.text("abAB-", min_size=1, max_size=4)),
+        min_size=1,
+        max_size=40,
+    ),
+    pattern=st.text("ab -", min_size=1, max_size=3),
+    padding=st.integers(0, 3),
+)
+def test_the_rows_holding_a_text_are_those_whose_name_or_sku_holds_it(
+    values: list[tuple[str, str]], pattern: str, padding: int
+) -> None:
+    # Long values put the matches far apart, in a text long enough for memmem.
+    names = [name + "z" * 300 * padding if n % 2 else name for n, (name, _) in enumerate(values)]
+    skus = [sku for _, sku in values]
+    expected = [
+        n
+        for n, (name, sku) in enumerate(zip(names, skus, strict=True))
+        if pattern in name.lower() or pattern in sku.lower()
+    ]
+    found = taskctl.skus.textindex._rows_holding(folded(skus, names), pattern.encode())
+    assert found == expected
