@@ -236,21 +236,25 @@ class WorkerPool:
                 self._events.put(SlotHandled(slot.due, Created.FAILED, slot.definition, error=reason))
             return
         assert service is not None
-        starting: dict[datetime, list[tuple[CreateJob, CreatedRun]]] = {}
+        now = self._clock.now()
+        started_now: list[tuple[CreateJob, CreatedRun]] = []
+        ahead: dict[datetime, list[tuple[CreateJob, CreatedRun]]] = {}  # by the instant they start at
         later: list[CreateJob] = []
         for slot, result in zip(job.slots, results, strict=True):
             if isinstance(result, ClaimLater):
                 later.append(slot)
             elif isinstance(result, CreatedRun) and result.decision.admission is Admission.START:
-                starting.setdefault(result.record.started, []).append((slot, result))
-        for at in sorted(starting):
-            group = starting[at]
-            # Ahead of the instant, all but the spawns is done now, in this thread.
-            launches = None
-            if at > self._clock.now():
-                launches = [self._prepare(service, slot, created) for slot, created in group]
+                if result.record.started > now:
+                    ahead.setdefault(result.record.started, []).append((slot, result))
+                else:
+                    started_now.append((slot, result))
+        if started_now:
+            self._start_firsts(service, started_now, None)
+        for at in sorted(ahead):
+            # Before the instant, all but the spawns is done now, in this thread.
+            launches = [self._prepare(service, slot, created) for slot, created in ahead[at]]
             self._wait_until(at)
-            self._start_firsts(service, group, launches)
+            self._start_firsts(service, ahead[at], launches)
         for slot, result in zip(job.slots, results, strict=True):
             if isinstance(result, SlotTakenError):
                 self._events.put(SlotHandled(slot.due, Created.TAKEN, slot.definition))
