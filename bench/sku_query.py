@@ -6,7 +6,8 @@ a few hundred rows), whole skus (as stored and in lower case) and sku fragments 
 Each is listed in every sort order, both directions; each case runs in interleaved pairs with the same
 listing without --search (the floor for any listing), and the median of the pairs is shown with the spread.
 Every page is checked against the number of matching rows counted in the CSV file.
-Target (issue 10): <= 50 ms in process for every text and order.
+Target (issue 10): <= 50 ms in process for every dense word (10-20% of the rows) and every order. The sparse
+texts have no target of their own; they are held to the same 50 ms, and the verdict says so.
 
     python bench/sku_query.py [--rows 1000000] [--pairs 5]
 """
@@ -111,8 +112,9 @@ def main() -> None:
                 every_order(table, label, text, count[text], options.pairs) for label, text in sparse.items()
             )
             for kind, worst in (("dense", dense), ("sparse", rare)):
+                bar = "target" if kind == "dense" else "no target; the same bar"
                 verdict = "met" if worst <= TARGET_MS else "NOT met"
-                print(f"{kind}: slowest median {worst:.1f} ms (target <= {TARGET_MS:.0f} ms: {verdict})")
+                print(f"{kind}: slowest median {worst:.1f} ms ({bar} <= {TARGET_MS:.0f} ms: {verdict})")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -4,7 +4,8 @@ One thread runs the loop; everything else only puts items on its queue (signals,
 workers). Each pass:
 
 1. take what happened off the queue: stop, reload, slots handled and runs ended by workers;
-2. `Scheduler.tick(now)`: due slots go to the `Dispatcher` (unclaimed until a worker creates their run);
+2. `Scheduler.tick(now + CLAIM_AHEAD)`: slots due by then go to the `Dispatcher` (unclaimed until a worker
+   creates their run; one due ahead is claimed at once and started at its instant);
 3. poll `taskctl cancel` requests for the daemon's runs (at least every `POLL` while any are active);
 4. `Dispatcher.step(now)` -> actions: cancel or admit waiting runs, hand due slots to workers (each claims
    its slot and saves its cursors in one transaction), save held cursors, retention, shutdown;
