@@ -137,6 +137,12 @@ class ClaimLater(Exception):
         self.slot = slot
 
 
+def _start_of(request: RunRequest, now: datetime, early: bool) -> datetime:
+    """When a run claimed at `now` starts: at its slot if claimed `early`, ahead of it; else now."""
+    slot = request.scheduled_for
+    return slot if early and slot is not None and slot > now else now
+
+
 class CancelOutcome(StrEnum):
     CANCELLED = "cancelled"  # the runner stopped it and recorded it
     REQUESTED = "requested"  # the runner was asked and is still stopping it
@@ -230,7 +236,10 @@ class RunService:
                 now = self.clock.now()  # a claim made in the next second reads its own
                 numbers = tx.highest_numbers(
                     {
-                        RunId.of(c.definition.name, run_stamp(now, ZoneInfo(c.definition.zone_name)))
+                        RunId.of(
+                            c.definition.name,
+                            run_stamp(_start_of(c.request, now, early), ZoneInfo(c.definition.zone_name)),
+                        )
                         for c in claims
                     }
                 )
@@ -325,14 +334,12 @@ class RunService:
         from taskctl.runner.chain import mark_started
         from taskctl.runner.overlap import ActiveRun, Admission, decide_overlap
 
-        started = self.clock.now()
+        now = self.clock.now()
+        started = _start_of(request, now, early)
         runs = [ActiveRun(row.id, row.status) for row in active]
         decision = decide_overlap(definition.overlap, definition.max_instances, runs, request.force)
-        slot = request.scheduled_for
-        if early and slot is not None and slot > started:
-            if decision.admission is not Admission.START:
-                raise ClaimLater(slot)
-            started = slot
+        if started > now and decision.admission is not Admission.START:
+            raise ClaimLater(started)
         run_id = self._free_id(
             tx, definition.name, run_stamp(started, ZoneInfo(definition.zone_name)), numbers
         )
