@@ -250,11 +250,6 @@ class WorkerPool:
                     started_now.append((slot, result))
         if started_now:
             self._start_firsts(service, started_now, None)
-        for at in sorted(ahead):
-            # Before the instant, all but the spawns is done now, in this thread.
-            launches = [self._prepare(service, slot, created) for slot, created in ahead[at]]
-            self._wait_until(at)
-            self._start_firsts(service, ahead[at], launches)
         for slot, result in zip(job.slots, results, strict=True):
             if isinstance(result, SlotTakenError):
                 self._events.put(SlotHandled(slot.due, Created.TAKEN, slot.definition))
@@ -262,6 +257,11 @@ class WorkerPool:
                 self._events.put(SlotHandled(slot.due, Created.FAILED, slot.definition, error=result.message))
             elif isinstance(result, CreatedRun) and result.decision.admission is not Admission.START:
                 self._created(service, slot, result)
+        for at in sorted(ahead):
+            # Before the instant, all but the spawns is done now, in this thread.
+            launches = [self._prepare(service, slot, created) for slot, created in ahead[at]]
+            self._wait_until(at)
+            self._start_firsts(service, ahead[at], launches)
         if later:
             self._wait_until(max(slot.due.scheduled_for for slot in later))
             self._claim(service, ClaimJob(tuple(later)), early=False)
