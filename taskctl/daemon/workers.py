@@ -304,14 +304,17 @@ class WorkerPool:
 
     def _start_first(self, service: RunService, slot: CreateJob, created: CreatedRun) -> FirstThread | None:
         """Start the first thread of a run ahead of its records; None: its worker starts it."""
-        launch = self._prepare(service, slot, created)
-        return None if launch is None else self._launch(service, (slot, created), launch)
+        try:
+            return service.start_first_thread(slot.definition, created.record)
+        except Exception as error:  # the worker starts it the usual way, and meets the problem again
+            self._log.warning(f"run {created.record.id}: {_one_line(error)}")
+            return None
 
     def _prepare(self, service: RunService, slot: CreateJob, created: CreatedRun) -> FirstLaunch | None:
-        """`_start_first` but the spawn; None: its worker starts it."""
+        """`_start_first` but the spawn; None: its worker starts it (and meets the problem again)."""
         try:
             return service.prepare_first_thread(slot.definition, created.record)
-        except Exception as error:  # the worker starts it the usual way, and meets the problem again
+        except Exception as error:
             self._log.warning(f"run {created.record.id}: {_one_line(error)}")
             return None
 
